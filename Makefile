@@ -1,0 +1,45 @@
+# The two commands a newcomer needs: `make demo` and `make test` (see README).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export KYC_HOME ?= $(CURDIR)/.kyc
+export DAGSTER_HOME ?= $(KYC_HOME)/dagster_home
+# Tesseract is ~5x faster single-threaded on small machines (measured on 2 cores).
+export OMP_THREAD_LIMIT ?= 1
+
+.PHONY: demo test dev bench install tesseract clean
+
+install: $(VENV)/.installed tesseract $(DAGSTER_HOME)/dagster.yaml
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+tesseract:
+	@if ! command -v tesseract >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q tesseract-ocr; \
+	  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+	    sudo apt-get update -q && sudo apt-get install -y -q tesseract-ocr; \
+	  else echo "error: Tesseract OCR is missing; install it with: sudo apt-get install tesseract-ocr" >&2; exit 1; fi; \
+	fi
+
+$(DAGSTER_HOME)/dagster.yaml: kyc_assets/deploy/dagster_local.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp $< $@
+
+demo: install
+	$(BIN)/python -m kyc_assets.demo
+
+test: install
+	$(BIN)/python -m pytest -q -n 2 kyc_assets_tests
+
+dev: install
+	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
+
+bench: install
+	$(BIN)/python -m kyc_assets_tests.bench
+
+clean:
+	rm -rf $(KYC_HOME)

@@ -1,0 +1,344 @@
+"""Field extraction from onboarding documents (identity documents and proof of address).
+
+Identity documents are read from their MRZ (method ``'mrz'``) and cross-checked against
+the labelled visual zone in the OCR text.  Utility bills and bank statements are
+classified by keywords and read with layout rules (method ``'rules'``): issuer from the
+letterhead, issue date from a labelled date, addressee name and address from the
+address block (a name line followed by a line with a house number).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from anyascii import anyascii
+from rapidfuzz import fuzz
+from rapidfuzz.distance import Levenshtein
+
+from kyc_assets.onboarding.mrz import MRZError, MRZResult, find_mrz_lines, parse_mrz
+from kyc_assets.onboarding.ocr import _load_document, _pdf_pages, _prepared_pages, _read_mrz_prepared
+
+EXTRACT_FIELDS = (
+    "document_type", "surname", "given_names", "document_number", "nationality", "issuing_country",
+    "date_of_birth", "sex", "expiry_date", "address", "mrz_valid", "method", "confidence", "warnings",
+)
+EXTRA_FIELDS = ("issuer", "issue_date")
+DOCUMENT_TYPES = ("passport", "id_card", "visa", "utility_bill", "bank_statement", "unknown")
+
+_MONTHS = {m: i + 1 for i, m in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"))}
+_MONTH_RE = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
+_DATE_PATTERNS = (
+    (re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b"), ("y", "m", "d")),
+    (re.compile(r"\b(\d{1,2})[./-](\d{1,2})[./-](\d{4})\b"), ("d", "m", "y")),
+    (re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)?\s+" + _MONTH_RE + r",?\s+(\d{4})\b", re.IGNORECASE), ("d", "mon", "y")),
+    (re.compile(r"\b" + _MONTH_RE + r"\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})\b", re.IGNORECASE), ("mon", "d", "y")),
+)
+
+_UTILITY_WORDS = ("electricity", "water", "gas", "utility", "utilities", "energy", "meter reading",
+                  "kwh", "broadband", "sewerage")
+_BANK_WORDS = ("account statement", "bank statement", "statement of account", "sort code", "iban",
+               "opening balance", "closing balance", "balance brought forward")
+_NOT_NAME_WORDS = {"bill", "energy", "account", "ltd", "limited", "plc", "bank", "water", "gas",
+                   "electricity", "statement", "customer", "service", "period", "amount", "page",
+                   "total", "balance", "invoice", "payment", "date", "number", "united", "kingdom",
+                   "street", "road", "avenue", "lane", "passport", "identity", "card", "utilities"}
+_TITLES = re.compile(r"^(?:mr|mrs|ms|miss|mx|dr|prof)\.?\s+", re.IGNORECASE)
+
+_VIZ_LABELS = {
+    "surname": ("surname", "last name", "family name"),
+    "given_names": ("given names", "given name", "first names", "first name", "forenames"),
+    "date_of_birth": ("date of birth", "birth date", "dob"),
+    "document_number": ("passport no", "passport number", "document no", "document number", "card no"),
+    "nationality": ("nationality",),
+    "expiry_date": ("date of expiry", "expiry date", "valid until"),
+    "sex": ("sex",),
+}
+
+
+# --------------------------------------------------------------------------- small parsers
+
+
+def parse_date_text(text: str) -> date | None:
+    """First calendar date in free text (ISO, day-first numeric, '12 AUG 1974', 'March 1, 2025')."""
+    found: list[tuple[int, date]] = []
+    for pattern, order in _DATE_PATTERNS:
+        for match in pattern.finditer(text):
+            parts = dict(zip(order, match.groups()))
+            month = _MONTHS[parts["mon"][:3].lower()] if "mon" in parts else int(parts["m"])
+            try:
+                found.append((match.start(), date(int(parts["y"]), month, int(parts["d"]))))
+            except ValueError:
+                continue
+    return min(found)[1] if found else None
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines()]
+
+
+def _label_match(line: str, labels: tuple[str, ...]) -> str | None:
+    """If ``line`` starts with one of ``labels`` (fuzzy for OCR slips), return the rest of the line."""
+    low = line.lower()
+    for label in labels:
+        if low.startswith(label) and (len(low) == len(label) or not low[len(label)].isalpha()):
+            return line[len(label):].strip(" :./-")
+        if len(label) >= 5 and abs(len(line) - len(label)) <= 2 and fuzz.ratio(low, label) >= 75:
+            return ""
+    return None
+
+
+def _viz_fields(text: str) -> dict[str, str]:
+    """Labelled visual-zone values: value after the label on the same line or on the next line."""
+    lines = [x for x in _lines(text) if x]
+    values: dict[str, str] = {}
+    for i, line in enumerate(lines):
+        for key, labels in _VIZ_LABELS.items():
+            if key in values:
+                continue
+            rest = _label_match(line, labels)
+            if rest is None:
+                continue
+            if rest:
+                values[key] = rest
+            elif i + 1 < len(lines):
+                values[key] = lines[i + 1]
+            break
+    return values
+
+
+def _name_key(value: str) -> str:
+    """Name reduced to A-Z for comparisons (transliterated, no spaces or punctuation)."""
+    return re.sub(r"[^A-Z]", "", anyascii(value).upper())
+
+
+# --------------------------------------------------------------------------- identity documents
+
+
+def _empty_result() -> dict:
+    result: dict = {key: None for key in (*EXTRACT_FIELDS, *EXTRA_FIELDS)}
+    result.update(document_type="unknown", warnings=[], confidence=0.0)
+    return result
+
+
+def _viz_warnings(mrz: MRZResult, viz: dict[str, str]) -> list[str]:
+    """Warnings where the visual zone visibly disagrees with the MRZ (surname, date of birth)."""
+    warnings = []
+    if "surname" in viz and mrz.surname:
+        shown, encoded = _name_key(viz["surname"]), _name_key(mrz.surname)
+        # MRZ names may be truncated; allow ~1 OCR slip per 10 letters (MULLER vs MUELLER passes).
+        if shown and not shown.startswith(encoded) and Levenshtein.distance(shown, encoded) > 1 + len(encoded) // 10:
+            warnings.append("visual zone surname does not match the MRZ")
+    if "date_of_birth" in viz and mrz.date_of_birth:
+        shown_dob = parse_date_text(viz["date_of_birth"])
+        if shown_dob and shown_dob != mrz.date_of_birth:
+            warnings.append("visual zone date of birth does not match the MRZ")
+    return warnings
+
+
+def _from_mrz(mrz: MRZResult, text: str, today: date) -> dict:
+    result = _empty_result()
+    warnings = list(mrz.warnings)
+    if mrz.expired(today):
+        warnings.append("document expired")
+    warnings += _viz_warnings(mrz, _viz_fields(text))
+    if mrz.valid:
+        confidence = round(max(0.8, 1.0 - 0.02 * len(mrz.corrections)), 2)
+    else:
+        confidence = round(0.2 + 0.5 * sum(mrz.check_digits.values()) / max(1, len(mrz.check_digits)), 2)
+    result.update(
+        document_type=mrz.document_type, surname=mrz.surname or None, given_names=mrz.given_names or None,
+        document_number=mrz.document_number or None, nationality=mrz.nationality or None,
+        issuing_country=mrz.issuing_country or None, date_of_birth=_iso(mrz.date_of_birth), sex=mrz.sex,
+        expiry_date=_iso(mrz.expiry_date), mrz_valid=mrz.valid, method="mrz", confidence=confidence,
+        warnings=warnings,
+    )
+    return result
+
+
+def _identity_without_mrz(document_type: str, text: str) -> dict:
+    """Identity document whose MRZ could not be read: labelled visual-zone fields only."""
+    viz = _viz_fields(text)
+    result = _empty_result()
+    dob, expiry = parse_date_text(viz.get("date_of_birth", "")), parse_date_text(viz.get("expiry_date", ""))
+    sex = viz.get("sex", "").strip().upper()[:1]
+    result.update(
+        document_type=document_type, surname=viz.get("surname"), given_names=viz.get("given_names"),
+        document_number=viz.get("document_number"), nationality=viz.get("nationality"),
+        date_of_birth=_iso(dob), expiry_date=_iso(expiry), sex=sex if sex in ("M", "F", "X") else None,
+        mrz_valid=False, method="rules", warnings=["no readable machine-readable zone"],
+    )
+    found = sum(result[k] is not None for k in ("surname", "date_of_birth", "document_number"))
+    result["confidence"] = round(0.5 * found / 3, 2)
+    return result
+
+
+# --------------------------------------------------------------------------- proof of address
+
+
+def _keyword_score(low: str, words: tuple[str, ...]) -> int:
+    return sum(1 for word in words if re.search(r"\b" + re.escape(word) + r"\b", low))
+
+
+def classify_text(text: str) -> str:
+    """Document type from keywords: utility_bill, bank_statement, passport, id_card, visa or unknown."""
+    low = text.lower()
+    utility, bank = _keyword_score(low, _UTILITY_WORDS), _keyword_score(low, _BANK_WORDS)
+    if bank and bank >= utility:
+        return "bank_statement"
+    if utility:
+        return "utility_bill"
+    if re.search(r"\bpassport\b", low):
+        return "passport"
+    if re.search(r"\b(identity card|id card|national id)\b", low):
+        return "id_card"
+    if re.search(r"\bvisa\b", low):
+        return "visa"
+    return "unknown"
+
+
+def _is_name_line(line: str) -> bool:
+    line = _TITLES.sub("", line)
+    words = line.split()
+    if not 2 <= len(words) <= 5 or any(ch.isdigit() for ch in line) or ":" in line:
+        return False
+    if any(w.lower().strip(",.") in _NOT_NAME_WORDS for w in words):
+        return False
+    return all(re.fullmatch(r"[A-ZÀ-Þ][A-Za-zÀ-ÿ'\-.]*", w) for w in words)
+
+
+def _is_address_line(line: str) -> bool:
+    return (bool(re.search(r"\d", line)) and bool(re.search(r"[A-Za-z]{2,}", line)) and ":" not in line
+            and parse_date_text(line) is None)
+
+
+def _address_block(lines: list[str]) -> tuple[str | None, list[str]]:
+    """Addressee name and address lines: a name line directly followed by a street line."""
+    for i in range(1, len(lines)):
+        if _is_address_line(lines[i]) and _is_name_line(lines[i - 1]):
+            address = []
+            for line in lines[i:i + 6]:
+                if not line or ":" in line:
+                    break
+                address.append(line)
+            return _TITLES.sub("", lines[i - 1]).strip(), address
+    return None, []
+
+
+def _labelled_value(lines: list[str], labels: tuple[str, ...]) -> str | None:
+    for i, line in enumerate(lines):
+        rest = _label_match(line, labels)
+        if rest is not None:
+            return rest or (lines[i + 1] if i + 1 < len(lines) else None)
+    return None
+
+
+def _issue_date(lines: list[str]) -> date | None:
+    label = re.compile(r"(bill|issue|statement|invoice|document|print)\w*\s+date|date\s+(of\s+)?issue"
+                       r"|date\s+issued|^date\b", re.IGNORECASE)
+    for i, line in enumerate(lines):
+        if label.search(line):
+            found = parse_date_text(line) or (parse_date_text(lines[i + 1]) if i + 1 < len(lines) else None)
+            if found:
+                return found
+    return parse_date_text("\n".join(lines))
+
+
+def _issuer(lines: list[str]) -> str | None:
+    for line in lines:
+        if len(re.findall(r"[A-Za-z]", line)) >= 3 and parse_date_text(line) is None and ":" not in line:
+            return line
+    return None
+
+
+def _from_rules(document_type: str, text: str) -> dict:
+    lines = _lines(text)
+    name = _labelled_value(lines, ("account holder", "customer name", "bill to", "name"))
+    address_value = _labelled_value(lines, ("address", "supply address"))
+    address = [address_value] if address_value else []
+    block_name, block_address = _address_block(lines)
+    name = name or block_name
+    address = address or block_address
+    result = _empty_result()
+    warnings = []
+    if name:
+        parts = name.split()
+        surname, given = (parts[-1], " ".join(parts[:-1]) or None) if len(parts) > 1 else (parts[0], None)
+    else:
+        surname = given = None
+        warnings.append("addressee name not found")
+    if not address:
+        warnings.append("address not found")
+    issue = _issue_date(lines)
+    issuer = _issuer(lines)
+    found = sum(x is not None and x != [] for x in (name, address or None, issue, issuer))
+    result.update(
+        document_type=document_type, surname=surname, given_names=given,
+        address="\n".join(address) if address else None, method="rules",
+        confidence=round(0.8 * found / 4, 2), warnings=warnings, issuer=issuer, issue_date=_iso(issue),
+    )
+    return result
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def extract_fields(text: str, mrz_lines: list[str] | None, today: date | None = None) -> dict:
+    """Structured fields of one document from its OCR/PDF text and (optionally) its MRZ lines.
+
+    Returns a dict with the keys of :data:`EXTRACT_FIELDS` plus ``issuer`` and ``issue_date``
+    (proof-of-address documents).  Dates are ``YYYY-MM-DD`` strings; unknown values are None.
+    When ``mrz_lines`` is None an MRZ is still looked for in ``text``.
+    """
+    today = today or date.today()
+    text = text or ""
+    warnings: list[str] = []
+    lines = mrz_lines if mrz_lines is not None else find_mrz_lines(text)
+    if lines is not None:
+        try:
+            return _from_mrz(parse_mrz(lines, today=today), text, today)
+        except MRZError:
+            warnings.append("MRZ lines could not be parsed")
+    document_type = classify_text(text)
+    if document_type in ("utility_bill", "bank_statement"):
+        result = _from_rules(document_type, text)
+    elif document_type in ("passport", "id_card", "visa"):
+        result = _identity_without_mrz(document_type, text)
+    else:
+        result = _empty_result()
+        warnings.append("document type not recognised" if text.strip() else "no text found")
+    result["warnings"] = warnings + result["warnings"]
+    return result
+
+
+def extract_document(data: bytes, today: date | None = None) -> dict:
+    """Validate, OCR and extract one uploaded document (image or PDF).
+
+    Images are OCRed page by page and searched for an MRZ (first page with one wins);
+    PDFs use their text layer.  Adds ``pages`` (page count) and ``ocr_confidence`` (mean
+    OCR word confidence 0..1, None for PDF text) to the :func:`extract_fields` result.
+    Raises :class:`~kyc_assets.onboarding.ocr.DocumentError` for unreadable input.
+    """
+    info, content = _load_document(data)
+    mrz_lines = None
+    if isinstance(content, list):
+        prepared = _prepared_pages(content, bytes(data))
+        texts = [p.text for p in prepared]
+        confidences = [p.confidence for p in prepared if p.confidence is not None]
+        for page in prepared:
+            mrz_lines = _read_mrz_prepared(page)
+            if mrz_lines is not None:
+                break
+        ocr_confidence = round(sum(confidences) / len(confidences), 4) if confidences else None
+    else:
+        texts = [p.text for p in _pdf_pages(content)]
+        ocr_confidence = None
+    result = extract_fields("\n\n".join(texts), mrz_lines, today)
+    result["pages"] = info["page_count"]
+    result["ocr_confidence"] = ocr_confidence
+    return result

@@ -1,0 +1,127 @@
+"""Inbox intake: which files are ready to ingest, and quarantine for the ones we refuse.
+
+Plain functions over the file system so the sensor stays thin. A file is *ready* once its
+size and modification time were the same on two consecutive scans and it has not changed for
+``settle_seconds``: a scanner or an upload still writing it is left alone until it is done.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+
+@dataclass
+class InboxState:
+    """What the sensor remembers between ticks (serialised into its cursor)."""
+
+    pending: dict[str, list[float]] = field(default_factory=dict)  # relpath -> [size, mtime_ns]
+    done: dict[str, str] = field(default_factory=dict)  # relpath -> "size:mtime_ns" ingested
+
+    @classmethod
+    def from_json(cls, data: dict | None) -> InboxState:
+        data = data or {}
+        return cls(pending=dict(data.get("pending", {})), done=dict(data.get("done", {})))
+
+    def to_json(self) -> dict:
+        return {"pending": self.pending, "done": self.done}
+
+
+def _is_inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def scan_inbox(
+    inbox: Path, state: InboxState, *, now: float, settle_seconds: float, max_files: int
+) -> list[Path]:
+    """Return up to ``max_files`` files that are ready to ingest, updating ``state.pending``.
+
+    Walks nested folders, skips hidden and temporary files, and never follows a symlink out of
+    the inbox (an unsafe name cannot make us read outside it).
+    """
+    ready: list[Path] = []
+    seen: set[str] = set()
+    if not inbox.exists():
+        return ready
+    for dirpath, dirnames, filenames in os.walk(inbox, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.startswith(".") or name.endswith((".tmp", ".part", ".crdownload")):
+                continue
+            path = Path(dirpath) / name
+            if path.is_symlink() and not _is_inside(path, inbox):
+                continue
+            rel = path.relative_to(inbox).as_posix()
+            try:
+                st = path.stat()
+            except FileNotFoundError:  # removed between listing and stat
+                continue
+            signature = [st.st_size, st.st_mtime_ns]
+            seen.add(rel)
+            if state.done.get(rel) == f"{st.st_size}:{st.st_mtime_ns}":
+                continue
+            stable = state.pending.get(rel) == signature and now - st.st_mtime_ns / 1e9 >= settle_seconds
+            if stable and len(ready) < max_files:
+                ready.append(path)
+            else:
+                state.pending[rel] = signature
+    state.pending = {k: v for k, v in state.pending.items() if k in seen}
+    return ready
+
+
+def mark_done(inbox: Path, state: InboxState, path: Path, size: int, mtime_ns: int) -> None:
+    rel = path.relative_to(inbox).as_posix()
+    state.pending.pop(rel, None)
+    state.done[rel] = f"{size}:{mtime_ns}"
+
+
+def quarantine(path: Path, inbox: Path, quarantine_dir: Path, reason: str) -> Path:
+    """Move ``path`` out of the inbox into the quarantine folder with a ``.reason.txt`` beside it.
+
+    The original is moved, never deleted; a name already in quarantine gets a timestamp suffix.
+    """
+    rel = path.relative_to(inbox)
+    target = quarantine_dir / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+        target = target.with_name(f"{target.name}.{stamp}")
+    shutil.move(str(path), target)
+    target.with_name(target.name + ".reason.txt").write_text(
+        f"{reason}\nquarantined_at: {datetime.now(UTC).isoformat(timespec='seconds')}\noriginal: {rel.as_posix()}\n"
+    )
+    return target
+
+
+@dataclass
+class IngestOutcome:
+    sha256: str | None
+    quarantined_to: Path | None = None
+    reason: str | None = None
+
+
+def ingest(path: Path, inbox: Path, state: InboxState, store, quarantine_dir: Path) -> IngestOutcome | None:
+    """Take one ready file: store it under its sha256, or quarantine it with the reason.
+
+    Returns None when the file changed while being read (it will be looked at again).
+    """
+    from kyc_assets.onboarding.ocr import detect_media_type
+
+    st = path.stat()
+    data = path.read_bytes()
+    if len(data) != st.st_size:
+        return None
+    if detect_media_type(data) is None:
+        reason = "empty file" if not data else "unsupported file type (not PNG, JPEG, TIFF, WebP or PDF)"
+        state.pending.pop(path.relative_to(inbox).as_posix(), None)
+        return IngestOutcome(None, quarantine(path, inbox, quarantine_dir, reason), reason)
+    sha = store.put(data, original_name=path.relative_to(inbox).as_posix())
+    mark_done(inbox, state, path, st.st_size, st.st_mtime_ns)
+    return IngestOutcome(sha)

@@ -1,0 +1,569 @@
+"""Machine-readable zone (MRZ) parsing, correction and building (ICAO Doc 9303).
+
+Supported layouts:
+
+* TD1 (ID cards): 3 lines of 30 characters, including the long-document-number rule.
+* TD2 (ID cards): 2 lines of 36 characters.
+* TD3 (passports): 2 lines of 44 characters.
+* MRV-A / MRV-B (visas): 2 lines of 44 / 36 characters with document code ``V``.
+
+OCR output of an MRZ often confuses look-alike characters (``O``/``0``, ``I``/``1``,
+``S``/``5``, ``B``/``8``, ``Z``/``2``, ``G``/``6``).  :func:`parse_mrz` corrects them by
+field type: numeric fields (dates, check digits) get digits, letter-only fields (codes,
+names, sex) get letters, and alphanumeric fields (document number, optional data) are
+only changed when the change makes their check digit valid.  Every change is reported
+in :attr:`MRZResult.corrections`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+from anyascii import anyascii
+
+MRZ_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<")
+
+# Letter read where a digit belongs -> the digit, and the reverse.
+_TO_DIGIT = {"O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "Z": "2", "S": "5",
+             "G": "6", "B": "8"}
+_TO_LETTER = {"0": "O", "1": "I", "2": "Z", "5": "S", "6": "G", "8": "B"}
+# Alphanumeric look-alikes tried (only if the check digit then validates).
+_ALNUM_SWAP = {"O": "0", "0": "O", "I": "1", "1": "I", "S": "5", "5": "S", "B": "8", "8": "B",
+               "Z": "2", "2": "Z", "G": "6", "6": "G"}
+_MAX_ALNUM_CHANGES = 3
+
+_LINE_SHAPES = {(3, 30): "TD1", (2, 36): "TD2", (2, 44): "TD3"}
+
+
+class MRZError(ValueError):
+    """The given lines are not a machine-readable zone."""
+
+
+@dataclass
+class MRZResult:
+    """Fields decoded from one machine-readable zone."""
+
+    format: str
+    document_type: str
+    document_code: str
+    issuing_country: str
+    surname: str
+    given_names: str
+    document_number: str
+    nationality: str
+    date_of_birth: date | None
+    sex: str
+    expiry_date: date | None
+    optional_data: str
+    valid: bool
+    check_digits: dict[str, bool] = field(default_factory=dict)
+    corrections: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    raw_lines: list[str] = field(default_factory=list)
+
+    def expired(self, today: date | None = None) -> bool:
+        """True when the expiry date is known and lies before ``today``."""
+        today = today or date.today()
+        return self.expiry_date is not None and self.expiry_date < today
+
+
+# --------------------------------------------------------------------------- check digits
+
+
+def _char_value(ch: str) -> int:
+    if ch == "<":
+        return 0
+    if ch.isdigit():
+        return int(ch)
+    if "A" <= ch <= "Z":
+        return ord(ch) - ord("A") + 10
+    raise ValueError(f"invalid MRZ character {ch!r}")
+
+
+def check_digit(field_value: str) -> str:
+    """ICAO 9303 check digit of a field: weights 7-3-1, ``<`` = 0, ``A`` = 10 .. ``Z`` = 35."""
+    weights = (7, 3, 1)
+    total = sum(_char_value(ch) * weights[i % 3] for i, ch in enumerate(field_value.upper()))
+    return str(total % 10)
+
+
+# --------------------------------------------------------------------------- layouts
+
+
+@dataclass
+class _Field:
+    """A field of the MRZ as a list of (line, column) positions and a character class."""
+
+    name: str
+    positions: list[tuple[int, int]]
+    kind: str  # 'alpha' (letters and <), 'num' (digits and <), 'alnum', 'sex'
+
+
+@dataclass
+class _Check:
+    name: str
+    data: list[tuple[int, int]]
+    digit: tuple[int, int]
+    fixable: list[str]  # alphanumeric fields that may be corrected to satisfy this check
+    filler_ok: bool = False  # '<' accepted as check digit when the data is all fillers
+
+
+def _span(line: int, start: int, end: int) -> list[tuple[int, int]]:
+    return [(line, c) for c in range(start, end)]
+
+
+def _two_line_layout(fmt: str, width: int) -> tuple[list[_Field], list[_Check]]:
+    name_field = _Field("name", _span(0, 5, width), "alpha")
+    fields = [
+        _Field("document_code", _span(0, 0, 2), "alpha"),
+        _Field("issuing_country", _span(0, 2, 5), "alpha"),
+        name_field,
+        _Field("document_number", _span(1, 0, 9), "alnum"),
+        _Field("document_number_check", [(1, 9)], "num"),
+        _Field("nationality", _span(1, 10, 13), "alpha"),
+        _Field("date_of_birth", _span(1, 13, 19), "num"),
+        _Field("date_of_birth_check", [(1, 19)], "num"),
+        _Field("sex", [(1, 20)], "sex"),
+        _Field("expiry_date", _span(1, 21, 27), "num"),
+        _Field("expiry_date_check", [(1, 27)], "num"),
+    ]
+    checks = [
+        _Check("document_number", _span(1, 0, 9), (1, 9), ["document_number"]),
+        _Check("date_of_birth", _span(1, 13, 19), (1, 19), []),
+        _Check("expiry_date", _span(1, 21, 27), (1, 27), []),
+    ]
+    if fmt == "TD3":
+        fields += [
+            _Field("optional_data", _span(1, 28, 42), "alnum"),
+            _Field("optional_data_check", [(1, 42)], "num"),
+            _Field("composite_check", [(1, 43)], "num"),
+        ]
+        checks.append(_Check("optional_data", _span(1, 28, 42), (1, 42), ["optional_data"], True))
+        composite = _span(1, 0, 10) + _span(1, 13, 20) + _span(1, 21, 43)
+        checks.append(_Check("composite", composite, (1, 43), []))
+    elif fmt == "TD2":
+        fields += [
+            _Field("optional_data", _span(1, 28, 35), "alnum"),
+            _Field("composite_check", [(1, 35)], "num"),
+        ]
+        composite = _span(1, 0, 10) + _span(1, 13, 20) + _span(1, 21, 35)
+        checks.append(_Check("composite", composite, (1, 35), ["optional_data"]))
+    else:  # MRVA / MRVB: optional data to the end, no composite check digit
+        fields.append(_Field("optional_data", _span(1, 28, width), "alnum"))
+    return fields, checks
+
+
+def _td1_layout(grid: list[list[str]]) -> tuple[list[_Field], list[_Check]]:
+    """TD1 layout; handles document numbers longer than 9 characters (line 1, column 15 = '<')."""
+    docnum = _span(0, 5, 14)
+    docnum_check = (0, 14)
+    optional1 = _span(0, 15, 30)
+    if grid[0][14] == "<" and grid[0][15] != "<":
+        tail = "".join(grid[0][15:30])
+        end = tail.find("<")
+        end = 15 if end < 0 else end
+        if end >= 2:  # at least one extra number character plus its check digit
+            docnum = docnum + _span(0, 15, 15 + end - 1)
+            docnum_check = (0, 15 + end - 1)
+            optional1 = _span(0, 15 + end, 30)
+    fields = [
+        _Field("document_code", _span(0, 0, 2), "alpha"),
+        _Field("issuing_country", _span(0, 2, 5), "alpha"),
+        _Field("document_number", docnum, "alnum"),
+        _Field("document_number_check", [docnum_check], "num"),
+        _Field("optional_data", optional1, "alnum"),
+        _Field("date_of_birth", _span(1, 0, 6), "num"),
+        _Field("date_of_birth_check", [(1, 6)], "num"),
+        _Field("sex", [(1, 7)], "sex"),
+        _Field("expiry_date", _span(1, 8, 14), "num"),
+        _Field("expiry_date_check", [(1, 14)], "num"),
+        _Field("nationality", _span(1, 15, 18), "alpha"),
+        _Field("optional_data_2", _span(1, 18, 29), "alnum"),
+        _Field("composite_check", [(1, 29)], "num"),
+        _Field("name", _span(2, 0, 30), "alpha"),
+    ]
+    composite = _span(0, 5, 30) + _span(1, 0, 7) + _span(1, 8, 15) + _span(1, 18, 29)
+    checks = [
+        _Check("document_number", docnum, docnum_check, ["document_number"]),
+        _Check("date_of_birth", _span(1, 0, 6), (1, 6), []),
+        _Check("expiry_date", _span(1, 8, 14), (1, 14), []),
+        _Check("composite", composite, (1, 29), ["optional_data", "optional_data_2"]),
+    ]
+    return fields, checks
+
+
+# --------------------------------------------------------------------------- parsing helpers
+
+
+def _normalise_line(line: str) -> str:
+    return re.sub(r"\s+", "", line).upper()
+
+
+def _detect_format(lines: list[str]) -> str:
+    shape = (len(lines), len(lines[0]) if lines else 0)
+    if len({len(x) for x in lines}) != 1 or shape not in _LINE_SHAPES:
+        lengths = [len(x) for x in lines]
+        raise MRZError(f"not an MRZ: expected 3x30, 2x36 or 2x44 characters, got line lengths {lengths}")
+    fmt = _LINE_SHAPES[shape]
+    if fmt in ("TD2", "TD3") and lines[0][0] == "V":
+        fmt = "MRVB" if fmt == "TD2" else "MRVA"
+    return fmt
+
+
+def _document_type(code: str) -> str:
+    if code.startswith("P"):
+        return "passport"
+    if code.startswith("V"):
+        return "visa"
+    return "id_card"
+
+
+class _Grid:
+    """Mutable MRZ character grid that records corrections per field."""
+
+    def __init__(self, lines: list[str]):
+        self.rows = [list(line) for line in lines]
+        self.corrections: list[str] = []
+
+    def text(self, positions: list[tuple[int, int]]) -> str:
+        return "".join(self.rows[r][c] for r, c in positions)
+
+    def set(self, fld: _Field, index: int, new: str) -> None:
+        r, c = fld.positions[index]
+        old = self.rows[r][c]
+        if old != new:
+            self.rows[r][c] = new
+            self.corrections.append(f"{fld.name}[{index}]: {old}->{new}")
+
+    def lines(self) -> list[str]:
+        return ["".join(row) for row in self.rows]
+
+
+def _fix_by_kind(grid: _Grid, fields: list[_Field], warnings: list[str]) -> None:
+    """Apply the unambiguous look-alike corrections for numeric and letter-only fields."""
+    for fld in fields:
+        for i, (r, c) in enumerate(fld.positions):
+            ch = grid.rows[r][c]
+            if fld.kind == "num" and ch in _TO_DIGIT:
+                grid.set(fld, i, _TO_DIGIT[ch])
+            elif fld.kind in ("alpha", "sex") and ch in _TO_LETTER:
+                grid.set(fld, i, _TO_LETTER[ch])
+        if fld.kind == "num":
+            bad = [ch for ch in grid.text(fld.positions) if not (ch.isdigit() or ch == "<")]
+            if bad:
+                warnings.append(f"{fld.name}: unexpected characters in numeric field")
+
+
+def _check_ok(grid: _Grid, chk: _Check) -> bool:
+    data = grid.text(chk.data)
+    digit = grid.text([chk.digit])
+    if chk.filler_ok and digit == "<" and set(data) <= {"<"}:
+        return True
+    return check_digit(data) == digit
+
+
+def _try_alnum_fix(grid: _Grid, chk: _Check, by_name: dict[str, _Field], warnings: list[str]) -> None:
+    """Swap look-alike characters in the check's alphanumeric fields if that validates the check."""
+    candidates = [(by_name[name], i) for name in chk.fixable for i, (r, c) in
+                  enumerate(by_name[name].positions) if grid.rows[r][c] in _ALNUM_SWAP]
+    for n_changes in range(1, min(_MAX_ALNUM_CHANGES, len(candidates)) + 1):
+        solutions = []
+        for combo in itertools.combinations(candidates, n_changes):
+            saved = [(fld, i, grid.text([fld.positions[i]])) for fld, i in combo]
+            for fld, i, old in saved:
+                r, c = fld.positions[i]
+                grid.rows[r][c] = _ALNUM_SWAP[old]
+            if _check_ok(grid, chk):
+                solutions.append(saved)
+            for fld, i, old in saved:
+                r, c = fld.positions[i]
+                grid.rows[r][c] = old
+        if len(solutions) == 1:
+            for fld, i, old in solutions[0]:
+                grid.set(fld, i, _ALNUM_SWAP[old])
+            return
+        if len(solutions) > 1:
+            warnings.append(f"{chk.name}: several look-alike corrections fit the check digit; none applied")
+            return
+
+
+def _parse_date(text: str, kind: str, today: date, warnings: list[str]) -> date | None:
+    """YYMMDD -> date; birth dates lie in the past, expiry dates at most ~20 years ahead."""
+    if not re.fullmatch(r"\d{6}", text):
+        warnings.append(f"{kind}: not a complete date")
+        return None
+    yy, mm, dd = int(text[:2]), int(text[2:4]), int(text[4:])
+    century = today.year // 100 * 100
+    year = century + yy
+    if kind == "date_of_birth":
+        if (year, mm, dd) > (today.year, today.month, today.day):
+            year -= 100
+    elif year > today.year + 20:
+        year -= 100
+    try:
+        return date(year, mm, dd)
+    except ValueError:
+        warnings.append(f"{kind}: invalid calendar date")
+        return None
+
+
+def _split_name(name_field: str) -> tuple[str, str]:
+    """Primary identifier (surname) and secondary identifier (given names) from the name field."""
+    primary, _, secondary = name_field.partition("<<")
+    surname = " ".join(p for p in primary.split("<") if p)
+    given = " ".join(p for p in secondary.split("<") if p)
+    return surname, given
+
+
+# --------------------------------------------------------------------------- public parsing
+
+
+def parse_mrz(lines: list[str], today: date | None = None) -> MRZResult:
+    """Decode an MRZ (TD1, TD2, TD3, MRV-A, MRV-B), correcting OCR look-alike characters.
+
+    ``today`` decides the century of two-digit years (defaults to the current date).
+    Raises :class:`MRZError` when the lines do not have an MRZ shape or contain characters
+    outside ``A-Z0-9<``.
+    """
+    today = today or date.today()
+    if not isinstance(lines, (list, tuple)) or not lines:
+        raise MRZError("not an MRZ: no lines given")
+    norm = [_normalise_line(str(line)) for line in lines]
+    fmt = _detect_format(norm)
+    for line in norm:
+        if not set(line) <= MRZ_CHARS:
+            raise MRZError("not an MRZ: characters outside A-Z, 0-9 and '<'")
+    grid = _Grid(norm)
+    warnings: list[str] = []
+    if fmt == "TD1":
+        fields, checks = _td1_layout(grid.rows)
+    else:
+        fields, checks = _two_line_layout(fmt, len(norm[0]))
+    by_name = {f.name: f for f in fields}
+    _fix_by_kind(grid, fields, warnings)
+    check_results: dict[str, bool] = {}
+    for chk in checks:
+        if not _check_ok(grid, chk) and chk.fixable:
+            _try_alnum_fix(grid, chk, by_name, warnings)
+        check_results[chk.name] = _check_ok(grid, chk)
+        if not check_results[chk.name]:
+            warnings.append(f"check digit mismatch: {chk.name}")
+
+    def val(name: str) -> str:
+        return grid.text(by_name[name].positions)
+
+    sex_raw = val("sex")
+    sex = {"M": "M", "F": "F", "<": "X", "X": "X"}.get(sex_raw)
+    if sex is None:
+        warnings.append("sex: unexpected character")
+        sex = "X"
+    surname, given = _split_name(val("name"))
+    optional = val("optional_data").strip("<")
+    if fmt == "TD1":
+        optional_2 = val("optional_data_2").strip("<")
+        optional = " ".join(p for p in (optional, optional_2) if p)
+    code = val("document_code")
+    return MRZResult(
+        format=fmt,
+        document_type=_document_type(code),
+        document_code=code.strip("<"),
+        issuing_country=val("issuing_country").strip("<"),
+        surname=surname,
+        given_names=given,
+        document_number=val("document_number").strip("<"),
+        nationality=val("nationality").strip("<"),
+        date_of_birth=_parse_date(val("date_of_birth"), "date_of_birth", today, warnings),
+        sex=sex,
+        expiry_date=_parse_date(val("expiry_date"), "expiry_date", today, warnings),
+        optional_data=optional,
+        valid=all(check_results.values()),
+        check_digits=check_results,
+        corrections=grid.corrections,
+        warnings=warnings,
+        raw_lines=grid.lines(),
+    )
+
+
+# --------------------------------------------------------------------------- finding in OCR text
+
+_K_RUN = re.compile(r"(?<=<)K{2,}(?=<)")
+_K_SINGLE = re.compile(r"(?<=<<)K(?=<<)")
+
+
+def _clean_ocr_line(line: str) -> str:
+    """Normalise one OCR text line towards MRZ characters (spaces, guillemets, K-for-< noise)."""
+    line = line.upper().replace("«", "<<").replace("‹", "<").replace("＜", "<")
+    line = re.sub(r"\s+", "", line)
+    line = "".join(ch for ch in line if ch in MRZ_CHARS)
+    for _ in range(3):  # overlapping K runs need repeated passes
+        line = _K_RUN.sub(lambda m: "<" * len(m.group()), line)
+        line = _K_SINGLE.sub("<", line)
+    return line
+
+
+def _fit_length(line: str, width: int) -> str | None:
+    """Repair a line to ``width`` characters by growing/shrinking its filler, or None if implausible.
+
+    OCR mostly drops or duplicates ``<`` inside long filler runs, so the missing or extra
+    characters are put into (or taken from) the trailing filler when the line ends in ``<``,
+    else the longest ``<`` run.  Lines more than 2 characters off need such a run.
+    """
+    diff = width - len(line)
+    if diff == 0:
+        return line
+    if len(line) < width * 0.6 or diff < -3:
+        return None
+    runs = [(m.end() - m.start(), m.start(), m.end()) for m in re.finditer(r"<+", line)]
+    if line.endswith("<") or not runs:
+        if abs(diff) > 2 and not line.endswith("<"):
+            return None
+        return line + "<" * diff if diff > 0 else line[:width]
+    length, start, end = max(runs)
+    if abs(diff) > 2 and length < 3:
+        return None
+    if diff > 0:
+        return line[:end] + "<" * diff + line[end:]
+    if length + diff < 1:
+        return line[:width]
+    return line[:start] + "<" * (length + diff) + line[end:]
+
+
+def _mrz_score(lines: list[str]) -> float:
+    """How MRZ-like a candidate block is (filler density, document code, digits, check digits)."""
+    text = "".join(lines)
+    score = text.count("<") / len(text) + sum(ch.isdigit() for ch in text) / len(text)
+    code = lines[0][:1]
+    if code in ("P", "I", "A", "C", "V"):
+        score += 1.0
+    if (code == "P" and len(lines[0]) == 44) or (code in "IAC" and len(lines[0]) in (30, 36)):
+        score += 0.5
+    try:
+        result = parse_mrz(lines)
+        score += 1.0 + sum(result.check_digits.values()) + (3 if result.valid else 0)
+    except MRZError:
+        pass
+    return score
+
+
+def find_mrz_lines(text: str) -> list[str] | None:
+    """Pick the MRZ lines (3x30, 2x36 or 2x44) out of noisy OCR text, or None if absent.
+
+    Spaces are removed, ``«`` becomes ``<<`` and ``K`` runs inside filler become ``<``.
+    Lines near an MRZ width are repaired to it (``<`` added to or removed from the filler,
+    +-2 characters anywhere, more inside long filler runs).  Among consecutive candidate
+    blocks the most MRZ-like one wins (the later block on ties, as the MRZ sits at the
+    bottom of the document).
+    """
+    cleaned = [c for c in (_clean_ocr_line(raw) for raw in text.splitlines()) if c]
+    best: tuple[float, list[str]] | None = None
+    for i in range(len(cleaned)):
+        for count, width in ((3, 30), (2, 36), (2, 44)):
+            block = cleaned[i:i + count]
+            if len(block) != count:
+                continue
+            fitted = [_fit_length(line, width) for line in block]
+            if any(line is None for line in fitted):
+                continue
+            lines = [line for line in fitted if line is not None]
+            score = _mrz_score(lines)
+            if best is None or score >= best[0]:
+                best = (score, lines)
+    return best[1] if best else None
+
+
+# --------------------------------------------------------------------------- building
+
+_SPECIAL_TRANSLIT = {"Ä": "AE", "Ö": "OE", "Ü": "UE", "ß": "SS", "Å": "AA", "Æ": "AE", "Ø": "OE",
+                     "Þ": "TH", "Ĳ": "IJ", "Œ": "OE"}
+
+
+def _mrz_text(value: str) -> str:
+    """Transliterate to MRZ characters: A-Z and 0-9 kept, separators become '<', apostrophes dropped."""
+    value = "".join(_SPECIAL_TRANSLIT.get(ch, ch) for ch in value.upper())
+    value = anyascii(value).upper().replace("'", "").replace("`", "")
+    value = re.sub(r"[^A-Z0-9]+", "<", value)
+    return value.strip("<")
+
+
+def _name_field(surname: str, given_names: str, width: int) -> str:
+    primary = re.sub(r"\d", "", _mrz_text(surname))
+    secondary = re.sub(r"\d", "", _mrz_text(given_names))
+    if not primary:
+        raise ValueError("surname must contain at least one letter")
+    name = primary + ("<<" + secondary if secondary else "")
+    return name[:width].ljust(width, "<")
+
+
+def _pad(value: str, width: int, what: str) -> str:
+    value = _mrz_text(value)
+    if len(value) > width:
+        raise ValueError(f"{what} longer than {width} characters")
+    return value.ljust(width, "<")
+
+
+def _code(value: str, width: int, what: str) -> str:
+    value = value.upper()
+    if not re.fullmatch(rf"[A-Z<]{{1,{width}}}", value):
+        raise ValueError(f"{what} must be 1-{width} letters")
+    return value.ljust(width, "<")
+
+
+def _yymmdd(value: date) -> str:
+    return value.strftime("%y%m%d")
+
+
+def _sex_char(sex: str) -> str:
+    sex = sex.upper()
+    if sex not in ("M", "F", "X", "<"):
+        raise ValueError("sex must be M, F or X")
+    return "<" if sex in ("X", "<") else sex
+
+
+def build_td3(document_code: str, issuing_country: str, surname: str, given_names: str,
+              document_number: str, nationality: str, date_of_birth: date, sex: str,
+              expiry_date: date, optional_data: str = "") -> list[str]:
+    """Build a TD3 (passport) MRZ: 2 lines of 44 characters with valid check digits."""
+    line1 = _code(document_code, 2, "document_code") + _code(issuing_country, 3, "issuing_country")
+    line1 += _name_field(surname, given_names, 39)
+    number = _pad(document_number, 9, "document_number")
+    optional = _pad(optional_data, 14, "optional_data")
+    optional_check = "<" if set(optional) == {"<"} else check_digit(optional)
+    line2 = (number + check_digit(number) + _code(nationality, 3, "nationality")
+             + _yymmdd(date_of_birth) + check_digit(_yymmdd(date_of_birth)) + _sex_char(sex)
+             + _yymmdd(expiry_date) + check_digit(_yymmdd(expiry_date)) + optional + optional_check)
+    composite = line2[0:10] + line2[13:20] + line2[21:43]
+    return [line1, line2 + check_digit(composite)]
+
+
+def build_td1(document_code: str, issuing_country: str, surname: str, given_names: str,
+              document_number: str, nationality: str, date_of_birth: date, sex: str,
+              expiry_date: date, optional_data: str = "", optional_data_2: str = "") -> list[str]:
+    """Build a TD1 (ID card) MRZ: 3 lines of 30 characters with valid check digits.
+
+    Document numbers longer than 9 characters use the ICAO extended layout: a ``<`` in the
+    check-digit position and the remaining characters plus check digit in the optional field.
+    """
+    number = _mrz_text(document_number)
+    if not number:
+        raise ValueError("document_number must not be empty")
+    if len(number) <= 9:
+        number_part = number.ljust(9, "<") + check_digit(number.ljust(9, "<"))
+    else:
+        number_part = number[:9] + "<" + number[9:] + check_digit(number)
+        if len(number_part) > 25:
+            raise ValueError("document_number too long for TD1")
+    head = _code(document_code, 2, "document_code") + _code(issuing_country, 3, "issuing_country")
+    rest = number_part + _mrz_text(optional_data)
+    if len(rest) > 25:
+        raise ValueError("optional_data too long for TD1")
+    line1 = head + rest.ljust(25, "<")
+    dob, exp = _yymmdd(date_of_birth), _yymmdd(expiry_date)
+    line2 = (dob + check_digit(dob) + _sex_char(sex) + exp + check_digit(exp)
+             + _code(nationality, 3, "nationality") + _pad(optional_data_2, 11, "optional_data_2"))
+    composite = line1[5:30] + line2[0:7] + line2[8:15] + line2[18:29]
+    line2 += check_digit(composite)
+    line3 = _name_field(surname, given_names, 30)
+    return [line1, line2, line3]

@@ -1,0 +1,114 @@
+"""Name normalisation for sanctions screening.
+
+Both the customer name and every watchlist name go through ``normalize_name`` so that they are
+compared in one form: ASCII, lower case, no punctuation, no titles, given names first, and
+without company legal forms or vessel prefixes.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from anyascii import anyascii
+
+#: Titles and honorifics dropped from person names (compared after punctuation removal).
+TITLES = frozenset({
+    "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "professor", "sir", "dame", "lord", "lady",
+    "sheikh", "shaykh", "sheik", "shaikh", "haji", "hajji", "alhaji", "mullah", "mulla", "maulana",
+    "maulvi", "mawlawi", "sayyid", "imam", "rev", "reverend", "fr", "father", "gen", "general",
+    "col", "colonel", "maj", "major", "capt", "captain", "lt", "lieutenant", "sgt", "brig",
+    "brigadier", "admiral", "adm", "eng", "engineer", "senor",
+    "sra", "herr", "frau", "mme", "mlle",
+})
+#: Generational suffixes dropped at the end of person names.
+SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv"})
+#: Company legal forms dropped from organization names (single tokens after abbreviation folding).
+LEGAL_FORMS = frozenset({
+    "llc", "ltd", "limited", "inc", "incorporated", "co", "corp", "corporation", "plc", "gmbh", "ag",
+    "kg", "sa", "sas", "sarl", "srl", "spa", "sl", "bv", "nv", "oy", "ab", "as", "asa", "aps",
+    "ooo", "oao", "zao", "pao", "ao", "ojsc", "cjsc", "jsc", "pjsc", "ltda", "cia", "fze", "fzco",
+    "fzc", "fzllc", "llp", "lp", "pte", "pty", "bhd", "sdn", "tov", "sae", "wll", "cv", "ca",
+    "sac", "saic", "eirl", "sprl", "kft", "zrt", "doo", "ad", "dd",
+})
+#: Multi-word legal forms, matched on the folded, space-separated text.
+_LEGAL_PHRASES = re.compile(
+    r"\b(?:s a de c v|sa de cv|s de rl de cv|s de rl|s en c|sa de c v|s a s|s a|s l|"
+    r"limited liability company|joint stock company|closed joint stock company|"
+    r"open joint stock company|public joint stock company)\b"
+)
+#: Vessel name prefixes (after abbreviation folding): M/V, MV, M/T, MT, S/S, SS ...
+VESSEL_PREFIXES = frozenset({"mv", "mt", "ms", "ss", "mfv", "fv", "my", "sy"})
+_NON_PERSON = ("organization", "vessel", "aircraft")
+
+
+def _transliterate(text: str) -> str:
+    """ASCII transliteration; CJK and Hangul characters become separate syllables ('王伟' -> 'Wang Wei')."""
+    spaced = "".join(f" {ch} " if "\u2e80" <= ch <= "\ud7af" else ch for ch in text)
+    return anyascii(spaced)
+
+
+def _fold_abbreviations(text: str) -> str:
+    """Join dotted or slashed abbreviations: 'S.A.' -> 'SA', 'M/V' -> 'MV', 'C.V.' -> 'CV'."""
+    text = re.sub(r"\b([A-Za-z])\s*/\s*([A-Za-z])\b", r"\1\2", text)
+    return re.sub(r"\b(?:[A-Za-z]\.){2,}", lambda m: m.group(0).replace(".", ""), text)
+
+
+def _reorder_last_first(text: str, entity_type: str | None) -> str:
+    """Turn 'LAST, First' (one comma, person or unknown type) into 'First LAST'."""
+    if entity_type not in _NON_PERSON:
+        text = re.sub(r",\s*(?:jr|sr|ii|iii|iv)\.?\s*$", "", text, flags=re.IGNORECASE)
+    if entity_type in _NON_PERSON or text.count(",") != 1:
+        return text
+    last, first = (part.strip() for part in text.split(","))
+    first_tokens = _plain_tokens(first)
+    if not last or not first_tokens or all(t in LEGAL_FORMS for t in first_tokens):
+        return text
+    return f"{first} {last}"
+
+
+def _plain_tokens(text: str) -> list[str]:
+    """Lower-case ASCII word tokens of text (helper for structure decisions)."""
+    return re.sub(r"[^a-z0-9]+", " ", anyascii(text).lower()).split()
+
+
+def _strip_edges(tokens: list[str], leading: frozenset[str], trailing: frozenset[str]) -> list[str]:
+    """Remove ``leading`` words from the start and ``trailing`` words from the end, keeping one token."""
+    start, end = 0, len(tokens)
+    while end - start > 1 and tokens[start] in leading:
+        start += 1
+    while end - start > 1 and tokens[end - 1] in trailing:
+        end -= 1
+    return tokens[start:end]
+
+
+def normalize_name(name: str, entity_type: str | None = None) -> str:
+    """Canonical comparison form of a party name.
+
+    NFKC, transliterate to ASCII (anyascii), casefold, drop punctuation and diacritics,
+    reorder 'LAST, First' to 'first last', drop leading titles and trailing suffixes (persons), legal forms at
+    either end (organizations)
+    and vessel prefixes (vessels). ``entity_type`` None applies the person and organization rules.
+    """
+    text = unicodedata.normalize("NFKC", name or "")
+    text = _transliterate(text)
+    text = _fold_abbreviations(text)
+    text = _reorder_last_first(text, entity_type)
+    text = text.casefold()
+    text = re.sub(r"['`\u2019]", "", text)  # O'Brien -> obrien, Sa'id -> said
+    text = re.sub(r"[^a-z0-9]+", " ", text).strip()
+    if entity_type in (None, "organization"):
+        text = _LEGAL_PHRASES.sub(" ", text).strip() or text
+    tokens = text.split()
+    if entity_type in (None, "person"):
+        tokens = _strip_edges(tokens, TITLES, SUFFIXES)
+    if entity_type in (None, "organization"):
+        tokens = _strip_edges(tokens, LEGAL_FORMS, LEGAL_FORMS)
+    if entity_type == "vessel" and len(tokens) > 1 and tokens[0] in VESSEL_PREFIXES:
+        tokens = tokens[1:]
+    return " ".join(tokens)
+
+
+def name_tokens(name: str, entity_type: str | None = None) -> list[str]:
+    """Tokens of the normalised name, in order."""
+    return normalize_name(name, entity_type).split()

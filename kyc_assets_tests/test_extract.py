@@ -1,0 +1,192 @@
+"""Field extraction: MRZ-based identity documents, rule-based proof of address, end-to-end on images."""
+
+import io
+from datetime import date
+
+import pytest
+
+from kyc_assets.onboarding.extract import EXTRACT_FIELDS, extract_document, extract_fields, parse_date_text
+from kyc_assets.onboarding.mrz import build_td3
+from kyc_assets.onboarding.ocr import DocumentError
+from kyc_assets.sample_data.documents import render_id_card, render_passport, render_utility_bill
+from kyc_assets_tests.test_ocr import make_pdf
+
+TODAY = date(2025, 6, 1)
+ERIKSSON = {
+    "surname": "Eriksson", "given_names": "Anna Maria", "date_of_birth": date(1974, 8, 12), "sex": "F",
+    "nationality": "UTO", "issuing_country": "UTO", "document_number": "L898902C3",
+    "expiry_date": date(2030, 4, 15), "address": "12 Harbour Street\nLeeds LS1 4AB\nUnited Kingdom",
+}
+MUELLER = {
+    "surname": "Müller", "given_names": "José Luis", "date_of_birth": date(2001, 2, 28), "sex": "M",
+    "nationality": "DEU", "issuing_country": "DEU", "document_number": "T22000129",
+    "expiry_date": date(2031, 11, 30), "address": "Flat 4, 27 Mill Lane\nBristol BS1 5TR\nUnited Kingdom",
+}
+LONG_NUMBER = dict(ERIKSSON, document_number="D23145890734")
+VIZ_TEXT = "PASSPORT\nSurname\nERIKSSON\nGiven names\nANNA MARIA\nDate of birth\n12 AUG 1974\n"
+BILL_TEXT = """Northwind Energy Ltd
+
+Electricity bill
+
+Bill date: 1 March 2025
+Account number: 6523000186
+
+Mrs Anna Maria Eriksson
+12 Harbour Street
+Leeds LS1 4AB
+
+Billing period: 25 January 2025 to 24 February 2025
+Amount due: GBP 214.89
+"""
+
+
+def _png(image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _td3(**changes) -> list[str]:
+    fields = {"document_code": "P", "issuing_country": "UTO", "surname": "ERIKSSON",
+              "given_names": "ANNA MARIA", "document_number": "L898902C3", "nationality": "UTO",
+              "date_of_birth": date(1974, 8, 12), "sex": "F", "expiry_date": date(2030, 4, 15)}
+    fields.update(changes)
+    return build_td3(**fields)
+
+
+# --------------------------------------------------------------------------- extract_fields
+
+
+def test_mrz_fields_and_key_order():
+    result = extract_fields(VIZ_TEXT, _td3(), today=TODAY)
+    assert list(result)[: len(EXTRACT_FIELDS)] == list(EXTRACT_FIELDS)
+    assert result["document_type"] == "passport" and result["method"] == "mrz"
+    assert (result["surname"], result["given_names"]) == ("ERIKSSON", "ANNA MARIA")
+    assert result["date_of_birth"] == "1974-08-12" and result["expiry_date"] == "2030-04-15"
+    assert result["mrz_valid"] is True and result["confidence"] == 1.0
+    assert result["warnings"] == [] and result["address"] is None
+
+
+def test_expired_document_and_visual_zone_mismatch_are_warned():
+    lines = _td3(surname="ERIKSEN", expiry_date=date(2020, 1, 1))
+    text = VIZ_TEXT.replace("12 AUG 1974", "13 AUG 1974")
+    result = extract_fields(text, lines, today=TODAY)
+    assert "document expired" in result["warnings"]
+    assert "visual zone surname does not match the MRZ" in result["warnings"]
+    assert "visual zone date of birth does not match the MRZ" in result["warnings"]
+
+
+def test_invalid_check_digit_lowers_confidence():
+    lines = _td3()
+    lines[1] = lines[1][:9] + ("1" if lines[1][9] != "1" else "2") + lines[1][10:]
+    result = extract_fields("", lines, today=TODAY)
+    assert result["mrz_valid"] is False and result["confidence"] < 0.9
+    assert "check digit mismatch: document_number" in result["warnings"]
+
+
+def test_corrections_keep_validity_with_slightly_lower_confidence():
+    lines = _td3()
+    lines[1] = lines[1][:13] + "74O812" + lines[1][19:]
+    result = extract_fields("", lines, today=TODAY)
+    assert result["mrz_valid"] is True and result["date_of_birth"] == "1974-08-12"
+    assert 0.8 <= result["confidence"] < 1.0
+
+
+def test_mrz_is_found_in_text_when_lines_not_given():
+    result = extract_fields(VIZ_TEXT + "\n".join(_td3()), None, today=TODAY)
+    assert result["method"] == "mrz" and result["document_number"] == "L898902C3"
+
+
+def test_unparseable_mrz_lines_fall_back_to_rules():
+    result = extract_fields(BILL_TEXT, ["not", "an", "mrz"], today=TODAY)
+    assert result["document_type"] == "utility_bill"
+    assert "MRZ lines could not be parsed" in result["warnings"]
+
+
+def test_utility_bill_rules():
+    result = extract_fields(BILL_TEXT, None, today=TODAY)
+    assert result["document_type"] == "utility_bill" and result["method"] == "rules"
+    assert (result["given_names"], result["surname"]) == ("Anna Maria", "Eriksson")
+    assert result["address"] == "12 Harbour Street\nLeeds LS1 4AB"
+    assert result["issuer"] == "Northwind Energy Ltd" and result["issue_date"] == "2025-03-01"
+    assert result["mrz_valid"] is None and result["warnings"] == [] and result["confidence"] == 0.8
+
+
+def test_bank_statement_with_labels():
+    text = ("Harbour Bank plc\nBank statement\nStatement date: 05/04/2025\nAccount holder: John Smith\n"
+            "Address: 3 Quay Road, Hull HU1 1AA\nSort code 12-34-56\nOpening balance 100.00\n")
+    result = extract_fields(text, None, today=TODAY)
+    assert result["document_type"] == "bank_statement"
+    assert (result["given_names"], result["surname"]) == ("John", "Smith")
+    assert result["address"] == "3 Quay Road, Hull HU1 1AA"
+    assert result["issue_date"] == "2025-04-05" and result["issuer"] == "Harbour Bank plc"
+
+
+def test_passport_without_mrz_uses_visual_zone():
+    result = extract_fields(VIZ_TEXT + "Passport No.\nL898902C3\n", None, today=TODAY)
+    assert result["document_type"] == "passport" and result["method"] == "rules"
+    assert result["surname"] == "ERIKSSON" and result["date_of_birth"] == "1974-08-12"
+    assert result["document_number"] == "L898902C3" and result["mrz_valid"] is False
+
+
+@pytest.mark.parametrize("text, warning", [
+    ("", "no text found"), ("lorem ipsum dolor", "document type not recognised"),
+])
+def test_unknown_documents(text, warning):
+    result = extract_fields(text, None, today=TODAY)
+    assert result["document_type"] == "unknown" and result["method"] is None
+    assert result["confidence"] == 0.0 and warning in result["warnings"]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("born 12 AUG 1974 in", date(1974, 8, 12)), ("1974-08-12", date(1974, 8, 12)),
+    ("12.08.1974", date(1974, 8, 12)), ("March 1, 2025", date(2025, 3, 1)),
+    ("1st March 2025", date(2025, 3, 1)), ("31/02/2025", None), ("nothing", None),
+])
+def test_parse_date_text(text, expected):
+    assert parse_date_text(text) == expected
+
+
+# --------------------------------------------------------------------------- end to end on rendered documents
+
+DISTORTIONS = [None, "noise", "blur", "rotate", "upside_down"]
+
+
+@pytest.mark.parametrize("distortion", DISTORTIONS)
+@pytest.mark.parametrize("render, person, document_type", [
+    (render_passport, ERIKSSON, "passport"), (render_passport, MUELLER, "passport"),
+    (render_id_card, ERIKSSON, "id_card"), (render_id_card, LONG_NUMBER, "id_card"),
+])
+def test_rendered_identity_documents_are_read(render, person, document_type, distortion):
+    result = extract_document(_png(render(person, distortion=distortion, seed=11)), today=TODAY)
+    expected_surname = "MUELLER" if person is MUELLER else "ERIKSSON"
+    assert result["document_type"] == document_type and result["method"] == "mrz"
+    assert result["surname"] == expected_surname
+    assert result["date_of_birth"] == person["date_of_birth"].isoformat()
+    assert result["document_number"] == person["document_number"]
+    assert result["mrz_valid"] is True
+    assert not [w for w in result["warnings"] if "visual zone" in w]
+    assert result["pages"] == 1 and 0.5 < result["ocr_confidence"] <= 1.0
+
+
+def test_rendered_utility_bill_is_read():
+    # Tesseract's English model reads a rendered 'ü' as 'i'/'u', so the bill uses an ASCII surname.
+    person = dict(MUELLER, surname="Natarajan-Hughes")
+    image = render_utility_bill(person, issuer="Severn Water plc", issue_date=date(2025, 2, 14), seed=5)
+    result = extract_document(_png(image), today=TODAY)
+    assert result["document_type"] == "utility_bill" and result["method"] == "rules"
+    assert (result["given_names"], result["surname"]) == ("José Luis", "Natarajan-Hughes")
+    assert result["address"] == "Flat 4, 27 Mill Lane\nBristol BS1 5TR\nUnited Kingdom"
+    assert result["issuer"] == "Severn Water plc" and result["issue_date"] == "2025-02-14"
+
+
+def test_pdf_bill_uses_text_layer():
+    result = extract_document(make_pdf([BILL_TEXT.replace("\n\n", "\n")]), today=TODAY)
+    assert result["document_type"] == "utility_bill" and result["surname"] == "Eriksson"
+    assert result["pages"] == 1 and result["ocr_confidence"] is None
+
+
+@pytest.mark.parametrize("data", [b"", b"junk junk junk", b"\x89PNG\r\n\x1a\n\x00\x00"])
+def test_unreadable_input_raises(data):
+    with pytest.raises(DocumentError):
+        extract_document(data)

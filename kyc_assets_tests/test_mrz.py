@@ -1,0 +1,273 @@
+"""MRZ check digits, parsing, OCR-confusion correction, finding and building (ICAO 9303)."""
+
+from datetime import date
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from kyc_assets.onboarding.mrz import (
+    MRZError,
+    build_td1,
+    build_td3,
+    check_digit,
+    find_mrz_lines,
+    parse_mrz,
+)
+
+TD3_SPECIMEN = ["P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", "L898902C36UTO7408122F1204159ZE184226B<<<<<10"]
+TD1_SPECIMEN = ["I<UTOD231458907<<<<<<<<<<<<<<<", "7408122F1204159UTO<<<<<<<<<<<6", "ERIKSSON<<ANNA<MARIA<<<<<<<<<<"]
+SPECIMEN_DAY = date(2010, 1, 1)
+
+
+def _with_digit(text: str) -> str:
+    return text + check_digit(text)
+
+
+# --------------------------------------------------------------------------- check digits
+
+
+@pytest.mark.parametrize("field, expected", [
+    ("L898902C3", "6"), ("740812", "2"), ("120415", "9"), ("ZE184226B<<<<<", "1"),
+    ("L898902C3674081221204159ZE184226B<<<<<1", "0"),  # TD3 composite
+    ("D23145890", "7"), ("D23145890734", "9"),  # TD1 document numbers (short and long)
+    ("<<<<<<<<<<<<<<", "0"),
+])
+def test_check_digit_matches_icao_specimens(field, expected):
+    assert check_digit(field) == expected
+
+
+def test_check_digit_rejects_non_mrz_characters():
+    with pytest.raises(ValueError):
+        check_digit("AB-12")
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def test_parse_td3_specimen():
+    result = parse_mrz(TD3_SPECIMEN, today=SPECIMEN_DAY)
+    assert (result.format, result.document_type, result.document_code) == ("TD3", "passport", "P")
+    assert (result.surname, result.given_names) == ("ERIKSSON", "ANNA MARIA")
+    assert result.document_number == "L898902C3"
+    assert (result.issuing_country, result.nationality) == ("UTO", "UTO")
+    assert result.date_of_birth == date(1974, 8, 12)
+    assert result.expiry_date == date(2012, 4, 15)
+    assert result.sex == "F"
+    assert result.optional_data == "ZE184226B"
+    assert result.valid and all(result.check_digits.values())
+    assert set(result.check_digits) == {"document_number", "date_of_birth", "expiry_date", "optional_data",
+                                        "composite"}
+    assert result.corrections == [] and result.warnings == []
+    assert result.raw_lines == TD3_SPECIMEN
+
+
+def test_parse_td1_specimen():
+    result = parse_mrz(TD1_SPECIMEN, today=SPECIMEN_DAY)
+    assert (result.format, result.document_type, result.document_code) == ("TD1", "id_card", "I")
+    assert result.document_number == "D23145890"
+    assert (result.surname, result.given_names) == ("ERIKSSON", "ANNA MARIA")
+    assert result.date_of_birth == date(1974, 8, 12) and result.expiry_date == date(2012, 4, 15)
+    assert result.valid
+
+
+def test_td1_long_document_number_matches_icao_example():
+    lines = build_td1("I", "UTO", "Eriksson", "Anna Maria", "D23145890734", "UTO", date(1974, 8, 12), "F",
+                      date(2012, 4, 15))
+    assert lines[0] == "I<UTOD23145890<7349<<<<<<<<<<<"
+    result = parse_mrz(lines, today=SPECIMEN_DAY)
+    assert result.document_number == "D23145890734"
+    assert result.valid and result.check_digits["document_number"]
+
+
+def test_parse_td2_and_visas():
+    line2_td2 = "D231458907UTO7408122F1204159" + "<<<<<<<"
+    composite = line2_td2[0:10] + line2_td2[13:20] + line2_td2[21:35]
+    td2 = ["I<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<", line2_td2 + check_digit(composite)]
+    result = parse_mrz(td2, today=SPECIMEN_DAY)
+    assert (result.format, result.document_type, result.document_number) == ("TD2", "id_card", "D23145890")
+    assert result.valid and "composite" in result.check_digits
+
+    mrva = ["V<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", "L8988901C4XXX4009078F96121096ZE184226B<<<<<<"]
+    result = parse_mrz(mrva, today=SPECIMEN_DAY)
+    assert (result.format, result.document_type) == ("MRVA", "visa")
+    assert result.nationality == "XXX" and result.valid and "composite" not in result.check_digits
+
+    mrvb = ["V<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<", "L8988901C4XXX4009078F9612109<<<<<<<<"]
+    result = parse_mrz(mrvb, today=SPECIMEN_DAY)
+    assert (result.format, result.document_type, result.document_number) == ("MRVB", "visa", "L8988901C")
+    assert result.valid
+
+
+@pytest.mark.parametrize("lines", [
+    [],
+    ["P<UTOERIKSSON<<ANNA<MARIA"],
+    TD3_SPECIMEN[:1],
+    [TD3_SPECIMEN[0], TD3_SPECIMEN[1][:40]],
+    ["hello world, this is not an mrz at all, no!!", "L898902C36UTO7408122F1204159ZE184226B<<<<<10"],
+    TD1_SPECIMEN[:2] + ["ERIKSSON<<ANNA"],
+])
+def test_not_an_mrz_raises(lines):
+    with pytest.raises(MRZError):
+        parse_mrz(lines)
+
+
+def test_numeric_and_letter_fields_are_corrected_and_reported():
+    noisy = ["P<UT0ERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", "L898902C36UT074O8122FI2O4I59ZE184226B<<<<<1O"]
+    result = parse_mrz(noisy, today=SPECIMEN_DAY)
+    assert result.valid
+    assert result.issuing_country == "UTO" and result.nationality == "UTO"
+    assert result.date_of_birth == date(1974, 8, 12) and result.expiry_date == date(2012, 4, 15)
+    assert "issuing_country[2]: 0->O" in result.corrections
+    assert "date_of_birth[2]: O->0" in result.corrections
+    assert "expiry_date[0]: I->1" in result.corrections
+    assert "composite_check[0]: O->0" in result.corrections
+
+
+def test_document_number_corrected_only_when_check_digit_agrees():
+    fixed = parse_mrz([TD3_SPECIMEN[0], "L8989O2C36" + TD3_SPECIMEN[1][10:]], today=SPECIMEN_DAY)
+    assert fixed.document_number == "L898902C3" and fixed.valid
+    assert fixed.corrections == ["document_number[5]: O->0"]
+    # 'C' has no look-alike and the O/0 swap does not satisfy a wrong check digit: nothing changes.
+    broken = parse_mrz([TD3_SPECIMEN[0], "L8989O2C37" + TD3_SPECIMEN[1][10:]], today=SPECIMEN_DAY)
+    assert broken.document_number == "L8989O2C3"
+    assert not broken.valid and broken.check_digits["document_number"] is False
+    assert "check digit mismatch: document_number" in broken.warnings
+
+
+def test_wrong_check_digit_marks_result_invalid():
+    line2 = TD3_SPECIMEN[1][:19] + "3" + TD3_SPECIMEN[1][20:]
+    result = parse_mrz([TD3_SPECIMEN[0], line2], today=SPECIMEN_DAY)
+    assert not result.valid
+    assert result.check_digits["date_of_birth"] is False and result.check_digits["document_number"] is True
+
+
+def test_century_from_context():
+    today = date(2025, 6, 1)
+    lines = build_td3("P", "UTO", "DOE", "JANE", "X1", "UTO", date(2015, 1, 1), "F", date(2030, 1, 1))
+    result = parse_mrz(lines, today=today)
+    assert result.date_of_birth == date(2015, 1, 1) and result.expiry_date == date(2030, 1, 1)
+    old = build_td3("P", "UTO", "DOE", "JANE", "X1", "UTO", date(1930, 1, 1), "X", date(1999, 1, 1))
+    result = parse_mrz(old, today=today)
+    assert result.date_of_birth == date(1930, 1, 1) and result.expiry_date == date(1999, 1, 1)
+    assert result.sex == "X" and result.expired(today) and not result.expired(date(1998, 1, 1))
+
+
+def test_invalid_calendar_date_gives_none_and_warning():
+    line2 = "L898902C36UTO" + _with_digit("741332") + "F" + TD3_SPECIMEN[1][21:]
+    result = parse_mrz([TD3_SPECIMEN[0], line2], today=SPECIMEN_DAY)
+    assert result.date_of_birth is None
+    assert any("date_of_birth" in w for w in result.warnings)
+
+
+# --------------------------------------------------------------------------- finding
+
+
+def test_find_mrz_lines_in_noisy_ocr_text():
+    text = (
+        "PASSPORT  Issuing State UTO\nSurname\nERIKSSON\n"
+        "P<UTO ERIKSSON«ANNA<MARIA<<<<KK<<<<<<<<<<<\n"  # spaces, guillemet, K noise, 2 short
+        "L898902C36UT07408122F1204159ZE184226B<<<10\n"  # '<' dropped inside the filler run
+    )
+    lines = find_mrz_lines(text)
+    assert lines is not None and [len(x) for x in lines] == [44, 44]
+    result = parse_mrz(lines, today=SPECIMEN_DAY)
+    assert result.valid and result.surname == "ERIKSSON" and result.given_names == "ANNA MARIA"
+
+
+def test_find_td1_lines_between_other_text():
+    text = "IDENTITY CARD\n" + "\n".join(TD1_SPECIMEN) + "\nsomething else 123"
+    assert find_mrz_lines(text) == TD1_SPECIMEN
+
+
+@pytest.mark.parametrize("text", ["", "Northwind Energy\nBill date: 1 March 2025\n12 Harbour Street",
+                                  "short<<\nlines<<"])
+def test_find_mrz_lines_none_without_mrz(text):
+    assert find_mrz_lines(text) is None
+
+
+# --------------------------------------------------------------------------- building / properties
+
+_word = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1, max_size=6)
+_surname = st.lists(_word, min_size=1, max_size=2).map(" ".join)
+_given = st.lists(_word, min_size=0, max_size=2).map(" ".join)
+_country = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=3, max_size=3)
+_alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+_dob = st.dates(min_value=date(1926, 1, 1), max_value=date(2024, 12, 31))
+_expiry = st.dates(min_value=date(2025, 7, 1), max_value=date(2040, 12, 31))
+_TODAY = date(2025, 6, 1)
+
+
+@settings(max_examples=150, deadline=None)
+@given(surname=_surname, given_names=_given, number=st.text(alphabet=_alnum, min_size=1, max_size=9),
+       nationality=_country, issuer=_country, dob=_dob, sex=st.sampled_from("MFX"), expiry=_expiry,
+       optional=st.text(alphabet=_alnum, max_size=14))
+def test_td3_build_parse_round_trip(surname, given_names, number, nationality, issuer, dob, sex, expiry,
+                                    optional):
+    lines = build_td3("P", issuer, surname, given_names, number, nationality, dob, sex, expiry, optional)
+    assert [len(x) for x in lines] == [44, 44]
+    result = parse_mrz(lines, today=_TODAY)
+    assert result.valid and result.corrections == []
+    assert (result.surname, result.given_names) == (surname, given_names)
+    assert (result.document_number, result.nationality, result.issuing_country) == (number, nationality, issuer)
+    assert (result.date_of_birth, result.expiry_date, result.sex) == (dob, expiry, sex)
+    assert result.optional_data == optional
+
+
+@settings(max_examples=150, deadline=None)
+@given(surname=_surname, given_names=_given, number=st.text(alphabet=_alnum, min_size=1, max_size=14),
+       nationality=_country, dob=_dob, sex=st.sampled_from("MF"), expiry=_expiry)
+def test_td1_build_parse_round_trip_including_long_numbers(surname, given_names, number, nationality, dob,
+                                                           sex, expiry):
+    lines = build_td1("ID", "UTO", surname, given_names, number, nationality, dob, sex, expiry)
+    assert [len(x) for x in lines] == [30, 30, 30]
+    result = parse_mrz(lines, today=_TODAY)
+    assert result.valid and result.document_code == "ID"
+    assert (result.surname, result.given_names) == (surname, given_names)
+    assert result.document_number == number
+    assert (result.date_of_birth, result.expiry_date, result.sex) == (dob, expiry, sex)
+
+
+_LOOKALIKE = {"0": "O", "1": "I", "2": "Z", "5": "S", "6": "G", "8": "B"}
+# TD3 line 2 numeric positions: check digits and dates.
+_NUMERIC_POSITIONS = [9, 13, 14, 15, 16, 17, 18, 19, 21, 22, 23, 24, 25, 26, 27, 43]
+
+
+@settings(max_examples=150, deadline=None)
+@given(surname=_surname, given_names=_given, number=st.text(alphabet=_alnum, min_size=9, max_size=9),
+       dob=_dob, expiry=_expiry, data=st.data())
+def test_single_ocr_confusion_in_numeric_field_is_corrected(surname, given_names, number, dob, expiry, data):
+    lines = build_td3("P", "UTO", surname, given_names, number, "UTO", dob, "F", expiry)
+    candidates = [p for p in _NUMERIC_POSITIONS if lines[1][p] in _LOOKALIKE]
+    assume(candidates)
+    pos = data.draw(st.sampled_from(candidates))
+    noisy = [lines[0], lines[1][:pos] + _LOOKALIKE[lines[1][pos]] + lines[1][pos + 1:]]
+    result = parse_mrz(noisy, today=_TODAY)
+    assert result.valid
+    assert result.raw_lines == lines
+    assert len(result.corrections) == 1 and result.corrections[0].endswith(f"{_LOOKALIKE[lines[1][pos]]}->"
+                                                                           f"{lines[1][pos]}")
+    assert (result.date_of_birth, result.expiry_date, result.document_number) == (dob, expiry, number)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from([(2, 44), (2, 36), (3, 30)]).flatmap(
+    lambda shape: st.lists(st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<", min_size=shape[1],
+                                   max_size=shape[1]), min_size=shape[0], max_size=shape[0])))
+def test_parse_never_crashes_on_random_mrz_shaped_input(lines):
+    result = parse_mrz(lines, today=_TODAY)
+    assert result.format in ("TD1", "TD2", "TD3", "MRVA", "MRVB")
+    assert result.valid == all(result.check_digits.values())
+
+
+def test_builder_transliterates_and_truncates_names():
+    lines = build_td3("P", "D", "Müller-Lüdenscheidt", "Hans-Jürgen O'Neil", "C01X00T47", "D",
+                      date(1964, 8, 12), "M", date(2027, 10, 31))
+    assert lines[0].startswith("P<D<<MUELLER<LUEDENSCHEIDT<<HANS<JUERGEN<O")
+    assert len(lines[0]) == 44
+    result = parse_mrz(lines, today=_TODAY)
+    assert result.surname == "MUELLER LUEDENSCHEIDT" and result.issuing_country == "D"
+    assert result.given_names.startswith("HANS JUERGEN O")
+    long_td1 = build_td1("I", "UTO", "Wolfeschlegelsteinhausen", "Hubert Blaine", "A1", "UTO",
+                         date(1990, 1, 1), "M", date(2030, 1, 1))
+    assert long_td1[2] == "WOLFESCHLEGELSTEINHAUSEN<<HUBE"

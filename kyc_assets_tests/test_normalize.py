@@ -1,0 +1,46 @@
+"""Tests for screening name normalisation."""
+
+import pytest
+
+from kyc_assets.screening.normalize import name_tokens, normalize_name
+
+
+@pytest.mark.parametrize(
+    "raw, entity_type, expected",
+    [
+        ("Владимир Путин", None, "vladimir putin"),
+        ("SMITH, John", None, "john smith"),
+        ("Dr. John Smith", None, "john smith"),
+        ("ACME Trading LLC", None, "acme trading"),
+        ("José Ñúñez-García", None, "jose nunez garcia"),
+        ("Zoë Ångström", "person", "zoe angstrom"),
+        ("AL ZAWAHIRI, Dr. Ayman", "person", "ayman al zawahiri"),
+        ("DELOS REYES, Feliciano Semborio, Jr.", "person", "feliciano semborio delos reyes"),
+        ("O'BRIEN, Sean", "person", "sean obrien"),
+        ("ANGLO-CARIBBEAN CO., LTD.", "organization", "anglo caribbean"),
+        ("LE CLAUDE, S.A. DE C.V.", "organization", "le claude"),
+        ("OOO Romashka", "organization", "romashka"),
+        ("Müller GmbH & Co. KG", None, "muller"),
+        ("M/V HERMANN", "vessel", "hermann"),
+        ("MV Ocean Star", "vessel", "ocean star"),
+        ("王伟", None, "wang wei"),
+        ("ＡＢＣ　Ｃｏｒｐ", None, "abc"),  # full-width forms fold under NFKC
+    ],
+)
+def test_normalize_name(raw, entity_type, expected):
+    assert normalize_name(raw, entity_type) == expected
+
+
+def test_titles_only_dropped_at_the_start_and_never_to_nothing():
+    assert normalize_name("General Motors Company Inc", "organization") == "general motors company"
+    assert normalize_name("Dr.") == "dr"
+    assert normalize_name("Haji Bashir NOORZAI", "person") == "bashir noorzai"
+
+
+def test_person_comma_not_reordered_for_organizations():
+    assert normalize_name("SMITH, John", "organization") == "smith john"
+
+
+def test_name_tokens():
+    assert name_tokens("HUSSEIN, Saddam") == ["saddam", "hussein"]
+    assert name_tokens("") == []
