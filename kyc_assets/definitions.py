@@ -7,7 +7,6 @@ loading needs no credentials and no network.
 from __future__ import annotations
 
 import dagster as dg
-from dagster_duckdb_pandas import DuckDBPandasIOManager
 
 from kyc_assets.cases.assets import build_escalated_cases
 from kyc_assets.monitoring.assets import build_monitoring_assets
@@ -18,6 +17,7 @@ from kyc_assets.resources import (
     DocumentStoreResource,
     MonitoringSettingsResource,
     TransactionSourceResource,
+    WarehouseIOManager,
     WatchlistSourceResource,
 )
 from kyc_assets.screening.assets import screening_results
@@ -27,7 +27,7 @@ from kyc_assets.watchlists.assets import watchlist_entries
 
 def build_resources(settings: Settings) -> dict:
     return {
-        "io_manager": DuckDBPandasIOManager(database=str(settings.warehouse_path), schema="kyc"),
+        "io_manager": WarehouseIOManager(database=str(settings.warehouse_path), schema="kyc"),
         "documents": DocumentStoreResource(store_dir=str(settings.document_store_dir),
                                            inbox_dir=str(settings.inbox_dir),
                                            quarantine_dir=str(settings.quarantine_dir)),

@@ -49,7 +49,13 @@ def partition_range_tags(keys: list[str]) -> dict[str, str]:
     return {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}
 
 
-def run_demo(seed: int = 7, out=sys.stdout) -> dict:
+def run_demo(seed: int = 7, out=sys.stdout, *, instance: dg.DagsterInstance | None = None,
+             world: dict | None = None) -> dict:
+    """Generate (once) and ingest the sample world, then materialize every asset; returns the summary.
+
+    ``world`` passes size options to ``generate_world`` (tests use a smaller world); the summary's
+    ``check_results`` lists every asset check evaluation as (check name, passed).
+    """
     from kyc_assets.definitions import build_assets, build_resources
     from kyc_assets.monitoring.schema import read_transactions
     from kyc_assets.sample_data.world import generate_world
@@ -62,22 +68,24 @@ def run_demo(seed: int = 7, out=sys.stdout) -> dict:
     started = time.perf_counter()
     if not (sample / "labels.json").exists():
         print(f"generating the sample world in {sample} (seed {seed}) ...", file=out, flush=True)
-        generate_world(sample, seed=seed)
+        generate_world(sample, seed=seed, **(world or {}))
     _copy_tree(sample / "inbox", settings.inbox_dir)
     generated = time.perf_counter()
 
-    instance = dg.DagsterInstance.get()
+    instance = instance or dg.DagsterInstance.get()
     resources = build_resources(settings)
     assets = build_assets(settings)
     ingest_inbox(instance, resources["documents"])
     keys = instance.get_dynamic_partitions("documents")
-    timings = {}
+    timings: dict[str, float] = {}
+    checks: list[tuple[str, bool]] = []
 
     def materialize(selection: list[str], tags: dict | None = None) -> dg.ExecuteInProcessResult:
         t = time.perf_counter()
         result = dg.materialize(assets, selection=selection, instance=instance, resources=resources,
                                 tags=tags or {}, raise_on_error=True, run_config=QUIET)
         timings[",".join(selection)] = round(time.perf_counter() - t, 1)
+        checks.extend((e.check_name, e.passed) for e in result.get_asset_check_evaluations())
         return result
 
     print(f"reading {len(keys)} documents (OCR, MRZ, extraction) ...", file=out, flush=True)
@@ -94,7 +102,7 @@ def run_demo(seed: int = 7, out=sys.stdout) -> dict:
     finished = time.perf_counter()
     summary = summarize(settings, resources)
     summary.update(seconds_generate=round(generated - started, 1), seconds_materialize=round(finished - generated, 1),
-                   seconds_by_stage=timings)
+                   seconds_by_stage=timings, check_results=checks)
     print_summary(summary, settings, out)
     return summary
 
@@ -135,6 +143,9 @@ def print_summary(summary: dict, settings, out) -> None:
     print(f"  transactions          {s['transactions']} ({s['transactions_quarantined']} quarantined)", file=out)
     print(f"  alerts                {s['alerts']} account-days on {s['accounts_alerted']} accounts", file=out)
     print(f"  open cases            {s['open_cases']}", file=out)
+    failed = sorted({name for name, passed in s.get("check_results", []) if not passed})
+    print(f"  asset checks          {len(s.get('check_results', []))} evaluated, "
+          f"{'all passed' if not failed else 'failed: ' + ', '.join(failed)}", file=out)
     print(f"  time                  {s['seconds_generate']} s sample data, {s['seconds_materialize']} s "
           f"materialization", file=out)
     for stage, seconds in s.get("seconds_by_stage", {}).items():

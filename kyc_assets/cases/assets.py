@@ -21,7 +21,8 @@ def build_escalated_cases(sla_days: int) -> dg.AssetsDefinition:
         owners=["team:aml-investigations"],
         kinds={"sqlite", "duckdb"},
         code_version="1",
-        automation_condition=dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing()),
+        automation_condition=dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing())
+        .with_label("eager_allow_missing"),
         check_specs=[
             dg.AssetCheckSpec("escalated_cases_valid", asset="escalated_cases", blocking=True,
                               description="case ids unique, priorities 1-4, risk in [0, 1] (GX)."),

@@ -44,6 +44,8 @@ def _warnings(value: object) -> list[str]:
 def build_customers(extracted: pd.DataFrame, today: date | None = None) -> pd.DataFrame:
     """Merge extracted document rows (one per document) into customer profiles."""
     today = today or date.today()
+    # Missing values as None whatever the dtypes (pandas NA has no truth value).
+    extracted = extracted.astype(object).where(extracted.notna(), None)
     ok = extracted[extracted.get("status", "ok") == "ok"] if len(extracted) else extracted
     profiles: dict[str, dict] = {}
     by_name: dict[str, str] = {}

@@ -2,9 +2,37 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dagster as dg
+import pandas as pd
+from dagster_duckdb_pandas import DuckDBPandasIOManager, DuckDBPandasTypeHandler
 
 from kyc_assets.onboarding.store import DocumentStore
+
+
+class _TypedPandasHandler(DuckDBPandasTypeHandler):
+    """Stores an all-empty object column as text: DuckDB would otherwise create the table with a
+    NULL-typed column from the first partition and refuse every later partition that has values."""
+
+    def handle_output(self, context, table_slice, obj, connection):
+        if isinstance(obj, pd.DataFrame):
+            empty = [c for c in obj.columns if obj[c].dtype == object and obj[c].isna().all()]
+            if empty:
+                obj = obj.astype({c: "string" for c in empty})
+        return super().handle_output(context, table_slice, obj, connection)
+
+
+class WarehouseIOManager(DuckDBPandasIOManager):
+    """Asset values as DuckDB tables (schema ``kyc``); creates the warehouse's folder on first use."""
+
+    @staticmethod
+    def type_handlers():
+        return [_TypedPandasHandler()]
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+        super().setup_for_execution(context)
 
 
 class DocumentStoreResource(dg.ConfigurableResource):

@@ -118,13 +118,13 @@ def _customers(rng: random.Random, n: int, listed: list) -> list[Customer]:
 def _malformed_rows(tx: pd.DataFrame) -> pd.DataFrame:
     """A handful of rows that break the canonical schema, as real extracts do; they must be
     quarantined with their reason, never dropped and never fail the batch."""
-    base = tx.iloc[0].to_dict()
     bad = []
     for i, (column, value) in enumerate([("timestamp", "31/09/2026 25:61"), ("amount", "-250.00"),
                                          ("amount", "abc"), ("currency", "XXQ"), ("sender_account", ""),
                                          ("channel", "carrier_pigeon")]):
+        base = tx.iloc[(2 * i + 1) * len(tx) // 14].to_dict()  # spread over the period, not one day
         bad.append({**base, "transaction_id": f"BAD{i + 1:05d}", column: value})
-    bad.append({**base})  # a duplicate of an existing transaction id
+    bad.append(tx.iloc[len(tx) - 1].to_dict())  # a duplicate of an existing transaction id
     return pd.DataFrame(bad, columns=tx.columns)
 
 
@@ -176,7 +176,7 @@ def generate_world(out: Path | str, *, seed: int = 7, customers: int = 18, trans
                              for c in people if c.ofac_entity_id],
         "typologies": typologies,
         "malformed_transaction_ids": ["BAD00001", "BAD00002", "BAD00003", "BAD00004", "BAD00005", "BAD00006",
-                                      str(tx.iloc[0]["transaction_id"])],
+                                      str(tx.iloc[-1]["transaction_id"])],
     }
     (out / "labels.json").write_text(json.dumps(labels, indent=1, default=str))
     return {"documents": documents, "customers": len(people), "transactions": len(tx),
