@@ -45,10 +45,16 @@ class Settings:
         def path(name: str, default: Path) -> Path:
             return Path(env[name]).expanduser().resolve() if env.get(name) else default
 
+        deployment = env.get("KYC_DEPLOYMENT", "local")
+        if deployment not in ("local", "production"):
+            raise ValueError(f"KYC_DEPLOYMENT must be 'local' or 'production', not {deployment!r}")
+        if deployment == "production" and not env.get("KYC_DATABASE_URL"):
+            # A production case store must be a real database, never a SQLite file inside a container.
+            raise ValueError("KYC_DEPLOYMENT=production needs KYC_DATABASE_URL (e.g. postgresql+psycopg2://...)")
         start = env.get("KYC_TRANSACTIONS_START_DATE", "2026-01-01")
         date.fromisoformat(start)  # fail at load with a clear error, not at run time
         return cls(
-            deployment=env.get("KYC_DEPLOYMENT", "local"),
+            deployment=deployment,
             home=home,
             inbox_dir=path("KYC_INBOX_DIR", home / "inbox"),
             document_store_dir=path("KYC_DOCUMENT_STORE", home / "documents"),

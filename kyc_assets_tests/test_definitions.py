@@ -77,3 +77,16 @@ def test_settings_read_every_documented_variable(tmp_path):
                 "KYC_SENSOR_SETTLE_SECONDS", "KYC_SENSOR_MAX_FILES_PER_TICK", "KYC_DEPLOYMENT", "DAGSTER_PG_HOST",
                 "DAGSTER_PG_PASSWORD", "DAGSTER_HOME"):
         assert f"`{var}`" in readme, f"{var} is not documented in the README"
+
+
+def test_production_deployment_requires_a_real_case_database():
+    import pytest
+
+    from kyc_assets.settings import Settings
+
+    with pytest.raises(ValueError, match="KYC_DATABASE_URL"):
+        Settings.from_env({"KYC_DEPLOYMENT": "production"})
+    with pytest.raises(ValueError, match="KYC_DEPLOYMENT must be"):
+        Settings.from_env({"KYC_DEPLOYMENT": "staging"})
+    assert Settings.from_env({"KYC_DEPLOYMENT": "production",
+                              "KYC_DATABASE_URL": "postgresql+psycopg2://kyc@db/kyc"}).deployment == "production"

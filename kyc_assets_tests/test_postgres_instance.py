@@ -80,3 +80,20 @@ def test_materialization_runs_and_events_are_read_back_from_postgres(pg_database
         record = instance.get_latest_materialization_event(dg.AssetKey("watchlist_entries"))
         assert record is not None and record.run_id == run_id
         assert record.asset_materialization.metadata["dagster/row_count"].value > 1000
+
+
+def test_case_store_and_audit_chain_on_postgres(pg_database):
+    from kyc_assets.cases.escalation import CaseCandidate, Evidence
+    from kyc_assets.cases.store import CaseStore
+
+    url = f"postgresql+psycopg2://{PG['user']}@{PG['host']}:{PG['port']}/{pg_database}"
+    store = CaseStore(url)
+    evidence = Evidence(kind="screening_hit", risk=0.95, reason="sanctions match", identity=("C-1", "e1"),
+                        reference={"asset_key": "screening_results", "run_id": "r"})
+    candidates = [CaseCandidate("customer", "C-1", [evidence])]
+    assert store.escalate(candidates, sla_days=3)["opened"] == 1
+    assert store.escalate(candidates, sla_days=3)["opened"] == 0
+    assert [c["subject_id"] for c in store.open_cases()] == ["C-1"]
+    report = store.verify_audit()
+    assert report.intact and report.entries == 1
+    store.engine.dispose()
