@@ -59,7 +59,13 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=assets,
         jobs=[onboarding_job, monitoring_job],
-        sensors=[build_inbox_sensor(settings.sensor_settle_seconds, settings.sensor_max_files_per_tick)],
+        sensors=[
+            build_inbox_sensor(settings.sensor_settle_seconds, settings.sensor_max_files_per_tick),
+            # On by default: a new list version re-screens customers, new documents update profiles.
+            dg.AutomationConditionSensorDefinition("default_automation_condition_sensor",
+                                                   target=dg.AssetSelection.all(),
+                                                   default_status=dg.DefaultSensorStatus.RUNNING),
+        ],
         schedules=[dg.build_schedule_from_partitioned_job(monitoring_job, hour_of_day=2,
                                                           default_status=dg.DefaultScheduleStatus.RUNNING)],
         resources=build_resources(settings),

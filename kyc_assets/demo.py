@@ -11,9 +11,13 @@ import os
 import shutil
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import dagster as dg
+
+# We use backfill policies and partition mappings on purpose; their beta notices are noise here.
+warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
 
 # The event log keeps every event; the console shows only warnings and errors.
