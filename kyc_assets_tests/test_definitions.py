@@ -90,3 +90,12 @@ def test_production_deployment_requires_a_real_case_database():
         Settings.from_env({"KYC_DEPLOYMENT": "staging"})
     assert Settings.from_env({"KYC_DEPLOYMENT": "production",
                               "KYC_DATABASE_URL": "postgresql+psycopg2://kyc@db/kyc"}).deployment == "production"
+
+
+def test_dagster_definitions_validate_passes(tmp_path):
+    dagster = Path(sys.executable).parent / "dagster"
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "PYTHONWARNINGS": "ignore"}
+    out = subprocess.run([str(dagster), "definitions", "validate", "-m", "kyc_assets.definitions"], cwd=tmp_path,
+                         env=env, capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "All code locations passed validation" in out.stderr + out.stdout
