@@ -7,9 +7,9 @@ export DAGSTER_HOME ?= $(KYC_HOME)/dagster_home
 # Tesseract is ~5x faster single-threaded on small machines (measured on 2 cores).
 export OMP_THREAD_LIMIT ?= 1
 
-.PHONY: demo test dev bench install tesseract clean
+.PHONY: demo test dev bench install tesseract chromium clean
 
-install: $(VENV)/.installed tesseract $(DAGSTER_HOME)/dagster.yaml
+install: $(VENV)/.installed tesseract chromium $(DAGSTER_HOME)/dagster.yaml
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,15 @@ tesseract:
 	  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
 	    sudo apt-get update -q && sudo apt-get install -y -q tesseract-ocr; \
 	  else echo "error: Tesseract OCR is missing; install it with: sudo apt-get install tesseract-ocr" >&2; exit 1; fi; \
+	fi
+
+# Debian's Chromium for the dashboard's browser test (Playwright drives /usr/bin/chromium; no browser download).
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium; \
+	  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+	    sudo apt-get update -q && sudo apt-get install -y -q chromium; \
+	  else echo "error: Chromium is missing (the browser test needs it); install it with: sudo apt-get install chromium" >&2; exit 1; fi; \
 	fi
 
 $(DAGSTER_HOME)/dagster.yaml: kyc_assets/deploy/dagster_local.yaml

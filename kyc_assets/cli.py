@@ -77,25 +77,61 @@ def cmd_extract(args) -> int:
 
 
 def cmd_monitor(args) -> int:
-    from kyc_assets.monitoring.monitor import monitor_transactions
-    from kyc_assets.monitoring.schema import TransactionSchemaError, read_transactions
+    """Score every account over the whole period of a transaction file, streamed in chunks."""
+    from kyc_assets.monitoring.monitor import monitor_file
+    from kyc_assets.monitoring.schema import TransactionSchemaError
 
-    try:
-        raw = read_transactions(args.transactions if args.transactions != "-" else io.StringIO(sys.stdin.read()))
-    except TransactionSchemaError as exc:
-        raise CLIError(str(exc)) from exc
-    result, quarantine = monitor_transactions(raw)
-    with _output(args.output) as fh:
-        out = result[["account_id", "risk_score", "alert", "reasons"]].copy()
-        out["alert"] = out["alert"].map(lambda v: "true" if v else "false")
-        out.to_csv(fh, index=False, float_format="%.4f")
-    print(f"{len(result)} accounts scored, {int(result['alert'].sum())} alerted, {len(quarantine)} rows "
-          f"quarantined", file=sys.stderr)
+    source = sys.stdin if args.transactions == "-" else args.transactions
+    with contextlib.ExitStack() as stack:
+        sink = None
+        if args.quarantine:
+            qfh = stack.enter_context(_output(args.quarantine))
+            header = [True]
+
+            def sink(frame) -> None:
+                frame.to_csv(qfh, index=False, header=header[0])
+                header[0] = False
+        try:
+            result, quarantined = monitor_file(source, chunk_rows=args.chunk_rows, on_quarantine=sink)
+        except TransactionSchemaError as exc:
+            raise CLIError(str(exc)) from exc
+        with _output(args.output) as fh:
+            out = result[["account_id", "risk_score", "alert", "reasons"]].copy()
+            out["alert"] = out["alert"].map(lambda v: "true" if v else "false")
+            out.to_csv(fh, index=False, float_format="%.4f")
+        if sink is not None and header[0]:  # nothing quarantined: still write the header
+            qfh.write("transaction_id,reason\n")
+    reasons = ", ".join(f"{n} {r}" for r, n in sorted(quarantined.items(), key=lambda kv: -kv[1])[:3])
+    print(f"{len(result)} accounts scored, {int(result['alert'].sum())} alerted, {sum(quarantined.values())} rows "
+          f"quarantined{f' ({reasons})' if reasons else ''}", file=sys.stderr)
     return 0
 
 
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: object) -> object:
+    """A CSV cell a spreadsheet will not execute: text starting with = + - @ TAB or CR gets a leading
+    quote (OWASP CSV injection guidance); other values are returned unchanged."""
+    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def _read_name_rows(path: str) -> list[dict]:
+    """Input rows for screening; NUL bytes are dropped so that one bad cell cannot abort the run."""
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CLIError(f"cannot read {path}: {exc}") from exc
+    try:
+        return list(csv.DictReader(io.StringIO(text.replace("\x00", ""))))
+    except csv.Error as exc:
+        raise CLIError(f"{path}: malformed CSV: {exc}") from exc
+
+
 def cmd_screen(args) -> int:
-    from kyc_assets.screening.matcher import Screener
+    from kyc_assets.screening.matcher import Screener, default_workers
     from kyc_assets.watchlists.errors import WatchlistFormatError
     from kyc_assets.watchlists.sources import load_watchlist
 
@@ -104,33 +140,45 @@ def cmd_screen(args) -> int:
     except (WatchlistFormatError, OSError) as exc:
         raise CLIError(str(exc)) from exc
     screener = Screener([e for lst in lists for e in lst.entries])
-    rows = _read_csv(args.input)
+    rows = _read_name_rows(args.input)
     if rows and "full_name" not in rows[0]:
         raise CLIError(f"{args.input}: missing required column full_name")
+    queries, quarantined = [], 0
+    for i, row in enumerate(rows, start=1):
+        customer_id = (row.get("customer_id") or "").strip() or str(i)
+        name = row.get("full_name") or ""
+        if not name.strip():
+            quarantined += 1
+            print(f"kyc: row {i} (customer_id {csv_safe(customer_id)}): quarantined: empty full_name, not screened",
+                  file=sys.stderr)
+            continue
+        queries.append((customer_id, name, {"name": name, "entity_type": row.get("entity_type") or None,
+                                            "date_of_birth": row.get("date_of_birth") or None,
+                                            "nationality": row.get("nationality") or None}))
+    workers = default_workers() if len(queries) >= 5_000 else 1
+    results = screener.screen_batch([q for _, _, q in queries], threshold=args.threshold, workers=workers)
     columns = ["customer_id", "query_name", "list_entity_id", "list_source", "matched_name", "score", "decision",
                "explanation"]
     hits = 0
     with _output(args.output) as fh:
         writer = csv.DictWriter(fh, fieldnames=columns)
         writer.writeheader()
-        for i, row in enumerate(rows, start=1):
-            for hit in screener.screen(row.get("full_name") or "", entity_type=row.get("entity_type") or None,
-                                       date_of_birth=row.get("date_of_birth") or None,
-                                       nationality=row.get("nationality") or None, threshold=args.threshold):
+        for (customer_id, name, _), found in zip(queries, results, strict=True):
+            for hit in found:
                 hits += 1
-                writer.writerow({"customer_id": row.get("customer_id") or i, "query_name": row["full_name"],
-                                 "list_entity_id": hit.entity_id, "list_source": hit.list_source,
-                                 "matched_name": hit.matched_name, "score": f"{hit.score:.4f}",
-                                 "decision": hit.decision, "explanation": hit.explanation})
-    print(f"{len(rows)} names screened against {len(screener.entries) if hasattr(screener, 'entries') else '?'} "
-          f"entries, {hits} hits", file=sys.stderr)
+                writer.writerow({k: csv_safe(v) for k, v in {
+                    "customer_id": customer_id, "query_name": name, "list_entity_id": hit.entity_id,
+                    "list_source": hit.list_source, "matched_name": hit.matched_name, "score": f"{hit.score:.4f}",
+                    "decision": hit.decision, "explanation": hit.explanation}.items()})
+    print(f"{len(queries)} names screened against {len(screener.entries)} entries, {hits} hits, "
+          f"{quarantined} rows quarantined", file=sys.stderr)
     return 0
 
 
 def cmd_match_names(args) -> int:
     from kyc_assets.screening.matcher import DEFAULT_THRESHOLD, score_pair
 
-    rows = _read_csv(args.input)
+    rows = _read_name_rows(args.input)
     if rows and not {"query", "candidate"} <= set(rows[0]):
         raise CLIError(f"{args.input}: missing required column(s) query, candidate")
     with _output(args.output) as fh:
@@ -138,21 +186,20 @@ def cmd_match_names(args) -> int:
         writer = csv.DictWriter(fh, fieldnames=fields)
         writer.writeheader()
         for row in rows:
-            score = score_pair(row["query"], row["candidate"], row.get("schema") or None)
-            writer.writerow({**row, "score": f"{score:.4f}", "match": "true" if score >= DEFAULT_THRESHOLD else "false"})
+            score = score_pair(row["query"] or "", row["candidate"] or "", row.get("schema") or None)
+            writer.writerow({**{k: csv_safe(v) for k, v in row.items()}, "score": f"{score:.4f}",
+                             "match": "true" if score >= DEFAULT_THRESHOLD else "false"})
     return 0
 
 
-def cmd_audit_verify(args) -> int:
-    from kyc_assets.cases.store import CaseStore
-    from kyc_assets.settings import Settings
+def cmd_serve(args) -> int:
+    """The review dashboard (kyc_assets/cases/web)."""
+    from kyc_assets.cases.web.app import serve
 
-    report = CaseStore(Settings.from_env().database_url).verify_audit()
-    if report.intact:
-        print(f"audit log intact: {report.entries} entries")
-        return 0
-    print(f"audit log broken at entry {report.first_broken}: {report.problem}", file=sys.stderr)
-    return 1
+    if not 0 < args.port < 65536:
+        raise CLIError(f"--port must be 1-65535, not {args.port}")
+    serve(host=args.host, port=args.port)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -175,6 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("monitor", help="score accounts from a canonical transactions file")
     p.add_argument("--transactions", required=True)
     p.add_argument("--output")
+    p.add_argument("--quarantine", help="also write the quarantined rows, with their reason, to this CSV")
+    p.add_argument("--chunk-rows", type=int, default=500_000,
+                   help="rows validated at a time (memory stays bounded whatever the file size)")
     p.set_defaults(func=cmd_monitor)
 
     p = sub.add_parser("screen", help="screen names against sanctions lists")
@@ -189,9 +239,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output")
     p.set_defaults(func=cmd_match_names)
 
-    audit = sub.add_parser("audit", help="audit log tools").add_subparsers(dest="audit_command", required=True)
-    p = audit.add_parser("verify", help="recompute the audit log's hash chain")
-    p.set_defaults(func=cmd_audit_verify)
+    from kyc_assets.cases.commands import register as register_case_commands
+
+    register_case_commands(sub)  # kyc case ..., kyc trace, kyc audit verify
+    p = sub.add_parser("serve", help="the review dashboard (case queue, evidence, four-eyes decisions)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    p.set_defaults(func=cmd_serve)
     return parser
 
 

@@ -95,13 +95,19 @@ def run_demo(seed: int = 7, out=sys.stdout, *, instance: dg.DagsterInstance | No
     print(f"reading {len(keys)} documents (OCR, MRZ, extraction) ...", file=out, flush=True)
     materialize(["raw_documents", "document_text", "extracted_entities"], partition_range_tags(keys))
     print("customers, watchlist and screening ...", file=out, flush=True)
-    materialize(["customers", "watchlist_entries", "screening_results"])
+    from kyc_assets.watchlists.assets import list_asset_name
+
+    lists = [list_asset_name(spec) for spec in settings.watchlist_specs]
+    materialize(["customers", *lists, "watchlist_entries", "screening_results"])
 
     tx = read_transactions(settings.transactions_path)
     days = sorted({ts[:10] for ts in tx["timestamp"] if len(ts) >= 10 and ts[:4].isdigit()})
     print(f"transaction monitoring over {len(days)} days ...", file=out, flush=True)
-    materialize(["transactions", "transactions_quarantine", "transaction_features", "anomaly_scores"],
-                partition_range_tags(days))
+    materialize(["transactions", "transactions_quarantine", "transaction_features"], partition_range_tags(days))
+    print("anomaly model, scores and validation report ...", file=out, flush=True)
+    materialize(["anomaly_model"])  # unpartitioned: trained on the last days of features
+    materialize(["anomaly_scores"], partition_range_tags(days))
+    materialize(["model_validation_report"])
     materialize(["escalated_cases"])
     finished = time.perf_counter()
     summary = summarize(settings, resources)

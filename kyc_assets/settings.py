@@ -13,9 +13,20 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from kyc_assets.watchlists.config import SourceSpec, configured_sources, parse_sources
+
 
 def _csv(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _flag(name: str, value: str) -> bool:
+    low = value.strip().lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("", "0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be true or false, not {value!r}")
 
 
 @dataclass(frozen=True)
@@ -36,6 +47,89 @@ class Settings:
     case_sla_days: int
     sensor_settle_seconds: float
     sensor_max_files_per_tick: int
+    # LLM extraction (dagster-openai). Only whether a key is set lives here, never the key itself.
+    llm_api_key_set: bool = False
+    llm_base_url: str | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_send_images: bool = False
+    llm_timeout_seconds: float = 30.0
+    llm_max_attempts: int = 5
+    llm_max_concurrency: int = 4
+    llm_requests_per_minute: int = 0
+    # Transaction monitoring: SQL source (the URL is a secret: only whether it is set lives here),
+    # the anomaly model and its registry, the alert policy and the monitoring checks.
+    transactions_table: str = ""
+    transactions_url_set: bool = False
+    transactions_chunk_rows: int = 500_000
+    models_dir: Path | None = None
+    model_training_days: int = 30
+    model_max_age_days: int = 14
+    model_retrain_cron: str = "0 3 * * 1"
+    model_contamination: float = 0.01
+    alert_policy: str = "threshold"
+    alert_threshold: float = 0.7
+    alert_budget: float = 0.02
+    alert_share_min: float = 0.0
+    alert_share_max: float = 0.2
+    feature_max_null_rate: float = 0.05
+    feature_drift_psi: float = 0.25
+    # Screening: delta re-screening, the REST screening provider and adverse media (both off by
+    # default). The provider's bearer token is a secret: read at run time through dg.EnvVar only.
+    screening_delta: bool = True
+    screening_provider_url: str = ""
+    screening_provider_name: str = "rest_provider"
+    screening_provider_path: str = "/v1/screen"
+    screening_provider_rps: float = 5.0
+    screening_provider_timeout_seconds: float = 10.0
+    screening_provider_score_scale: float = 1.0
+    adverse_media_url: str = ""
+    adverse_media_rps: float = 0.2
+    adverse_media_timespan: str = "3months"
+    # Watchlists: named sources (URL or path per list), the download cache and its limits, freshness.
+    watchlist_sources: tuple[SourceSpec, ...] = ()
+    watchlist_cache_dir: Path | None = None
+    watchlist_max_age_hours: float = 24.0
+    watchlist_local_max_age_hours: float | None = None
+    watchlist_timeout_seconds: float = 60.0
+    watchlist_max_mb: float = 2048.0
+    watchlist_download_attempts: int = 5
+    # Case work: service level per priority (days to decide; KYC_CASE_SLA_DAYS is the default for
+    # priorities not listed), retention after a case closes, whether PII keys are set (never the keys),
+    # the analyst list and the trusted proxy header of the dashboard.
+    case_sla_days_by_priority: tuple[tuple[int, int], ...] = ()
+    case_retention_years: int = 5
+    case_keys_set: bool = False
+    analysts_file: Path | None = None
+    trusted_user_header: str = ""
+    institution_name: str = "Example Bank (demo)"
+
+    @property
+    def case_service_level(self) -> dict[int, int]:
+        """Days to decide a case, per priority 1..4 (escalation's due date)."""
+        levels = {p: self.case_sla_days for p in (1, 2, 3, 4)}
+        levels.update(dict(self.case_sla_days_by_priority))
+        return levels
+    # Review dashboard and notifications (kyc serve, escalation and run-failure sensors). Secrets (the
+    # SMTP password, the webhook URL, which embeds a token) are read through dg.EnvVar: only whether
+    # they are set lives here.
+    dashboard_url: str = "http://127.0.0.1:8000"
+    dagster_ui_url: str = "http://127.0.0.1:3000"
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_user: str = ""
+    smtp_from: str = ""
+    smtp_to: tuple[str, ...] = ()
+    smtp_security: str = "starttls"
+    smtp_password_set: bool = False
+    webhook_url_set: bool = False
+    webhook_attempts: int = 4
+    notify_max_priority: int = 2
+    notify_max_per_tick: int = 50
+
+    @property
+    def watchlist_specs(self) -> tuple[SourceSpec, ...]:
+        """Every configured list (named sources, then legacy paths; the bundled OFAC subset when none)."""
+        return configured_sources(self.watchlist_sources, self.watchlist_paths)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -64,10 +158,126 @@ class Settings:
             transactions_path=path("KYC_TRANSACTIONS_PATH", home / "sample" / "transactions.csv"),
             transactions_start_date=start,
             watchlist_paths=_csv(env.get("KYC_WATCHLIST_PATHS", "")),
+            watchlist_sources=parse_sources(env.get("KYC_WATCHLIST_SOURCES", "")),
+            watchlist_cache_dir=path("KYC_WATCHLIST_CACHE_DIR", home / "watchlists"),
+            watchlist_max_age_hours=float(env.get("KYC_WATCHLIST_MAX_AGE_HOURS", "24")),
+            watchlist_local_max_age_hours=(float(env["KYC_WATCHLIST_LOCAL_MAX_AGE_HOURS"])
+                                           if env.get("KYC_WATCHLIST_LOCAL_MAX_AGE_HOURS") else None),
+            watchlist_timeout_seconds=float(env.get("KYC_WATCHLIST_TIMEOUT_SECONDS", "60")),
+            watchlist_max_mb=float(env.get("KYC_WATCHLIST_MAX_MB", "2048")),
+            watchlist_download_attempts=int(env.get("KYC_WATCHLIST_DOWNLOAD_ATTEMPTS", "5")),
             base_currency=env.get("KYC_BASE_CURRENCY", "USD").upper(),
             reporting_threshold=float(env.get("KYC_REPORTING_THRESHOLD", "10000")),
             high_risk_countries=_csv(env.get("KYC_HIGH_RISK_COUNTRIES", "IR,KP,MM,SY,AF,YE,RU")),
             case_sla_days=int(env.get("KYC_CASE_SLA_DAYS", "5")),
             sensor_settle_seconds=float(env.get("KYC_SENSOR_SETTLE_SECONDS", "2")),
             sensor_max_files_per_tick=int(env.get("KYC_SENSOR_MAX_FILES_PER_TICK", "100")),
+            llm_api_key_set=bool(env.get("OPENAI_API_KEY")),
+            llm_base_url=env.get("KYC_LLM_BASE_URL") or None,
+            llm_model=env.get("KYC_LLM_MODEL") or "gpt-4o-mini",
+            llm_send_images=_flag("KYC_LLM_SEND_IMAGES", env.get("KYC_LLM_SEND_IMAGES", "")),
+            llm_timeout_seconds=float(env.get("KYC_LLM_TIMEOUT_SECONDS", "30")),
+            llm_max_attempts=max(1, int(env.get("KYC_LLM_MAX_ATTEMPTS", "5"))),
+            llm_max_concurrency=max(1, int(env.get("KYC_LLM_MAX_CONCURRENCY", "4"))),
+            llm_requests_per_minute=max(0, int(env.get("KYC_LLM_REQUESTS_PER_MINUTE", "0"))),
+            **_monitoring_settings(env, home),
+            **_screening_settings(env),
+            **_review_settings(env),
         )
+
+
+def _http_url(name: str, value: str) -> str:
+    value = value.strip()
+    if value and not value.startswith(("http://", "https://")):
+        raise ValueError(f"{name} must be an http:// or https:// URL")
+    return value
+
+
+def _review_settings(env: Mapping[str, str]) -> dict:
+    """The review dashboard's links and the notification channels (off unless set)."""
+    host = env.get("KYC_SMTP_HOST", "").strip()
+    values = {
+        "dashboard_url": _http_url("KYC_DASHBOARD_URL", env.get("KYC_DASHBOARD_URL", "")) or "http://127.0.0.1:8000",
+        "dagster_ui_url": _http_url("KYC_DAGSTER_UI_URL", env.get("KYC_DAGSTER_UI_URL", "")) or "http://127.0.0.1:3000",
+        "smtp_host": host,
+        "smtp_port": int(env.get("KYC_SMTP_PORT", "587")),
+        "smtp_user": env.get("KYC_SMTP_USER", "").strip(),
+        "smtp_from": env.get("KYC_SMTP_FROM", "").strip(),
+        "smtp_to": _csv(env.get("KYC_SMTP_TO", "")),
+        "smtp_security": env.get("KYC_SMTP_SECURITY", "").strip().lower() or "starttls",
+        "smtp_password_set": bool(env.get("KYC_SMTP_PASSWORD", "")),
+        "webhook_url_set": bool(_http_url("KYC_WEBHOOK_URL", env.get("KYC_WEBHOOK_URL", ""))),
+        "webhook_attempts": int(env.get("KYC_WEBHOOK_ATTEMPTS", "4")),
+        "notify_max_priority": int(env.get("KYC_NOTIFY_MAX_PRIORITY", "2")),
+        "notify_max_per_tick": int(env.get("KYC_NOTIFY_MAX_PER_TICK", "50")),
+    }
+    if values["smtp_security"] not in ("starttls", "ssl", "none"):
+        raise ValueError("KYC_SMTP_SECURITY must be starttls, ssl or none")
+    if host and not (values["smtp_from"] and values["smtp_to"]):
+        raise ValueError("KYC_SMTP_HOST needs KYC_SMTP_FROM and KYC_SMTP_TO (comma-separated recipients)")
+    if values["smtp_user"] and not values["smtp_password_set"]:
+        raise ValueError("KYC_SMTP_USER needs KYC_SMTP_PASSWORD")
+    if not 1 <= values["notify_max_priority"] <= 4 or values["webhook_attempts"] < 1 \
+            or values["notify_max_per_tick"] < 1:
+        raise ValueError("KYC_NOTIFY_MAX_PRIORITY must be 1-4; KYC_WEBHOOK_ATTEMPTS and KYC_NOTIFY_MAX_PER_TICK >= 1")
+    return values
+
+
+def _screening_settings(env: Mapping[str, str]) -> dict:
+    """Delta screening, the REST screening provider and adverse media (off unless a URL is set)."""
+    provider_url = _http_url("KYC_SCREENING_PROVIDER_URL", env.get("KYC_SCREENING_PROVIDER_URL", ""))
+    if provider_url and not env.get("KYC_SCREENING_PROVIDER_TOKEN", "").strip():
+        raise ValueError("KYC_SCREENING_PROVIDER_URL needs KYC_SCREENING_PROVIDER_TOKEN (the bearer token)")
+    values = {
+        "screening_delta": _flag("KYC_SCREENING_DELTA", env.get("KYC_SCREENING_DELTA", "true")),
+        "screening_provider_url": provider_url,
+        "screening_provider_name": env.get("KYC_SCREENING_PROVIDER_NAME", "").strip() or "rest_provider",
+        "screening_provider_path": env.get("KYC_SCREENING_PROVIDER_PATH", "").strip() or "/v1/screen",
+        "screening_provider_rps": float(env.get("KYC_SCREENING_PROVIDER_RPS", "5")),
+        "screening_provider_timeout_seconds": float(env.get("KYC_SCREENING_PROVIDER_TIMEOUT_SECONDS", "10")),
+        "screening_provider_score_scale": float(env.get("KYC_SCREENING_PROVIDER_SCORE_SCALE", "1")),
+        "adverse_media_url": _http_url("KYC_ADVERSE_MEDIA_URL", env.get("KYC_ADVERSE_MEDIA_URL", "")),
+        "adverse_media_rps": float(env.get("KYC_ADVERSE_MEDIA_RPS", "0.2")),
+        "adverse_media_timespan": env.get("KYC_ADVERSE_MEDIA_TIMESPAN", "").strip() or "3months",
+    }
+    for name in ("screening_provider_rps", "screening_provider_timeout_seconds", "screening_provider_score_scale",
+                 "adverse_media_rps"):
+        if values[name] <= 0:
+            raise ValueError(f"KYC_{name.upper()} must be positive")
+    return values
+
+
+def _monitoring_settings(env: Mapping[str, str], home: Path) -> dict:
+    """The transaction-monitoring settings (SQL source, anomaly model, alert policy, check thresholds)."""
+    table = env.get("KYC_TRANSACTIONS_TABLE", "").strip()
+    url_set = bool(env.get("KYC_TRANSACTIONS_URL", "").strip())
+    if table and not url_set:
+        raise ValueError("KYC_TRANSACTIONS_TABLE needs KYC_TRANSACTIONS_URL (a SQLAlchemy URL)")
+    policy = env.get("KYC_ALERT_POLICY", "threshold").strip().lower()
+    if policy not in ("threshold", "budget"):
+        raise ValueError(f"KYC_ALERT_POLICY must be 'threshold' or 'budget', not {policy!r}")
+    values = {
+        "transactions_table": table,
+        "transactions_url_set": url_set,
+        "transactions_chunk_rows": int(env.get("KYC_TRANSACTIONS_CHUNK_ROWS", "500000")),
+        "models_dir": Path(env["KYC_MODELS_DIR"]).expanduser().resolve() if env.get("KYC_MODELS_DIR")
+        else home / "models",
+        "model_training_days": int(env.get("KYC_MODEL_TRAINING_DAYS", "30")),
+        "model_max_age_days": int(env.get("KYC_MODEL_MAX_AGE_DAYS", "14")),
+        "model_retrain_cron": env.get("KYC_MODEL_RETRAIN_CRON", "0 3 * * 1"),
+        "model_contamination": float(env.get("KYC_MODEL_CONTAMINATION", "0.01")),
+        "alert_policy": policy,
+        "alert_threshold": float(env.get("KYC_ALERT_THRESHOLD", "0.7")),
+        "alert_budget": float(env.get("KYC_ALERT_BUDGET", "0.02")),
+        "alert_share_min": float(env.get("KYC_ALERT_SHARE_MIN", "0")),
+        "alert_share_max": float(env.get("KYC_ALERT_SHARE_MAX", "0.2")),
+        "feature_max_null_rate": float(env.get("KYC_FEATURE_MAX_NULL_RATE", "0.05")),
+        "feature_drift_psi": float(env.get("KYC_FEATURE_DRIFT_PSI", "0.25")),
+    }
+    if values["transactions_chunk_rows"] < 1 or values["model_training_days"] < 1:
+        raise ValueError("KYC_TRANSACTIONS_CHUNK_ROWS and KYC_MODEL_TRAINING_DAYS must be at least 1")
+    if not 0 < values["alert_threshold"] < 1 or not 0 < values["alert_budget"] <= 1:
+        raise ValueError("KYC_ALERT_THRESHOLD must be in (0, 1) and KYC_ALERT_BUDGET in (0, 1]")
+    if not 0 <= values["alert_share_min"] <= values["alert_share_max"] <= 1:
+        raise ValueError("KYC_ALERT_SHARE_MIN/MAX must satisfy 0 <= min <= max <= 1")
+    return values

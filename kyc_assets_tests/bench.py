@@ -1,102 +1,79 @@
-"""`make bench`: the platform's speed figures, printed as rates and ratios (never asserted in tests).
+"""`make bench`: the platform's speed and quality figures, printed as rates and ratios.
 
-Each figure runs in a fresh process so that peak memory (max RSS) belongs to that figure alone.
-Set KYC_BENCH_SIZES (e.g. "100000,1000000") to choose the transaction volumes.
+Each figure runs in a fresh process so that its peak memory (max RSS) is its own. Figures are
+never asserted in tests. ``KYC_BENCH_ONLY=documents,screening`` runs a subset (by group);
+``KYC_BENCH_QUICK=1`` skips the slowest figures (5M transactions, 1M-entity screening list,
+inbox latency under `dagster dev`).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
-import tempfile
 import time
-from datetime import date
-from pathlib import Path
+
+# (group, label, module, function, kwargs, slow)
+FIGURES = [
+    ("documents", "MRZ accuracy on rendered documents", "bench_documents", "bench_rendered_documents", {}, False),
+    ("documents", "ICAO 9303 specimen MRZ strings", "bench_documents", "bench_icao_specimens", {}, False),
+    ("documents", "onboarding throughput (in-process)", "bench_documents", "bench_onboarding_throughput", {}, False),
+    ("documents", "inbox -> screened latency (dagster dev)", "bench_documents", "bench_inbox_latency", {}, True),
+    ("screening", "screening throughput, full OFAC list", "bench_screening", "bench_throughput", {}, False),
+    ("screening", "screening quality (own evaluation set)", "bench_screening", "bench_evaluation", {}, False),
+    ("screening", "screening 100,000 customers (memory)", "bench_screening", "bench_memory", {}, False),
+    ("screening", "screening 1,000,000 synthetic entities", "bench_screening", "bench_scale", {}, True),
+    ("monitoring", "monitoring 100,000 transactions", "bench_monitoring", "throughput", {"n": 100_000}, False),
+    ("monitoring", "monitoring 1,000,000 transactions", "bench_monitoring", "throughput", {"n": 1_000_000}, False),
+    ("monitoring", "monitoring 5,000,000 transactions", "bench_monitoring", "throughput", {"n": 5_000_000}, True),
+    ("monitoring", "detection vs the seed approach", "bench_monitoring", "detection_figures", {}, False),
+    ("cases", "case queue with 100,000 cases (PostgreSQL)", "bench_cases", "bench_case_queue", {}, False),
+    ("cases", "kyc audit verify over 1,000,000 entries", "bench_cases", "bench_audit_verify", {}, False),
+]
 
 
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def _child(module: str, function: str, kwargs_json: str) -> None:
+    import importlib
+
+    func = getattr(importlib.import_module(f"kyc_assets_tests.{module}"), function)
+    result = func(**json.loads(kwargs_json))
+    print("BENCH-RESULT " + json.dumps(result, default=str))
 
 
-def bench_monitoring(n: int) -> dict:
-    from kyc_assets.monitoring.monitor import monitor_transactions
-    from kyc_assets.sample_data.transactions import generate_transactions
-
-    accounts = [f"ACC{i:06d}" for i in range(max(200, n // 50))]
-    tx, _ = generate_transactions(accounts, n=n, start=date(2026, 9, 1), days=60, seed=1)
-    started = time.perf_counter()
-    result, quarantine = monitor_transactions(tx)
-    seconds = time.perf_counter() - started
-    return {"figure": f"monitoring {n:,} transactions", "seconds": round(seconds, 2),
-            "rate": f"{n / seconds:,.0f} tx/s", "accounts": len(result), "peak_mb": round(_peak_mb())}
-
-
-def bench_screening(queries: int = 500) -> dict:
-    import random
-
-    from kyc_assets.screening.matcher import Screener
-    from kyc_assets.watchlists.sources import load_watchlist
-
-    entries = load_watchlist().entries
-    started = time.perf_counter()
-    screener = Screener(entries)
-    build = time.perf_counter() - started
-    rng = random.Random(3)
-    names = [rng.choice(entries).primary_name for _ in range(queries // 2)]
-    names += [f"{rng.choice(['John', 'Maria', 'Wei', 'Olga', 'Ahmed'])} {rng.choice(['Smith', 'Garcia', 'Chen'])}"
-              for _ in range(queries - len(names))]
-    started = time.perf_counter()
-    hits = sum(len(screener.screen(name)) for name in names)
-    seconds = time.perf_counter() - started
-    return {"figure": f"screening {queries} names against {len(entries):,} entries",
-            "rate": f"{queries / seconds:,.0f} names/s", "index_build_s": round(build, 2), "hits": hits,
-            "peak_mb": round(_peak_mb())}
-
-
-def bench_documents() -> dict:
-    from kyc_assets.onboarding.extract import extract_document
-    from kyc_assets.sample_data.world import generate_world
-
-    with tempfile.TemporaryDirectory() as tmp:
-        generate_world(tmp, seed=5, customers=6, transactions=1000, accounts=100)
-        files = sorted(Path(tmp, "inbox").rglob("*.png"))
-        started = time.perf_counter()
-        valid = sum(bool(extract_document(f.read_bytes()).get("mrz_valid")) for f in files)
-        seconds = time.perf_counter() - started
-    identity = sum(1 for f in files if "bill" not in f.name)
-    return {"figure": f"document extraction ({len(files)} images, OCR + MRZ)",
-            "rate": f"{len(files) / seconds:.2f} documents/s", "seconds_per_document": round(seconds / len(files), 2),
-            "mrz_valid_ratio": f"{valid}/{identity}", "peak_mb": round(_peak_mb())}
-
-
-FIGURES = {"documents": bench_documents, "screening": bench_screening, "monitoring": bench_monitoring}
+def _format(value) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}={_format(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, float):
+        return f"{value:,.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return str(value)
 
 
 def main() -> None:
-    if len(sys.argv) > 1:  # child: one figure
-        name, *args = sys.argv[1:]
-        print(json.dumps(FIGURES[name](*map(int, args))))
+    if len(sys.argv) == 5 and sys.argv[1] == "--child":
+        _child(*sys.argv[2:])
         return
-    sizes = [int(s) for s in os.environ.get("KYC_BENCH_SIZES", "100000,1000000").split(",")]
-    jobs = [("documents",), ("screening",)] + [("monitoring", str(n)) for n in sizes]
+    only = {g for g in os.environ.get("KYC_BENCH_ONLY", "").split(",") if g}
+    quick = os.environ.get("KYC_BENCH_QUICK") == "1"
     env = {**os.environ, "OMP_THREAD_LIMIT": "1", "PYTHONWARNINGS": "ignore"}
-    monitoring = []
-    for job in jobs:
-        out = subprocess.run([sys.executable, "-m", "kyc_assets_tests.bench", *job], capture_output=True, text=True,
-                             env=env)
-        if out.returncode:
-            print(f"{job[0]}: failed: {out.stderr.strip().splitlines()[-1]}")
+    for group, label, module, function, kwargs, slow in FIGURES:
+        if (only and group not in only) or (quick and slow):
             continue
-        figure = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"{figure.pop('figure'):<52} " + "  ".join(f"{k}={v}" for k, v in figure.items()), flush=True)
-        if job[0] == "monitoring":
-            monitoring.append((int(job[1]), figure["seconds"]))
-    if len(monitoring) > 1:
-        (n0, t0), (n1, t1) = monitoring[0], monitoring[-1]
-        print(f"{'monitoring scaling':<52} {n1 // n0}x rows -> {t1 / t0:.1f}x time")
+        if not os.path.exists(os.path.join(os.path.dirname(__file__), f"{module}.py")):
+            print(f"{label:<46} (not available: {module}.py missing)")
+            continue
+        started = time.perf_counter()
+        out = subprocess.run([sys.executable, "-m", "kyc_assets_tests.bench", "--child", module, function,
+                              json.dumps(kwargs)], capture_output=True, text=True, env=env)
+        lines = [l for l in out.stdout.splitlines() if l.startswith("BENCH-RESULT ")]
+        if out.returncode or not lines:
+            tail = (out.stderr.strip().splitlines() or ["no output"])[-1]
+            print(f"{label:<46} FAILED: {tail[:200]}", flush=True)
+            continue
+        result = json.loads(lines[-1].removeprefix("BENCH-RESULT "))
+        items = result.items() if isinstance(result, dict) else [("result", result)]
+        print(f"{label:<46} " + "  ".join(f"{k}={_format(v)}" for k, v in items)
+              + f"  [{time.perf_counter() - started:.0f} s]", flush=True)
 
 
 if __name__ == "__main__":

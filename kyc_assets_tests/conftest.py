@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import uuid
 
 import pytest
 
@@ -30,3 +31,43 @@ def kyc_env(tmp_path, monkeypatch):
                 "KYC_DATABASE_URL", "KYC_TRANSACTIONS_PATH", "KYC_WATCHLIST_PATHS"):
         monkeypatch.delenv(var, raising=False)
     return home
+
+
+# The real PostgreSQL server (trust auth on 127.0.0.1). Outside CI a test needing it is skipped when
+# the server is not running; in CI (CI=true) an unreachable server is a failure, never a skip.
+PG = {"host": os.environ.get("KYC_TEST_PG_HOST", "127.0.0.1"), "port": int(os.environ.get("KYC_TEST_PG_PORT", "5432")),
+      "user": os.environ.get("KYC_TEST_PG_USER", "postgres")}
+
+
+def pg_admin():
+    """An autocommit connection to the server's ``postgres`` database (skip or fail as above)."""
+    import psycopg2
+
+    try:
+        conn = psycopg2.connect(dbname="postgres", connect_timeout=5, **PG)
+    except psycopg2.OperationalError as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"PostgreSQL at {PG['host']}:{PG['port']} is unreachable in CI: {exc}")
+        pytest.skip(f"PostgreSQL at {PG['host']}:{PG['port']} is not running (runs in CI): {exc}")
+    conn.autocommit = True
+    return conn
+
+
+def pg_url(database: str) -> str:
+    return f"postgresql+psycopg2://{PG['user']}@{PG['host']}:{PG['port']}/{database}"
+
+
+@pytest.fixture
+def pg_database():
+    """A fresh, uniquely named PostgreSQL database, dropped afterwards."""
+    name = f"kyc_test_{uuid.uuid4().hex[:10]}"
+    admin = pg_admin()
+    with admin.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')  # name is generated here, never user input
+    try:
+        yield name
+    finally:
+        with admin.cursor() as cur:
+            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.close()

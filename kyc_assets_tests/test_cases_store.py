@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import date
+
 import pandas as pd
 import sqlalchemy as sa
 
@@ -58,3 +60,152 @@ def test_audit_chain_names_the_first_tampered_entry(tmp_path):
     with store.engine.begin() as conn:
         conn.execute(sa.delete(audit.audit_log).where(audit.audit_log.c.seq == 1))
     assert store.verify_audit().first_broken == 1
+
+
+# --- Round 2: migrations, PII encryption, queue, retention ----------------------------------------
+
+import json  # noqa: E402
+import sqlite3  # noqa: E402
+
+import pytest  # noqa: E402
+
+from kyc_assets.cases import migrations  # noqa: E402
+from kyc_assets.cases.store import CaseNotFound, RetentionError  # noqa: E402
+from kyc_assets_tests.case_helpers import alert, customer_case, new_key, opened, sqlite_store  # noqa: E402
+from kyc_assets_tests.conftest import pg_url  # noqa: E402
+
+EXPECTED_TABLES = {"alembic_version", "audit_log", "cases", "case_evidence", "case_events", "decisions", "reports",
+                   "suppressions"}
+
+
+def test_migrations_upgrade_an_empty_sqlite_database_to_head(tmp_path):
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'empty.sqlite'}")
+    assert migrations.upgrade(engine) == migrations.head_revision() == "0002"
+    inspector = sa.inspect(engine)
+    assert EXPECTED_TABLES <= set(inspector.get_table_names())
+    assert {"version", "subject_name_enc", "retain_until"} <= {c["name"] for c in inspector.get_columns("cases")}
+    with engine.connect() as conn:
+        assert migrations.current_revision(conn) == "0002"
+    assert migrations.upgrade(engine) == "0002"  # idempotent
+
+
+def test_a_foundation_database_without_alembic_is_stamped_and_upgraded(tmp_path):
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as conn:  # the foundation's create_all schema, with one case in it
+        conn.executescript("""
+            CREATE TABLE audit_log (seq INTEGER PRIMARY KEY, at TEXT, actor TEXT, action TEXT, subject TEXT,
+                                    detail TEXT, prev_hash TEXT, entry_hash TEXT UNIQUE);
+            CREATE TABLE cases (case_id TEXT PRIMARY KEY, subject_type TEXT, subject_id TEXT, status TEXT,
+                                priority INTEGER, risk REAL, reasons TEXT, opened_at TEXT, updated_at TEXT,
+                                due_date TEXT, assigned_to TEXT);
+            CREATE TABLE case_evidence (case_id TEXT, evidence_id TEXT, kind TEXT, risk REAL, reason TEXT,
+                                        reference TEXT, added_at TEXT, PRIMARY KEY (case_id, evidence_id));
+            CREATE TABLE suppressions (suppression_id TEXT PRIMARY KEY, customer_id TEXT, list_entity_id TEXT,
+                                       entry_hash TEXT, list_source TEXT, status TEXT, reason TEXT, created_by TEXT,
+                                       created_at TEXT, lifted_at TEXT, lifted_reason TEXT);
+            INSERT INTO cases VALUES ('CASE-0000000001', 'account', 'ACC9', 'open', 2, 0.8, '["x"]',
+                                      '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00', '2026-01-06', NULL);
+        """)
+    store = CaseStore(f"sqlite:///{path}")
+    case = store.get_case("CASE-0000000001")
+    assert case["version"] == 1 and case["status"] == "open" and case["decisions"] == []
+
+
+@pytest.mark.usefixtures("pg_database")
+def test_migrations_upgrade_an_empty_postgres_database(pg_database):
+    engine = sa.create_engine(pg_url(pg_database))
+    try:
+        assert migrations.upgrade(engine) == "0002"
+        assert EXPECTED_TABLES <= set(sa.inspect(engine).get_table_names())
+        with engine.connect() as conn:
+            triggers = set(conn.execute(sa.text(
+                "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")).scalars())
+        assert {"audit_log_no_update_delete", "audit_log_no_truncate", "cases_retention"} <= triggers
+    finally:
+        engine.dispose()
+
+
+def test_pii_columns_are_encrypted_at_rest_and_rotation_reencrypts(tmp_path):
+    old = new_key()
+    store = sqlite_store(tmp_path, pii_keys=old)
+    case_id = opened(store)
+    raw = sqlite3.connect(tmp_path / "cases.sqlite").execute(
+        "SELECT subject_name_enc, subject_dob_enc, subject_document_number_enc FROM cases").fetchone()
+    dump = "\n".join(sqlite3.connect(tmp_path / "cases.sqlite").iterdump())
+    assert all(v and v.startswith("gAAAA") for v in raw)
+    assert not any("Doe" in v or "1980" in v or "X1234567" in v for v in raw) and "Doe" not in dump
+    case = store.get_case(case_id)
+    assert (case["subject_name"], case["subject_dob"], case["subject_document_number"]) == \
+        ("Jane <b>Doe</b>", "1980-01-02", "X1234567")
+
+    new = new_key()
+    rotated = sqlite_store(tmp_path, pii_keys=f"{new},{old}")
+    assert rotated.rotate_pii_keys(actor="ops") == 1
+    only_new = sqlite_store(tmp_path, pii_keys=new)
+    assert only_new.get_case(case_id)["subject_name"] == "Jane <b>Doe</b>"
+    # A store without the right key cannot read the PII (and says so through pii_available).
+    assert sqlite_store(tmp_path, pii_keys=old).get_case(case_id)["pii_available"] is False
+
+
+def test_without_a_key_the_store_keeps_no_pii(tmp_path):
+    store = sqlite_store(tmp_path)
+    case_id = opened(store)
+    assert not store.stores_pii
+    raw = sqlite3.connect(tmp_path / "cases.sqlite").execute(
+        "SELECT subject_name_enc, subject_dob_enc, subject_document_number_enc FROM cases").fetchone()
+    assert raw == (None, None, None)
+    case = store.get_case(case_id)
+    assert case["subject_name"] is None and case["pii_available"] is False and case["subject_id"] == "C-1"
+
+
+def test_queue_filters_sorts_pages_and_counts(tmp_path):
+    store = sqlite_store(tmp_path)
+    cands = [customer_case(f"C-{i}") for i in range(5)]
+    from kyc_assets.cases.escalation import CaseCandidate
+
+    cands.append(CaseCandidate("account", "ACC1", [alert(risk=0.6)]))
+    store.escalate(cands, sla_days={1: 1, 2: 3, 3: 5, 4: 10})
+    queue = store.list_cases(status="active")
+    assert len(queue) == 6 == store.count_cases(status="active")
+    assert [c["priority"] for c in queue] == sorted(c["priority"] for c in queue)
+    assert queue[-1]["subject_id"] == "ACC1" and queue[-1]["priority"] == 3
+    # service level per priority: priority 1 is due a day after opening, priority 3 five days
+    assert (date.fromisoformat(queue[-1]["due_date"]) - date.fromisoformat(queue[0]["due_date"])).days == 4
+    assert [c["case_id"] for c in store.list_cases(limit=2, offset=2)] == [c["case_id"] for c in queue[2:4]]
+    assert store.count_cases(subject_type="account") == 1 and store.count_cases(search="C-3") == 1
+    assert store.list_cases(assigned_to="") and not store.list_cases(assigned_to="alice")
+    with pytest.raises(CaseNotFound, match="no case"):
+        store.get_case("CASE-nope")
+
+
+def test_closed_cases_are_kept_for_the_retention_period(tmp_path):
+    store = sqlite_store(tmp_path, retention_years=5)
+    case_id = opened(store)
+    with pytest.raises(RetentionError, match="retained"):
+        store.delete_case(case_id, actor="ops")  # still open
+    case = store.decide(case_id, decision="false_positive", reason="different person", analyst="alice")
+    closed = date.fromisoformat(case["closed_at"][:10])
+    assert date.fromisoformat(case["retain_until"]).year - closed.year == 5
+    with pytest.raises(RetentionError):
+        store.delete_case(case_id, actor="ops")
+    assert store.get_case(case_id)["status"] == "closed"
+    assert [e["action"] for e in store.audit_entries(subject=case_id, limit=3)] == [
+        "case_delete_refused", "case_decided_false_positive", "case_delete_refused"]
+    # Past retention (simulated by moving the date back) deletion is allowed; the audit entries stay.
+    with store._write() as conn:
+        conn.execute(sa.text("UPDATE cases SET retain_until = '2000-01-01'"))
+    store.delete_case(case_id, actor="ops")
+    with pytest.raises(CaseNotFound):
+        store.get_case(case_id)
+    assert store.audit_entries(subject=case_id, limit=1)[0]["action"] == "case_deleted"
+    assert store.verify_audit().intact
+
+
+def test_evidence_of_a_closed_case_does_not_reopen_it(tmp_path):
+    store = sqlite_store(tmp_path)
+    case_id = opened(store)
+    store.decide(case_id, decision="escalate", reason="needs MLRO", analyst="alice")
+    store.decide(case_id, decision="confirmed", reason="confirmed by MLRO", analyst="alice")
+    store.approve(case_id, analyst="bob")
+    assert store.escalate([customer_case()], sla_days=5) == {"opened": 0, "updated": 0, "evidence_added": 0}
+    json.dumps(store.get_case(case_id))  # JSON-serialisable for the CLI and the dashboard

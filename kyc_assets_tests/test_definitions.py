@@ -42,7 +42,7 @@ def test_definitions_load_with_an_empty_environment_and_touch_nothing(tmp_path):
     out = subprocess.run([sys.executable, "-W", "ignore", "-c", code], cwd=tmp_path, env=env, capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert int(out.stdout.strip()) == 11
+    assert int(out.stdout.strip()) == 15
     assert list(tmp_path.iterdir()) == [], "loading the definitions must not create files"
 
 
@@ -75,7 +75,11 @@ def test_settings_read_every_documented_variable(tmp_path):
                 "KYC_DATABASE_URL", "KYC_TRANSACTIONS_PATH", "KYC_TRANSACTIONS_START_DATE", "KYC_WATCHLIST_PATHS",
                 "KYC_BASE_CURRENCY", "KYC_REPORTING_THRESHOLD", "KYC_HIGH_RISK_COUNTRIES", "KYC_CASE_SLA_DAYS",
                 "KYC_SENSOR_SETTLE_SECONDS", "KYC_SENSOR_MAX_FILES_PER_TICK", "KYC_DEPLOYMENT", "DAGSTER_PG_HOST",
-                "DAGSTER_PG_PASSWORD", "DAGSTER_HOME"):
+                "DAGSTER_PG_PASSWORD", "DAGSTER_HOME", "KYC_TRANSACTIONS_TABLE", "KYC_TRANSACTIONS_URL",
+                "KYC_TRANSACTIONS_CHUNK_ROWS", "KYC_MODELS_DIR", "KYC_MODEL_TRAINING_DAYS", "KYC_MODEL_RETRAIN_CRON",
+                "KYC_MODEL_CONTAMINATION", "KYC_MODEL_MAX_AGE_DAYS", "KYC_ALERT_POLICY", "KYC_ALERT_THRESHOLD",
+                "KYC_ALERT_BUDGET", "KYC_ALERT_SHARE_MIN", "KYC_ALERT_SHARE_MAX", "KYC_FEATURE_MAX_NULL_RATE",
+                "KYC_FEATURE_DRIFT_PSI"):
         assert f"`{var}`" in readme, f"{var} is not documented in the README"
 
 

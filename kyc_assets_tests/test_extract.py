@@ -190,3 +190,38 @@ def test_pdf_bill_uses_text_layer():
 def test_unreadable_input_raises(data):
     with pytest.raises(DocumentError):
         extract_document(data)
+
+
+# --------------------------------------------------------------------------- per-field provenance (for merging)
+
+
+def test_valid_mrz_locks_every_field_it_carries():
+    sources = extract_fields(VIZ_TEXT, _td3(), today=TODAY)["field_sources"]
+    assert set(sources) == {"document_type", "surname", "given_names", "document_number", "nationality",
+                            "issuing_country", "date_of_birth", "sex", "expiry_date"}
+    assert all(s == {"method": "mrz", "confidence": 1.0, "locked": True} for s in sources.values())
+
+
+def test_invalid_mrz_locks_only_fields_whose_check_digit_passed():
+    lines = _td3()
+    lines[1] = lines[1][:19] + ("1" if lines[1][19] != "1" else "2") + lines[1][20:]  # date of birth check
+    result = extract_fields("", lines, today=TODAY)
+    locked = {k for k, s in result["field_sources"].items() if s["locked"]}
+    assert result["mrz_valid"] is False
+    assert "date_of_birth" not in locked and "surname" not in locked
+    assert {"document_number", "expiry_date"} <= locked
+
+
+def test_rule_confidence_separates_labels_from_heuristics():
+    bill = extract_fields(BILL_TEXT, None, today=TODAY)["field_sources"]
+    assert bill["surname"]["confidence"] == 0.6 and bill["address"]["confidence"] == 0.6  # address block
+    assert bill["issue_date"]["confidence"] == 0.8 and bill["issuer"]["confidence"] == 0.5
+    assert not any(s["locked"] for s in bill.values()) and {s["method"] for s in bill.values()} == {"rules"}
+    labelled = extract_fields("Bank statement\nAccount holder: John Smith\nAddress: 3 Quay Road, Hull\n"
+                              "Sort code 12-34-56\nPrinted 05/04/2025\n", None, today=TODAY)["field_sources"]
+    assert labelled["surname"]["confidence"] == 0.8 and labelled["address"]["confidence"] == 0.8
+    assert labelled["issue_date"]["confidence"] == 0.4  # an unlabelled date is only a guess
+
+
+def test_unknown_document_has_no_sources():
+    assert extract_fields("lorem ipsum", None, today=TODAY)["field_sources"] == {}

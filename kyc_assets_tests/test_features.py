@@ -168,3 +168,76 @@ def test_inactive_accounts_get_no_row_and_empty_input():
 def test_bad_windows_rejected():
     with pytest.raises(ValueError, match="windows"):
         compute_features(_tx([("2024-03-31T10:00:00Z", "A", "B", 1)]), windows=(0, 7))
+
+
+def test_dormancy_then_activity_by_hand():
+    rows = [("2024-01-10T10:00:00Z", "D", "X", 100),  # last leg before a 60-day silence
+            *[(f"2024-03-{d:02d}T10:00:00Z", "D", f"R{d}", 2000) for d in (11, 12, 13, 14, 15)],
+            ("2024-03-01T10:00:00Z", "BUSY", "X", 10), ("2024-03-12T10:00:00Z", "BUSY", "X", 10)]
+    f = compute_features(_tx(rows), as_of=[date(2024, 3, 15)])
+    d = _row(f, "D", date(2024, 3, 15))
+    assert d["dormancy_gap_days"] == 60  # 11 Jan .. 10 Mar without a leg
+    assert d["dormant_reactivation"] == 1  # >= 30 days, then 5 legs in the last 7 days
+    busy = _row(f, "BUSY", date(2024, 3, 15))
+    assert busy["dormancy_gap_days"] == 10 and busy["dormant_reactivation"] == 0
+    new = _row(f, "R11", date(2024, 3, 15))
+    assert new["dormancy_gap_days"] == 0  # first seen: no earlier history, not dormant
+    quiet = compute_features(_tx(rows[:3]), as_of=[date(2024, 3, 15)])  # only 2 legs after the gap
+    assert _row(quiet, "D", date(2024, 3, 15))["dormant_reactivation"] == 0
+    assert _row(quiet, "D", date(2024, 3, 15))["dormancy_gap_days"] == 60
+    shorter = compute_features(_tx(rows), as_of=[date(2024, 3, 15)], dormancy_days=90)
+    assert _row(shorter, "D", date(2024, 3, 15))["dormant_reactivation"] == 0
+
+
+def test_scatter_gather_paths_flag_source_intermediaries_and_destination():
+    rows = []
+    for i, b in enumerate(["M1", "M2", "M3", "M4"]):
+        rows.append((f"2024-03-2{i}T10:00:00Z", "SRC", b, 5000 + 100 * i))
+        rows.append((f"2024-03-2{i}T18:00:00Z", b, "DST", 4800 + 100 * i))
+    rows.append(("2024-03-20T10:00:00Z", "SRC", "LONE", 5000))
+    f = compute_features(_tx(rows), as_of=[AS_OF])
+    for account in ("SRC", "M1", "M2", "M3", "M4", "DST"):
+        assert _row(f, account)["scatter_gather_paths"] == 4
+    assert _row(f, "LONE")["scatter_gather_paths"] == 0
+    assert compute_features(_tx(rows), as_of=[AS_OF], scatter_gather_min_paths=5)["scatter_gather_paths"].max() == 0
+    later = compute_features(_tx(rows), as_of=[date(2024, 4, 30)])  # 30-day pattern window has passed
+    assert later["scatter_gather_paths"].max() == 0
+
+
+def test_hub_neighbor_degree_marks_the_members_of_a_pass_through_hub():
+    rows = [(f"2024-03-20T{10 + i}:00:00Z", f"S{i}", "HUB", 3000) for i in range(5)]
+    rows += [(f"2024-03-22T{10 + i}:00:00Z", "HUB", f"D{i}", 2500) for i in range(6)]
+    rows += [("2024-03-20T10:00:00Z", "EMP", f"W{i}", 3000) for i in range(6)]  # pays out, receives nothing
+    f = compute_features(_tx(rows), as_of=[AS_OF])
+    assert _row(f, "S0")["hub_neighbor_degree"] == 5  # the hub's distinct senders
+    assert _row(f, "D3")["hub_neighbor_degree"] == 6  # the hub's distinct receivers
+    assert _row(f, "W0")["hub_neighbor_degree"] == 0  # EMP is not a pass-through hub
+
+
+def test_window_values_match_a_brute_force_computation():
+    import numpy as np
+
+    rng = np.random.default_rng(4)
+    n = 400
+    days = rng.integers(1, 120, n)
+    base = pd.Timestamp("2024-01-01", tz="UTC")
+    tx = pd.DataFrame({
+        "timestamp": [base + pd.Timedelta(days=int(d), hours=int(h)) for d, h in zip(days, rng.integers(0, 24, n))],
+        "sender_account": rng.choice(["A", "B", "C", "D"], n), "receiver_account": rng.choice(list("EFGHIJ"), n),
+        "amount": rng.integers(1, 5000, n).astype(float),
+    })
+    as_of = [date(2024, 2, 15), date(2024, 4, 1), date(2024, 4, 29)]
+    f = compute_features(tx, as_of=as_of)
+    for _, row in f.sample(15, random_state=1).iterrows():
+        end = pd.Timestamp(row["as_of_date"], tz="UTC") + pd.Timedelta(days=1)
+        for w in (7, 30, 90):
+            legs = tx[(tx["timestamp"] >= end - pd.Timedelta(days=w)) & (tx["timestamp"] < end)]
+            out = legs[legs["sender_account"] == row["account_id"]]
+            inn = legs[legs["receiver_account"] == row["account_id"]]
+            assert row[f"tx_out_count_{w}d"] == len(out)
+            assert row[f"amount_in_sum_{w}d"] == pytest.approx(inn["amount"].sum())
+            assert row[f"amount_out_max_{w}d"] == (out["amount"].max() if len(out) else 0)
+            assert row[f"distinct_counterparties_out_{w}d"] == out["receiver_account"].nunique()
+            assert row[f"distinct_counterparties_in_{w}d"] == inn["sender_account"].nunique()
+            if len(out) > 1:
+                assert row[f"amount_out_std_{w}d"] == pytest.approx(out["amount"].std())

@@ -8,6 +8,7 @@ import pytest
 from kyc_assets.screening.matcher import (
     DEFAULT_THRESHOLD,
     MATCH_THRESHOLD,
+    WEAK_ALIAS_PENALTY,
     Hit,
     Screener,
     score_pair,
@@ -136,22 +137,61 @@ def test_weak_alias_counts_less():
     assert hit.score < 1.0 and "weak alias" in hit.explanation
 
 
+def _brute_force(screener, query, min_score):
+    """Entity ids whose best name scores >= min_score, scoring every indexed name exactly."""
+    tokens = screener.query_tokens(query)
+    found = set()
+    for nid in range(screener.index.name_count):
+        penalty = WEAK_ALIAS_PENALTY if screener.index.name_source(nid)[1] == "weak_aka" else 0.0
+        if screener.score_name(tokens, nid).score - penalty >= min_score:
+            found.add(screener.entries[int(screener.index.name_entry[nid])].entity_id)
+    return found
+
+
+def _perturb(rng, name):
+    """One deleted, substituted or swapped character, or the name parts reversed."""
+    i = rng.randrange(1, max(2, len(name) - 1))
+    op = rng.randrange(4)
+    if op == 0:
+        return name[:i] + name[i + 1:]
+    if op == 1:
+        return name[:i] + rng.choice("aeiouhnrst") + name[i + 1:]
+    if op == 2:
+        return name[:i - 1] + name[i] + name[i - 1] + name[i + 1:]
+    return " ".join(reversed(name.split()))
+
+
 def test_index_finds_everything_brute_force_finds(screener, bundled):
     rng = random.Random(7)
-    sample = rng.sample([e for e in bundled if e.entity_type in ("person", "organization")], 25)
-    queries = []
-    for e in sample:
-        name = e.primary_name
-        i = rng.randrange(1, max(2, len(name) - 1))
-        queries.append(name[:i] + name[i + 1:])  # one deleted character
-    queries += ["Mohammed Hussein", "Ali Hassan", "Juan Carlos Lopez", "Korea Trading"]
+    sample = rng.sample([e for e in bundled if e.entity_type in ("person", "organization")], 40)
+    queries = [_perturb(rng, e.primary_name) for e in sample]
+    queries += [_perturb(rng, name) for e in rng.sample(bundled, 20) for name, _ in e.aliases[:1]]
+    queries += ["Mohammed Hussein", "Ali Hassan", "Juan Carlos Lopez", "Korea Trading", "Abdulrahman",
+                "Aljamal", "J Smith", "Mhmd Ali"]
     for query in queries:
-        brute = set()
-        for item in screener.names:
-            if screener.score_name(query, item.tokens).score >= DEFAULT_THRESHOLD:
-                brute.add(screener.entries[item.entry].entity_id)
-        found = {h.entity_id for h in screener.screen(query, limit=10_000)}
-        assert brute <= found, (query, brute - found)
+        for threshold in (DEFAULT_THRESHOLD, 0.7):
+            brute = _brute_force(screener, query, threshold)
+            found = {h.entity_id for h in screener.screen(query, threshold=threshold, limit=10_000)}
+            assert brute <= found, (query, threshold, brute - found)
+            assert found <= brute | {h.entity_id for h in screener.screen(query, threshold=0, limit=10_000)}
+
+
+def test_index_scores_equal_brute_force_scores(screener, bundled):
+    rng = random.Random(11)
+    for e in rng.sample(bundled, 30):
+        query = _perturb(rng, e.primary_name)
+        tokens = screener.query_tokens(query)
+        for hit in screener.screen(query, threshold=0.5, limit=10_000):
+            entry = next(x for x in bundled if x.entity_id == hit.entity_id)
+            best = max(screener.score_name(tokens, nid).score for nid in range(screener.index.name_count)
+                       if screener.entries[int(screener.index.name_entry[nid])] is entry)
+            assert hit.score <= best + 1e-4 and (hit.score == pytest.approx(best, abs=1e-4) or "weak alias" in hit.explanation)
+
+
+def test_candidate_generation_scores_only_a_few_names(screener):
+    tokens = screener.query_tokens("Ayman al Zawahri")
+    ids = screener.candidates(tokens, DEFAULT_THRESHOLD)
+    assert 0 < len(ids) < 20 < screener.index.name_count
 
 
 def test_screen_many_flattens_hits(screener):
@@ -169,3 +209,31 @@ def test_screening_a_few_hundred_names_completes(screener, bundled):
     elapsed = time.perf_counter() - start
     print(f"screened {len(names)} names in {elapsed:.2f}s ({len(names) / elapsed:.0f} names/s)")
     assert found == len(names)  # every listed name finds at least its own entry
+
+
+@pytest.mark.parametrize("query", ["", "   ", "😀", "\x00\x00", "Ayman\x00 al Zawahri", "A" * 10_000,
+                                   "Zawahiri " * 1_200, "Владимир 王伟 Zawahiri", "!!!", "J"])
+def test_screen_never_raises_on_odd_names(screener, query):
+    hits = screener.screen(query)
+    assert isinstance(hits, list)
+    if "Zawahri" in query:
+        assert hits and hits[0].entity_id == "us_ofac_sdn:2676"
+
+
+def test_identifier_match_is_decisive():
+    entry = WatchlistEntry("t:9", "test", "person", "Ivan PETROV", identifiers=[("Passport", "AB 123456")])
+    (hit,) = Screener([entry]).screen("Totally Different", identifiers=["ab123456"])
+    assert hit.score == 1.0 and hit.decision == "match" and "identifier" in hit.explanation
+
+
+def test_nicknames_and_abjad_transliteration_align():
+    assert token_similarity("bill", "william") >= 0.9
+    assert token_similarity("mhmd", "muhammad") >= 0.9
+    assert token_similarity("acme1", "acme2") == 0.0
+
+
+def test_screen_batch_matches_screen_and_uses_workers(screener):
+    rows = [{"name": n} for n in ["Ayman al Zawahri", "John Smith", "Saddam Husain al Tikriti"] * 700]
+    single = screener.screen_batch(rows)
+    forked = screener.screen_batch(rows, workers=2)
+    assert single == forked and single[0] == screener.screen("Ayman al Zawahri")

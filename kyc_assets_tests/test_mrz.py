@@ -8,7 +8,9 @@ from hypothesis import strategies as st
 
 from kyc_assets.onboarding.mrz import (
     MRZError,
+    build_mrv,
     build_td1,
+    build_td2,
     build_td3,
     check_digit,
     find_mrz_lines,
@@ -271,3 +273,105 @@ def test_builder_transliterates_and_truncates_names():
     long_td1 = build_td1("I", "UTO", "Wolfeschlegelsteinhausen", "Hubert Blaine", "A1", "UTO",
                          date(1990, 1, 1), "M", date(2030, 1, 1))
     assert long_td1[2] == "WOLFESCHLEGELSTEINHAUSEN<<HUBE"
+
+
+# --------------------------------------------------------------------------- TD2 and visas, visual-zone hints
+
+
+@settings(max_examples=100, deadline=None)
+@given(surname=_surname, given_names=_given, number=st.text(alphabet=_alnum, min_size=1, max_size=9),
+       nationality=_country, dob=_dob, sex=st.sampled_from("MFX"), expiry=_expiry,
+       optional=st.text(alphabet=_alnum, max_size=7))
+def test_td2_build_parse_round_trip(surname, given_names, number, nationality, dob, sex, expiry, optional):
+    lines = build_td2("I", "UTO", surname, given_names, number, nationality, dob, sex, expiry, optional)
+    assert [len(x) for x in lines] == [36, 36]
+    result = parse_mrz(lines, today=_TODAY)
+    assert result.format == "TD2" and result.valid and result.corrections == []
+    assert (result.surname, result.given_names, result.document_number) == (surname, given_names, number)
+    assert (result.date_of_birth, result.expiry_date, result.sex) == (dob, expiry, sex)
+    assert result.optional_data == optional
+
+
+@settings(max_examples=100, deadline=None)
+@given(visa=st.sampled_from("AB"), surname=_surname, given_names=_given,
+       number=st.text(alphabet=_alnum, min_size=1, max_size=9), nationality=_country, dob=_dob,
+       sex=st.sampled_from("MF"), expiry=_expiry)
+def test_visa_build_parse_round_trip(visa, surname, given_names, number, nationality, dob, sex, expiry):
+    lines = build_mrv(visa, "UTO", surname, given_names, number, nationality, dob, sex, expiry)
+    assert [len(x) for x in lines] == ([44, 44] if visa == "A" else [36, 36])
+    result = parse_mrz(lines, today=_TODAY)
+    assert (result.format, result.document_type) == (f"MRV{visa}", "visa") and result.valid
+    assert (result.surname, result.given_names, result.document_number) == (surname, given_names, number)
+    assert (result.nationality, result.date_of_birth, result.expiry_date) == (nationality, dob, expiry)
+
+
+def test_builders_reproduce_the_icao_td2_and_visa_specimens():
+    assert build_td2("I", "UTO", "Eriksson", "Anna Maria", "D23145890", "UTO", date(1974, 8, 12), "F",
+                     date(2012, 4, 15)) == ["I<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<", "D231458907UTO7408122F1204159<<<<<<<6"]
+    assert build_mrv("B", "UTO", "Eriksson", "Anna Maria", "L8988901C", "XXX", date(1940, 9, 7), "F",
+                     date(1996, 12, 10)) == ["V<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<",
+                                             "L8988901C4XXX4009078F9612109<<<<<<<<"]
+    assert build_mrv("A", "UTO", "Eriksson", "Anna Maria", "L8988901C", "XXX", date(1940, 9, 7), "F",
+                     date(1996, 12, 10), optional_data="6ZE184226B")[1] == "L8988901C4XXX4009078F96121096ZE184226B<<<<<<"
+    with pytest.raises(ValueError, match="visa_format"):
+        build_mrv("C", "UTO", "A", "B", "1", "UTO", date(1990, 1, 1), "F", date(2030, 1, 1))
+
+
+def test_ambiguous_look_alike_correction_is_settled_by_the_visual_zone():
+    # 'PEB4J7184': both 1->I and 8->B make check digit 4 fit; the composite cannot tell them apart.
+    lines = ["I<DEULINDQVIST<<PIETER<<<<<<<<<<<<<<", "PEB4J71844DEU7009035F2907310<<<<<<<2"]
+    alone = parse_mrz(lines, today=_TODAY)
+    assert not alone.valid and alone.document_number == "PEB4J7184"
+    assert any("several look-alike corrections" in w for w in alone.warnings)
+    hinted = parse_mrz(lines, today=_TODAY, viz_text="Document No.\nPEB4J7I84\nSex F")
+    assert hinted.valid and hinted.document_number == "PEB4J7I84"
+    assert hinted.corrections == ["document_number[6]: 1->I"]
+    unrelated = parse_mrz(lines, today=_TODAY, viz_text="nothing useful here")
+    assert not unrelated.valid, "without the printed number nothing is guessed"
+
+
+def test_doubled_ocr_glyph_in_the_name_is_removed_only_when_the_visual_zone_agrees():
+    lines = ["P<GRCKOWALSKI<<0OLGA<<<<<<<<<<<<<<<<<<<<<<<<", "G45NJ0PG<0GRC5201042F3406186<<<<<<<<<<<<<<<8"]
+    assert parse_mrz(lines, today=_TODAY).given_names == "OOLGA", "no evidence: only the letter correction"
+    fixed = parse_mrz(lines, today=_TODAY, viz_text="Surname\nKOWALSKI\nGiven names\nOLGA")
+    assert (fixed.surname, fixed.given_names) == ("KOWALSKI", "OLGA") and fixed.valid
+    booth = build_td3("P", "GBR", "Booth", "Ann", "X1", "GBR", date(1980, 1, 1), "F", date(2030, 1, 1))
+    misread = [booth[0].replace("BOOTH", "BO0TH"), booth[1]]
+    assert parse_mrz(misread, today=_TODAY, viz_text="Surname BOOTH").surname == "BOOTH", "a real double O stays"
+
+
+def test_find_prefers_the_layout_needing_least_repair():
+    td2 = ["I<DEULINDQVIST<<PIETER<<<<<<<<<<<<<<", "PEB4J7I844DEU7009035F2907310<<<<<<<2"]
+    assert find_mrz_lines("\n".join(td2)) == td2
+
+
+def test_find_removes_a_glyph_doubled_by_ocr_in_an_overlong_name_line():
+    text = "P<GBROKONKW0<<O0MAR<<<<<<<<<<<<<<<<<<<<<<<<<<\nPCA52BIFS2GBR6008156M3505296<<<<<<<<<<<<<<<2"
+    lines = find_mrz_lines(text)
+    assert lines[0] == "P<GBROKONKW0<<OMAR<<<<<<<<<<<<<<<<<<<<<<<<<<"
+    assert parse_mrz(lines, today=_TODAY).given_names == "OMAR"
+
+
+def test_a_name_word_one_ocr_slip_from_the_printed_name_is_repaired():
+    lines = ["I<GBR4M31EK8K<2<<<<<<<<<<<<<<<", "4703284M3404137GBR<<<<<<<<<<<2", "NGUYEN<<SIOQBHAN<<<<<<<<<<<<<<"]
+    viz = "Surname\nNGUYEN\nGiven names\nSIOBHAN\nDate of birth"
+    result = parse_mrz(lines, today=_TODAY, viz_text=viz)
+    assert (result.surname, result.given_names) == ("NGUYEN", "SIOBHAN")
+    assert "name: SIOQBHAN -> SIOBHAN (visual zone)" in result.corrections
+    assert parse_mrz(lines, today=_TODAY).given_names == "SIOQBHAN", "no visual zone, no repair"
+    # ICAO transliteration is not an OCR slip: MUELLER stays although OCR read MULLER (umlaut lost).
+    mueller = build_td3("P", "D", "Müller", "Hans", "C01X00T47", "D", date(1964, 8, 12), "M", date(2027, 10, 31))
+    assert parse_mrz(mueller, today=_TODAY, viz_text="Surname MULLER Given names HANS").surname == "MUELLER"
+    # Label words are never taken for a name.
+    data = build_td3("P", "UTO", "Data", "Ann", "X1", "UTO", date(1980, 1, 1), "F", date(2030, 1, 1))
+    assert parse_mrz(data, today=_TODAY, viz_text="Date of birth 01 JAN 1980").surname == "DATA"
+
+
+def test_check_failing_document_number_is_taken_from_the_visual_zone_only_if_the_check_digit_agrees():
+    lines = ["P<FRANAKAMURA<<OMAR<<<<<<<<<<<<<<<<<<<<<<<<<", "JIR6CNVYM9FRA8704083M3104150<<<<<<<<<<<<<<<6"]
+    rescued = parse_mrz(lines, today=_TODAY, viz_text="Passport No.\nJJR6CNVYM\nSex M")
+    assert rescued.valid and rescued.document_number == "JJR6CNVYM"
+    assert rescued.corrections == ["document_number[1]: I->J"]
+    # A printed number the check digit does not accept changes nothing.
+    wrong = parse_mrz(lines, today=_TODAY, viz_text="Passport No.\nJKR6CNVYM")
+    assert not wrong.valid and wrong.document_number == "JIR6CNVYM"

@@ -44,3 +44,28 @@ def test_person_comma_not_reordered_for_organizations():
 def test_name_tokens():
     assert name_tokens("HUSSEIN, Saddam") == ["saddam", "hussein"]
     assert name_tokens("") == []
+
+
+@pytest.mark.parametrize("raw", ["", "   ", "\x00", "😀🎉", "\x00Ivan\x00 Petrov", "Ivan 😀 Petrov", None,
+                                 "Владимир Putin 王伟 محمد", "\u200b\u200e", "A" * 10_000])
+def test_odd_names_never_raise(raw):
+    out = normalize_name(raw)
+    assert isinstance(out, str) and "\x00" not in out and len(out) <= 600
+
+
+def test_emoji_and_nul_are_dropped_not_transliterated():
+    assert normalize_name("Ivan 😀 Petrov") == "ivan petrov"
+    assert normalize_name("Ivan\x00Petrov") == "ivan petrov"
+
+
+def test_long_names_are_truncated_with_a_warning(caplog):
+    with caplog.at_level("WARNING"):
+        out = normalize_name("Petrov " * 2_000)
+    assert out.startswith("petrov") and len(out) <= 600
+    assert "truncated" in caplog.text and "Petrov" not in caplog.text  # no PII in the log
+
+
+def test_schema_names_map_to_entity_types():
+    assert normalize_name("Dr. John SMITH", "Person") == "john smith"
+    assert normalize_name("ACME LLC", "Company") == "acme"
+    assert normalize_name("MV Ocean Star", "Vessel") == "ocean star"

@@ -6,44 +6,15 @@ unreachable server is a failure, never a skip.
 
 from __future__ import annotations
 
-import os
 import shutil
-import uuid
 from pathlib import Path
 
 import dagster as dg
 import psycopg2
-import pytest
+
+from kyc_assets_tests.conftest import PG
 
 ROOT = Path(__file__).resolve().parents[1]
-PG = {"host": os.environ.get("KYC_TEST_PG_HOST", "127.0.0.1"), "port": int(os.environ.get("KYC_TEST_PG_PORT", "5432")),
-      "user": os.environ.get("KYC_TEST_PG_USER", "postgres")}
-
-
-def _admin():
-    try:
-        conn = psycopg2.connect(dbname="postgres", connect_timeout=5, **PG)
-    except psycopg2.OperationalError as exc:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"PostgreSQL at {PG['host']}:{PG['port']} is unreachable in CI: {exc}")
-        pytest.skip(f"PostgreSQL at {PG['host']}:{PG['port']} is not running (runs in CI): {exc}")
-    conn.autocommit = True
-    return conn
-
-
-@pytest.fixture
-def pg_database():
-    name = f"kyc_test_{uuid.uuid4().hex[:10]}"
-    admin = _admin()
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')  # name is generated here, never user input
-    try:
-        yield name
-    finally:
-        with admin.cursor() as cur:
-            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.close()
 
 
 def test_materialization_runs_and_events_are_read_back_from_postgres(pg_database, tmp_path, monkeypatch, kyc_env):
@@ -60,7 +31,7 @@ def test_materialization_runs_and_events_are_read_back_from_postgres(pg_database
     settings = Settings.from_env()
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
-        result = dg.materialize(build_assets(settings), selection=["watchlist_entries"], instance=instance,
+        result = dg.materialize(build_assets(settings), selection=["watchlist_us_ofac_sdn", "watchlist_entries"], instance=instance,
                                 resources=build_resources(settings))
         assert result.success
         run_id = result.run_id
@@ -71,10 +42,10 @@ def test_materialization_runs_and_events_are_read_back_from_postgres(pg_database
         assert cur.fetchone() == ("SUCCESS",)
         cur.execute("SELECT count(*) FROM event_logs WHERE run_id = %s AND dagster_event_type = %s",
                     (run_id, "ASSET_MATERIALIZATION"))
-        assert cur.fetchone()[0] == 1
+        assert cur.fetchone()[0] == 2
         cur.execute("SELECT count(*) FROM event_logs WHERE run_id = %s AND dagster_event_type = %s",
                     (run_id, "ASSET_CHECK_EVALUATION"))
-        assert cur.fetchone()[0] == 2
+        assert cur.fetchone()[0] == 5
 
     with dg.DagsterInstance.from_config(str(home)) as instance:  # and through Dagster again
         record = instance.get_latest_materialization_event(dg.AssetKey("watchlist_entries"))

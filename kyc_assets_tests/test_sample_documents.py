@@ -65,3 +65,35 @@ def test_utility_bill_is_deterministic_and_seeded():
     assert _same(bill, render_utility_bill(PERSON, issuer="Corrib Power", issue_date=date(2025, 1, 9), seed=1))
     assert not _same(bill, render_utility_bill(PERSON, issuer="Corrib Power", issue_date=date(2025, 1, 9), seed=2))
     assert bill.size == (1000, 1300)
+
+
+@pytest.mark.parametrize("mrz_format", documents.MRZ_FORMATS)
+def test_every_mrz_format_renders_its_mrz_and_is_deterministic(mrz_format):
+    from kyc_assets.sample_data.documents import render_identity_document
+
+    image = render_identity_document(PERSON, mrz_format, seed=3)
+    assert _same(image, render_identity_document(PERSON, mrz_format, seed=3))
+    assert 1000 <= image.width <= 1300 and image.mode == "RGB"
+    gray = np.asarray(image.convert("L"))
+    dark_rows = np.flatnonzero((gray < 100).sum(axis=1) > 20)
+    assert dark_rows.max() > gray.shape[0] * 0.85, "MRZ at the bottom"
+    with pytest.raises(ValueError, match="unknown MRZ format"):
+        render_identity_document(PERSON, "TD4")
+
+
+def test_new_capture_distortions():
+    clean = render_passport(PERSON, seed=2)
+    assert _same(render_passport(PERSON, distortion="rotate90", seed=2), clean.rotate(90, expand=True))
+    assert _same(render_passport(PERSON, distortion="rotate270", seed=2), clean.rotate(270, expand=True))
+    assert render_passport(PERSON, distortion="low_res", seed=2).width == 600
+    assert render_passport(PERSON, distortion="photo", seed=2).width == 900
+    skew = render_passport(PERSON, distortion="skew", seed=2)
+    assert clean.width < skew.width < clean.width * 1.03, "a small skew (0.5-1.5 degrees)"
+    jpeg = np.asarray(render_passport(PERSON, distortion="jpeg", seed=2).convert("L"), dtype=float)
+    assert 1 < np.abs(jpeg - np.asarray(clean.convert("L"), dtype=float)).mean() < 20
+    perspective = render_passport(PERSON, distortion="perspective", seed=2)
+    corner = np.asarray(perspective.convert("L"))[:10, :10]
+    assert corner.mean() < 120, "the document lies on a darker table"
+    for distortion in documents.DISTORTIONS:
+        a = render_passport(PERSON, distortion=distortion, seed=6)
+        assert _same(a, render_passport(PERSON, distortion=distortion, seed=6)), distortion

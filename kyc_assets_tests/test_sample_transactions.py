@@ -68,3 +68,24 @@ def test_small_inputs():
     assert len(frame) == 50 and labels == []
     with pytest.raises(ValueError):
         generate_transactions(["A"], n=10, start=date(2024, 1, 1), days=3, seed=0)
+
+
+def test_new_typologies_are_customer_flows_and_plants_cover_the_period():
+    frame, labels = _gen()
+    rows = frame.set_index("transaction_id")
+    sg = next(lab for lab in labels if lab["typology"] == "scatter_gather")
+    flows = rows.loc[sg["transaction_ids"]]
+    members = set(flows["sender_account"]) | set(flows["receiver_account"])
+    assert members <= set(ACCOUNTS) and len(members) >= 5
+    gs = next(lab for lab in labels if lab["typology"] == "gather_scatter")
+    flows = rows.loc[gs["transaction_ids"]]
+    hub = flows["receiver_account"].value_counts().index[0]
+    assert (flows["sender_account"] == hub).sum() >= 4 and (flows["receiver_account"] == hub).sum() >= 4
+    planted_times = rows.loc[[t for lab in labels for t in lab["transaction_ids"]], "timestamp"]
+    assert planted_times.min() < "2024-01-20"  # not only at the end of the 45 days
+
+
+def test_no_self_transfers_outside_cash():
+    frame, _ = generate_transactions(ACCOUNTS[:50], n=20_000, start=date(2024, 1, 1), days=30, seed=2)
+    same = frame["sender_account"] == frame["receiver_account"]
+    assert frame.loc[same, "channel"].isin(["cash_deposit", "cash_withdrawal"]).all()

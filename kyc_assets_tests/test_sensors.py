@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import time
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -102,3 +105,82 @@ def test_symlink_out_of_the_inbox_is_not_followed(setup, tmp_path, png_bytes):
     ticker = Ticker(instance, documents)
     ticker.tick()
     assert ticker.tick().run_requests == []
+
+
+def test_every_bad_input_is_quarantined_with_a_clear_reason_and_nothing_is_lost(setup):
+    """The issue's bad-input list in one tick: no crash, one reason file each, good files flow on."""
+    from kyc_assets_tests.bad_documents import bad_inputs, good_passport_png
+
+    inbox, quarantine, documents, instance = setup
+    files = [*bad_inputs(), ("batch/passport.png", good_passport_png(), None)]
+    (inbox / "batch").mkdir()
+    for name, data, _ in files:
+        (inbox / name).write_bytes(data)
+    ticker = Ticker(instance, documents)
+    ticker.tick()
+    result = ticker.tick()
+    readable = [name for name, _, reason in files if reason is None]
+    assert len(result.run_requests) == len(readable) == 2, "the photo and the passport get a run each"
+    store = documents.store()
+    for name, data, expected in files:
+        if expected is None:
+            assert (inbox / name).read_bytes() == data, "accepted originals stay in the inbox"
+            assert store.get(hashlib.sha256(data).hexdigest()) == data
+            continue
+        assert not (inbox / name).exists()
+        assert (quarantine / name).read_bytes() == data, f"{name}: the original is moved, never deleted"
+        reason = (quarantine / f"{name}.reason.txt").read_text()
+        assert expected in reason, f"{name}: {reason!r}"
+        assert reason.splitlines()[0].strip() and f"original: {name}" in reason
+    assert ticker.tick().run_requests == [], "nothing is taken twice"
+
+
+def test_huge_declared_image_is_refused_in_the_sensor_before_decoding(setup):
+    from kyc_assets_tests.bad_documents import png_header_only
+
+    inbox, quarantine, documents, instance = setup
+    (inbox / "bomb.png").write_bytes(png_header_only(40_000, 40_000))
+    ticker = Ticker(instance, documents)
+    ticker.tick()
+    started = time.perf_counter()
+    assert ticker.tick().run_requests == []
+    assert time.perf_counter() - started < 5.0
+    assert "decompression bomb" in (quarantine / "bomb.png.reason.txt").read_text()
+
+
+def test_an_unreadable_file_does_not_crash_the_tick_and_is_retried(setup, png_bytes, monkeypatch):
+    inbox, _, documents, instance = setup
+    (inbox / "a.png").write_bytes(png_bytes)
+    (inbox / "b.png").write_bytes(png_bytes + b"b")
+    ticker = Ticker(instance, documents)
+    ticker.tick()
+    real_read = Path.read_bytes
+
+    def flaky(self):
+        if self.name == "a.png":
+            raise PermissionError("denied")
+        return real_read(self)
+
+    monkeypatch.setattr(Path, "read_bytes", flaky)
+    assert len(ticker.tick().run_requests) == 1, "b.png flows on although a.png cannot be read"
+    monkeypatch.setattr(Path, "read_bytes", real_read)
+    assert len(ticker.tick().run_requests) == 1, "a.png is taken once it is readable"
+    assert len(instance.get_dynamic_partitions("documents")) == 2
+
+
+def test_sensor_writes_encrypted_documents_when_keys_are_configured(tmp_path, png_bytes):
+    from cryptography.fernet import Fernet
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    key = Fernet.generate_key().decode()
+    documents = DocumentStoreResource(store_dir=str(tmp_path / "store"), inbox_dir=str(inbox),
+                                      quarantine_dir=str(tmp_path / "q"), encryption_keys=key)
+    (tmp_path / "home").mkdir()
+    ticker = Ticker(dg.DagsterInstance.local_temp(str(tmp_path / "home")), documents)
+    (inbox / "a.png").write_bytes(png_bytes)
+    ticker.tick()
+    (request,) = ticker.tick().run_requests
+    assert request.partition_key == hashlib.sha256(png_bytes).hexdigest(), "partition key = plaintext sha256"
+    stored = documents.store().path(request.partition_key).read_bytes()
+    assert png_bytes not in stored and documents.store().get(request.partition_key) == png_bytes

@@ -183,3 +183,112 @@ def test_every_row_lands_in_exactly_one_output(rows):
     assert quarantine["reason"].notna().all()
     assert valid["transaction_id"].is_unique
     assert (valid["amount"] > 0).all() and valid["timestamp"].notna().all()
+
+
+NOW = pd.Timestamp("2024-01-10T12:00:00Z")
+
+
+def test_timestamp_in_the_future_is_quarantined_with_a_tolerance():
+    from datetime import timedelta
+
+    raw = _raw([{"transaction_id": "ok", "timestamp": "2024-01-11T11:00:00Z"},  # 23 h ahead: clock skew
+                {"transaction_id": "late", "timestamp": "2024-01-11T13:00:00Z"},  # 25 h ahead
+                {"transaction_id": "far", "timestamp": "2031-01-01"}])
+    valid, quarantine = validate_transactions(raw, now=NOW)
+    assert valid["transaction_id"].tolist() == ["ok"]
+    assert quarantine["reason"].tolist() == ["timestamp in the future"] * 2
+    valid, _ = validate_transactions(raw, now=NOW, future_tolerance=timedelta(days=2))
+    assert valid["transaction_id"].tolist() == ["ok", "late"]
+
+
+def test_self_transfer_is_quarantined_except_cash_movements():
+    raw = _raw([{"transaction_id": "t1", "receiver_account": "A", "channel": "wire"},
+                {"transaction_id": "t2", "receiver_account": "A", "channel": ""},
+                {"transaction_id": "t3", "receiver_account": "A", "channel": "cash_deposit"},
+                {"transaction_id": "t4", "receiver_account": "A", "channel": "CASH_WITHDRAWAL"}])
+    valid, quarantine = validate_transactions(raw, now=NOW)
+    assert valid["transaction_id"].tolist() == ["t3", "t4"]
+    assert quarantine["reason"].tolist() == ["self-transfer", "self-transfer"]
+
+
+def test_unknown_currency_and_widely_used_currencies():
+    raw = _raw([{"transaction_id": "t1", "currency": "BRL"}, {"transaction_id": "t2", "currency": "XBT"}])
+    valid, quarantine = validate_transactions(raw, now=NOW)
+    assert valid["currency"].tolist() == ["BRL"]
+    assert quarantine["reason"].tolist() == ["unknown currency XBT"]
+
+
+def _bad_file(path, rows: int = 2000):
+    """A CSV with one bad row of each kind spread through it, and duplicates far apart."""
+    lines = ["transaction_id,timestamp,sender_account,receiver_account,amount,currency,channel"]
+    for i in range(rows):
+        lines.append(f"T{i},2024-01-0{1 + i % 9}T10:00:00Z,A{i % 37},B{i % 41},{10 + i % 500}.50,USD,wire")
+    lines[5] = "T4,2024-01-02,A1,B1,-3,USD,wire"            # negative
+    lines[50] = "T49,2024-01-02,A1,B1,0,USD,wire"           # zero
+    lines[300] = "T299,2030-01-01,A1,B1,10,USD,wire"        # future
+    lines[700] = "T699,2024-01-02,A1,A1,10,USD,ach"         # self-transfer
+    lines[900] = "T899,2024-01-02,A1,B1,10,ZZZ,wire"        # unknown currency
+    lines[1500] = "T10,2024-01-02,A1,B1,10,USD,wire"        # duplicate of row 11, in a later chunk
+    lines[1999] = "T1500,2024-01-02,A1,B1,10,USD,wire"      # duplicate of a row in a much later chunk
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_streaming_equals_whole_file(tmp_path):
+    from kyc_assets.monitoring.schema import iter_transactions
+
+    path = _bad_file(tmp_path / "tx.csv")
+    whole_valid, whole_quarantine = validate_transactions(read_transactions(path), now=NOW)
+    chunks = list(iter_transactions(path, chunk_rows=128, now=NOW))
+    assert len(chunks) == 16
+    valid = pd.concat([v for v, _ in chunks], ignore_index=True)
+    quarantine = pd.concat([q for _, q in chunks], ignore_index=True)
+    pd.testing.assert_frame_equal(valid, whole_valid)
+    pd.testing.assert_frame_equal(quarantine, whole_quarantine)
+    reasons = dict(zip(quarantine["source_row"], quarantine["reason"], strict=True))
+    assert reasons == {5: "non-positive amount", 50: "non-positive amount", 300: "timestamp in the future",
+                       700: "self-transfer", 900: "unknown currency ZZZ", 1500: "duplicate transaction_id",
+                       1999: "duplicate transaction_id"}
+
+
+def test_large_file_streams_in_bounded_chunks_and_finds_duplicates_across_them(tmp_path):
+    from kyc_assets.monitoring.schema import iter_transactions
+
+    n = 300_000
+    ids = pd.Series([f"T{i:07d}" for i in range(n)])
+    ids.iloc[n - 1] = ids.iloc[3]  # the last row repeats an id of the first chunk
+    ids.iloc[200_000] = ids.iloc[150_000]
+    frame = pd.DataFrame({"transaction_id": ids, "timestamp": "2024-01-05T10:00:00Z", "sender_account": "A",
+                          "receiver_account": "B", "amount": "12.50"})
+    path = tmp_path / "big.csv"
+    frame.to_csv(path, index=False)
+    sizes, valid_rows, dup_rows = [], 0, []
+    for valid, quarantine in iter_transactions(path, chunk_rows=40_000, now=NOW):
+        sizes.append(len(valid) + len(quarantine))
+        valid_rows += len(valid)
+        dup_rows += quarantine.loc[quarantine["reason"] == "duplicate transaction_id", "source_row"].tolist()
+    assert max(sizes) == 40_000 and sum(sizes) == n
+    assert valid_rows == n - 2 and dup_rows == [200_001, n]
+
+
+def test_streaming_a_file_missing_a_column_fails_before_any_row(tmp_path):
+    from kyc_assets.monitoring.schema import iter_transactions
+
+    path = tmp_path / "tx.csv"
+    path.write_text("transaction_id,timestamp,sender_account,amount\nT1,2024-01-01,A,5\n")
+    with pytest.raises(TransactionSchemaError, match=r"^tx.csv: missing required column\(s\): receiver_account$"):
+        next(iter_transactions(path))
+
+
+def test_streaming_parquet(tmp_path):
+    from kyc_assets.monitoring.schema import iter_transactions
+
+    frame = pd.DataFrame({"transaction_id": [f"t{i}" for i in range(10)] + ["t0"],
+                          "timestamp": pd.to_datetime(["2024-01-05 10:00"] * 11),
+                          "sender_account": "A", "receiver_account": "B", "amount": 5.0})
+    path = tmp_path / "tx.parquet"
+    frame.to_parquet(path)
+    chunks = list(iter_transactions(path, chunk_rows=4, now=NOW))
+    assert [len(v) + len(q) for v, q in chunks] == [4, 4, 3]
+    assert chunks[-1][1]["reason"].tolist() == ["duplicate transaction_id"]
+    assert chunks[-1][1]["source_row"].tolist() == [11]

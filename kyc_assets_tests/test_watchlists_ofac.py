@@ -154,8 +154,11 @@ def test_load_watchlist_versions_by_content(tmp_path):
 
 def test_unsupported_format_is_rejected(tmp_path):
     xml = tmp_path / "list.xml"
-    xml.write_text("<sdnList><sdnEntry/></sdnList>")
+    xml.write_text("<catalog><book/></catalog>")
     with pytest.raises(WatchlistFormatError, match="unsupported watchlist format"):
+        load_watchlist(xml)
+    xml.write_text("<sdnList><sdnEntry/></sdnList>")  # OFAC XML is supported now; an empty entry is malformed
+    with pytest.raises(WatchlistFormatError, match="sdnEntry 1 has no numeric uid"):
         load_watchlist(xml)
     with pytest.raises(WatchlistFormatError, match="unsupported watchlist format"):
         load_watchlist(tmp_path)  # folder without sdn.csv

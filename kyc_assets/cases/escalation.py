@@ -1,4 +1,4 @@
-"""Turn screening hits and anomaly alerts into case candidates with evidence references.
+"""Turn screening hits, anomaly alerts and document failures into case candidates with evidence references.
 
 Plain pandas, no Dagster. An evidence id is a hash of what the evidence *says* (not of the run
 that produced it), so re-running escalation on the same inputs adds nothing.
@@ -15,7 +15,7 @@ import pandas as pd
 
 @dataclass(frozen=True)
 class Evidence:
-    kind: str  # screening_hit | anomaly_alert
+    kind: str  # screening_hit | anomaly_alert | document_failure
     risk: float
     reason: str
     reference: dict
@@ -28,29 +28,60 @@ class Evidence:
 
 @dataclass
 class CaseCandidate:
-    subject_type: str  # customer | account
+    subject_type: str  # customer | account | document
     subject_id: str
     evidence: list[Evidence] = field(default_factory=list)
+    # subject_name, subject_dob, subject_document_number: stored encrypted (KYC_CASE_KEYS) or not at all.
+    pii: dict = field(default_factory=dict, repr=False)
+
+
+def _customer_pii(customers: pd.DataFrame) -> dict[str, dict]:
+    """Per customer id: the PII the case store keeps (encrypted) for the case page."""
+    if not len(customers):
+        return {}
+    out = {}
+    for c in customers.to_dict("records"):
+        out[c["customer_id"]] = {k: (None if pd.isna(v) else str(v)) for k, v in {
+            "subject_name": c.get("full_name"), "subject_dob": c.get("date_of_birth"),
+            "subject_document_number": c.get("document_number")}.items()}
+    return out
 
 
 def _json_list(value: object) -> list:
     return json.loads(value) if isinstance(value, str) and value else []
 
 
+#: A PEP hit calls for enhanced due diligence, not a freeze: its case risk is the score times this,
+#: so a PEP-only case gets priority 3 (see cases.store.priority_for) while sanctions hits get 1 or 2.
+PEP_RISK_FACTOR = 0.7
+
+
 def screening_candidates(screening_results: pd.DataFrame, customers: pd.DataFrame) -> list[CaseCandidate]:
-    """One candidate per customer with at least one `match` or `potential_match`."""
+    """One candidate per customer with at least one `match` or `potential_match` that an analyst
+    has not suppressed; PEP hits carry a lower risk (hence priority) than sanctions hits."""
     docs = dict(zip(customers["customer_id"], customers["document_sha256s"].map(_json_list), strict=False)) \
         if len(customers) else {}
+    pii = _customer_pii(customers)
     hits = screening_results[screening_results["decision"].isin(["match", "potential_match"])]
+    if "suppressed" in hits:
+        hits = hits[~hits["suppressed"].fillna(False).astype(bool)]
     out: dict[str, CaseCandidate] = {}
     for h in hits.itertuples(index=False):
-        cand = out.setdefault(h.customer_id, CaseCandidate("customer", h.customer_id))
-        reason = f"sanctions {h.decision}: {h.list_source} {h.list_entity_id} (score {h.score:.2f})"
+        hit_type = getattr(h, "hit_type", None) or "sanctions"
+        # The entry's content hash identifies the evidence when present: an unchanged hit carried into
+        # a new list version is the same evidence, not a new one.
+        entry = getattr(h, "entry_hash", None) or h.list_version
+        cand = out.setdefault(h.customer_id, CaseCandidate("customer", h.customer_id,
+                                                            pii=pii.get(h.customer_id, {})))
+        label = "PEP" if hit_type == "pep" else "sanctions"
+        reason = f"{label} {h.decision}: {h.list_source} {h.list_entity_id} (score {h.score:.2f})"
+        risk = float(h.score) * (PEP_RISK_FACTOR if hit_type == "pep" else 1.0)
         cand.evidence.append(Evidence(
-            kind="screening_hit", risk=float(h.score), reason=reason,
-            identity=(h.customer_id, h.list_entity_id, h.list_version, round(float(h.score), 4)),
+            kind="screening_hit", risk=round(risk, 4), reason=reason,
+            identity=(h.customer_id, h.list_entity_id, entry, round(float(h.score), 4)),
             reference={"asset_key": "screening_results", "run_id": h.run_id, "list_source": h.list_source,
-                       "list_entity_id": h.list_entity_id, "list_version": h.list_version,
+                       "list_entity_id": h.list_entity_id, "list_version": h.list_version, "hit_type": hit_type,
+                       "entry_hash": getattr(h, "entry_hash", None),
                        "explanation": h.explanation, "document_sha256s": docs.get(h.customer_id, []),
                        "upstream": ["customers", "watchlist_entries"]}))
     return list(out.values())
@@ -83,4 +114,70 @@ def anomaly_candidates(anomaly_scores: pd.DataFrame,
             reference={"asset_key": "anomaly_scores", "partition": day, "run_id": getattr(a, "run_id", None),
                        "model_version": getattr(a, "model_version", None), "reasons": a.reasons,
                        "upstream": ["transaction_features", "transactions"]}))
+    return list(out.values())
+
+
+# Document failures: the risk (hence priority, see cases.store.priority_for) of each kind of failure.
+DOCUMENT_FAILURE_RISK = {"invalid_mrz": 0.8, "expired_document": 0.6, "extraction_disagreement": 0.55}
+IDENTITY_TYPES = ("passport", "id_card", "visa")
+
+
+def document_failures(row: dict, today: str) -> list[tuple[str, str]]:
+    """``(failure, reason)`` pairs of one extracted document: an identity document whose MRZ check
+    digits fail, one that expired before ``today`` (YYYY-MM-DD), and extraction disagreements
+    (the visual zone or the LLM disagreeing with the MRZ)."""
+    out = []
+    if row.get("status") != "ok" or row.get("document_type") not in IDENTITY_TYPES:
+        return out
+    if row.get("mrz_valid") is False:
+        out.append(("invalid_mrz", "document failure: MRZ check digits invalid"))
+    expiry = row.get("expiry_date")
+    if isinstance(expiry, str) and expiry and expiry < today:
+        out.append(("expired_document", f"document failure: {row['document_type']} expired"))
+    warnings = row.get("warnings")
+    warnings = _json_list(warnings) if isinstance(warnings, str) else list(warnings or [])
+    if any("does not match" in str(w) or "disagree" in str(w) for w in warnings):
+        out.append(("extraction_disagreement", "document failure: extracted fields disagree"))
+    return out
+
+
+def document_candidates(extracted_entities: pd.DataFrame, customers: pd.DataFrame, today: str) -> list[CaseCandidate]:
+    """One candidate per customer (or, for a document matched to nobody, per document) with an
+    identity document that failed: invalid MRZ, expired, or extraction disagreement. The evidence id
+    is (document sha256, failure), so the same failure is never added twice."""
+    if not len(extracted_entities):
+        return []
+    owner = {}
+    if len(customers):
+        for cid, shas in zip(customers["customer_id"], customers["document_sha256s"].map(_json_list), strict=True):
+            for sha in shas:
+                owner.setdefault(sha, cid)
+    pii = _customer_pii(customers)
+    out: dict[tuple[str, str], CaseCandidate] = {}
+    for row in extracted_entities.astype(object).where(extracted_entities.notna(), None).to_dict("records"):
+        for failure, reason in document_failures(row, today):
+            sha = row["document_sha256"]
+            subject = ("customer", owner[sha]) if sha in owner else ("document", sha)
+            cand = out.setdefault(subject, CaseCandidate(*subject, pii=pii.get(subject[1], {})))
+            cand.evidence.append(Evidence(
+                kind="document_failure", risk=DOCUMENT_FAILURE_RISK[failure], reason=reason,
+                identity=(sha, failure),
+                reference={"asset_key": "extracted_entities", "partition": sha, "document_sha256s": [sha],
+                           "failure": failure, "document_type": row.get("document_type"),
+                           "method": row.get("method"), "upstream": ["document_text", "raw_documents"]}))
+    return list(out.values())
+
+
+def merge_candidates(*groups: list[CaseCandidate]) -> list[CaseCandidate]:
+    """Candidates of the same subject merged (evidence concatenated, PII from the first that has it),
+    so that a customer with a screening hit and a failed document gets one case."""
+    out: dict[tuple[str, str], CaseCandidate] = {}
+    for group in groups:
+        for cand in group:
+            key = (cand.subject_type, cand.subject_id)
+            if key not in out:
+                out[key] = CaseCandidate(cand.subject_type, cand.subject_id, list(cand.evidence), dict(cand.pii))
+            else:
+                out[key].evidence.extend(cand.evidence)
+                out[key].pii = out[key].pii or dict(cand.pii)
     return list(out.values())

@@ -1,17 +1,40 @@
 """The single transaction-monitoring path shared by the Dagster assets and ``kyc monitor``.
 
-validate -> features (as of the last transaction date) -> scores.
+validate -> features at several as-of dates across the whole period -> scores -> per account, the
+as-of date of its highest risk.
+
+An account's result covers the whole input, not only its last days: features are computed as of every
+``as_of_step_days`` (7) days counting back from the last transaction date (windows ending there), each
+as-of date is scored on its own (one model per date, as the daily assets do), and each account keeps its
+highest-risk date with that date's reasons. A pattern early in the period is therefore still alerted.
+The alert flag follows :func:`period_alerts` (rules on the highest-risk date, plus the model's budget
+applied once over the period).
+
+:func:`monitor_file` streams a file of any size: chunks are validated (duplicates found across chunks)
+and appended to a DuckDB table that spills to disk past ``memory_limit``, so a multi-GB file never sits
+in a pandas frame.
 """
 
 from __future__ import annotations
 
 import inspect
-from typing import Any
+import tempfile
+from collections.abc import Callable, Sequence
+from datetime import date, timedelta
+from pathlib import Path
+from typing import IO, Any
 
+import duckdb
+import numpy as np
 import pandas as pd
 
-from kyc_assets.monitoring.features import compute_features
-from kyc_assets.monitoring.schema import validate_transactions
+from kyc_assets.monitoring.features import (
+    FeatureEngine,
+    compute_features,
+    prepare_transactions,
+    transaction_dates,
+)
+from kyc_assets.monitoring.schema import iter_transactions, validate_transactions
 from kyc_assets.monitoring.scoring import score_accounts
 
 RESULT_COLUMNS: list[str] = [
@@ -23,6 +46,7 @@ RESULT_COLUMNS: list[str] = [
     "model_score",
     "triggered_rules",
 ]
+MONITOR_OPTIONS = {"as_of_step_days": 7, "memory_limit": "2GB"}
 
 
 def _options(func) -> set[str]:
@@ -34,9 +58,10 @@ def _options(func) -> set[str]:
 
 
 _STAGES = {
-    "validate": _options(validate_transactions),
+    "validate": _options(validate_transactions) - {"ledger"},
     "features": _options(compute_features) - {"as_of"},
     "scoring": _options(score_accounts),
+    "monitor": set(MONITOR_OPTIONS),
 }
 
 
@@ -46,28 +71,152 @@ def split_config(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     unknown = sorted(set(config) - known)
     if unknown:
         raise ValueError(f"unknown monitoring option(s): {', '.join(unknown)}")
-    return {stage: {k: v for k, v in config.items() if k in names} for stage, names in _STAGES.items()}
+    routed = {stage: {k: v for k, v in config.items() if k in names} for stage, names in _STAGES.items()}
+    routed["monitor"] = {**MONITOR_OPTIONS, **routed["monitor"]}
+    return routed
+
+
+def as_of_dates(first: date, last: date, step_days: int = 7) -> list[date]:
+    """The as-of dates covering [first, last]: ``last``, ``last - step``, ... down to the first >= ``first``."""
+    if step_days < 1:
+        raise ValueError("as_of_step_days must be at least 1")
+    out, day = [], last
+    while day >= first:
+        out.append(day)
+        day -= timedelta(days=step_days)
+    return sorted(out)
+
+
+def _empty_results() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in RESULT_COLUMNS}).astype(
+        {"risk_score": float, "model_score": float, "alert": bool})
+
+
+def _keep_max(best: pd.DataFrame | None, scores: pd.DataFrame) -> pd.DataFrame:
+    """Per account, the row of highest risk (ties: the later as-of date, then the higher model score)."""
+    both = scores if best is None else pd.concat([best, scores], ignore_index=True)
+    both = both.sort_values(["account_id", "risk_score", "as_of_date", "model_score"], kind="stable")
+    return both.drop_duplicates("account_id", keep="last").reset_index(drop=True)
+
+
+def score_period(
+    con: duckdb.DuckDBPyConnection, table: str, options: dict[str, dict[str, Any]],
+    dates: Sequence[date] | None = None,
+) -> pd.DataFrame:
+    """Results (``RESULT_COLUMNS``, one row per account) for the scan table ``table`` in ``con``: features as
+    of each date of ``dates`` (default: every ``as_of_step_days`` across the data), scored per date, and the
+    maximum risk per account."""
+    if dates is None:
+        days = transaction_dates(con, table)
+        if not days:
+            return _empty_results()
+        dates = as_of_dates(days[0], days[-1], int(options["monitor"]["as_of_step_days"]))
+    engine = FeatureEngine(con, table, dates, **options["features"])
+    best: pd.DataFrame | None = None
+    for day in dates:
+        features = engine.features([day])
+        if features.empty:
+            continue
+        scores = score_accounts(features, **options["scoring"])
+        scores["triggered_rules"] = scores["triggered_rules"].map(";".join)
+        best = _keep_max(best, scores[RESULT_COLUMNS])
+    if best is None:
+        return _empty_results()
+    best["alert"] = period_alerts(best, float(options["scoring"].get("contamination", _default_contamination())))
+    results = best.sort_values(["risk_score", "account_id"], ascending=[False, True], kind="stable")
+    return results[RESULT_COLUMNS].reset_index(drop=True)
+
+
+def _default_contamination() -> float:
+    return float(inspect.signature(score_accounts).parameters["contamination"].default)
+
+
+def period_alerts(best: pd.DataFrame, contamination: float) -> np.ndarray:
+    """The alert flags over the whole period (the period alert policy).
+
+    Each as-of date's model flags its own ``contamination`` share of accounts; over many dates those
+    model-only alerts would add up (13 dates x 2% is about a quarter of the accounts). Over the period an
+    account is alerted when a typology rule fired on its highest-risk date, or when its risk is at or above
+    the threshold and among the top ``contamination`` share of all accounts by risk (the model's budget
+    applied once, not once per date).
+    """
+    flagged = best["alert"].to_numpy(dtype=bool)
+    by_rule = flagged & (best["triggered_rules"].fillna("") != "").to_numpy()
+    budget = int(np.ceil(contamination * len(best)))
+    top = np.zeros(len(best), dtype=bool)
+    if budget > 0:
+        top[np.argsort(-best["risk_score"].to_numpy(), kind="stable")[:budget]] = True
+    return by_rule | (flagged & top)
+
+
+def _connect(memory_limit: str) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"SET memory_limit = '{memory_limit}'")
+    con.execute(f"SET temp_directory = '{tempfile.gettempdir()}/kyc_monitor_spill'")
+    con.execute("SET preserve_insertion_order = false")
+    return con
 
 
 def monitor_transactions(raw: pd.DataFrame, **config: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Monitor a raw transaction batch: returns ``(results, quarantine)``.
+    """Monitor a raw transaction batch over its whole period: returns ``(results, quarantine)``.
 
-    ``results`` has one row per account active in the lookback before the last transaction date:
-    ``account_id``, ``risk_score`` (0..1), ``alert`` (bool), ``reasons`` (';'-separated), then
-    ``as_of_date``, ``model_score`` and ``triggered_rules`` (';'-separated string), sorted by risk
-    descending (ties by account_id). ``quarantine`` is the rows that broke the schema, with ``reason``.
-    ``config`` takes any keyword option of ``validate_transactions``, ``compute_features`` (except
-    ``as_of``) and ``score_accounts``.
+    ``results`` has one row per account active in the period: ``account_id``, ``risk_score`` (0..1, the
+    account's maximum over the as-of dates), ``alert`` (bool), ``reasons`` (';'-separated), then
+    ``as_of_date`` (the date of that maximum), ``model_score`` and ``triggered_rules`` (';'-separated
+    string), sorted by risk descending (ties by account_id). ``quarantine`` is the rows that broke the schema,
+    with ``reason``. ``config`` takes any keyword option of ``validate_transactions``, ``compute_features``
+    (except ``as_of``), ``score_accounts``, plus ``as_of_step_days`` and ``memory_limit``.
     """
     options = split_config(config)
     valid, quarantine = validate_transactions(raw, **options["validate"])
     if valid.empty:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in RESULT_COLUMNS}).astype(
-            {"risk_score": float, "model_score": float, "alert": bool}
-        ), quarantine
-    last_day = valid["timestamp"].max().date()
-    features = compute_features(valid, as_of=[last_day], **options["features"])
-    scores = score_accounts(features, **options["scoring"])
-    scores["triggered_rules"] = scores["triggered_rules"].map(";".join)
-    results = scores.sort_values(["risk_score", "account_id"], ascending=[False, True], kind="stable")
-    return results[RESULT_COLUMNS].reset_index(drop=True), quarantine
+        return _empty_results(), quarantine
+    con = _connect(options["monitor"]["memory_limit"])
+    try:
+        con.register("tx_frame", prepare_transactions(valid))
+        con.execute("CREATE TEMP TABLE tx_scan AS SELECT * FROM tx_frame")
+        con.unregister("tx_frame")
+        return score_period(con, "tx_scan", options), quarantine
+    finally:
+        con.close()
+
+
+def monitor_file(
+    path: str | Path | IO,
+    *,
+    chunk_rows: int = 500_000,
+    on_quarantine: Callable[[pd.DataFrame], None] | None = None,
+    **config: Any,
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Monitor a transaction file of any size, streamed in chunks of ``chunk_rows`` rows.
+
+    Returns ``(results, quarantined)``: results as :func:`monitor_transactions`, and the number of
+    quarantined rows per reason. Each quarantined chunk is passed to ``on_quarantine`` (e.g. to write it
+    out) and not kept in memory. Raises ``TransactionSchemaError`` for an unreadable file or a missing
+    required column, before any row is processed.
+    """
+    options = split_config(config)
+    counts: dict[str, int] = {}
+    con = _connect(options["monitor"]["memory_limit"])
+    try:
+        con.execute("CREATE TEMP TABLE tx_scan (ts TIMESTAMP, s VARCHAR, r VARCHAR, amt DOUBLE, amt_orig DOUBLE, "
+                    "channel VARCHAR, sc VARCHAR, rc VARCHAR)")
+        rows = 0
+        for valid, quarantine in iter_transactions(path, chunk_rows, **options["validate"]):
+            if len(quarantine):
+                for reason, n in quarantine["reason"].value_counts().items():
+                    counts[str(reason)] = counts.get(str(reason), 0) + int(n)
+                if on_quarantine is not None:
+                    on_quarantine(quarantine)
+            if len(valid):
+                con.register("chunk", prepare_transactions(valid))
+                con.execute("INSERT INTO tx_scan SELECT * FROM chunk")
+                con.unregister("chunk")
+                rows += len(valid)
+        results = score_period(con, "tx_scan", options) if rows else _empty_results()
+        return results, counts
+    finally:
+        con.close()
+
+

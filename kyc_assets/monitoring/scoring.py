@@ -10,10 +10,17 @@ Formula (``T`` = ``alert_threshold``, ``k`` = number of triggered rules):
 - ``risk_score = m`` when no rule fires, else ``T + (1 - T) * (1 - (1 - m) / 2**k)``: any triggered rule
   puts the score above ``T`` (at least ``T + (1 - T) / 2``), more rules and a higher model score push it
   towards 1.
-- ``alert = risk_score >= T``.
+- ``alert``: under the ``threshold`` policy ``risk_score >= T``; under the ``budget`` policy the
+  ``ceil(budget * n)`` highest risk scores of each as-of date (ties by account_id), whatever their level
+  (a fixed daily review capacity).
 
 ``reasons``: triggered rule names (in ``RULES`` order), then the 3 features with the highest positive
-robust z-score ``(x - median) / scale`` (scale = 1.4826 * MAD, else IQR / 1.349, else std, else 1).
+robust z-score ``(x - median) / scale`` against the model's training population (scale = 1.4826 * MAD,
+else IQR / 1.349, else std, else 1).
+
+:func:`score_with_model` scores with a trained :class:`~kyc_assets.monitoring.model.AnomalyModel` (the
+assets: one model version for every day, recorded in ``model_version``); :func:`score_accounts` fits a
+model on the batch itself and scores it (``kyc monitor``: a batch is its own population).
 """
 
 from __future__ import annotations
@@ -23,11 +30,17 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import IsolationForest
 
-from kyc_assets.monitoring.features import GLOBAL_FEATURES, WINDOW_FEATURES
+from kyc_assets.monitoring.model import (
+    ID_COLUMNS,
+    AnomalyModel,
+    feature_matrix,
+    fit_model,
+    model_feature_columns,
+)
 
-ID_COLUMNS = ("account_id", "as_of_date")
+__all__ = ["ID_COLUMNS", "RULES", "Rule", "alert_flags", "evaluate_rules", "model_feature_columns",
+           "score_accounts", "score_with_model"]
 
 
 @dataclass(frozen=True)
@@ -107,57 +120,11 @@ RULES: list[Rule] = [
 ]
 
 
-def model_feature_columns(features: pd.DataFrame) -> list[str]:
-    """The numeric feature columns the model uses (every known feature present in the frame)."""
-    known = set(GLOBAL_FEATURES)
-    cols = []
-    for col in features.columns:
-        if col in ID_COLUMNS:
-            continue
-        base = col.rsplit("_", 1)[0] if col.endswith("d") and "_" in col else col
-        if col in known or base in WINDOW_FEATURES:
-            cols.append(col)
-    return cols
-
-
-def _robust_scale(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Column medians and robust scales (MAD, then IQR, then std, then 1)."""
-    median = np.median(x, axis=0)
-    scale = 1.4826 * np.median(np.abs(x - median), axis=0)
-    q75, q25 = np.percentile(x, [75, 25], axis=0)
-    scale = np.where(scale > 0, scale, (q75 - q25) / 1.349)
-    scale = np.where(scale > 0, scale, x.std(axis=0))
-    scale = np.where(scale > 0, scale, 1.0)
-    return median, scale
-
-
-def _model_scores(
-    x: np.ndarray, contamination: float, seed: int, threshold: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """(raw anomaly score s in [0, 1], calibrated model part m in [0, 1])."""
-    n = x.shape[0]
-    if n < 2:
-        return np.zeros(n), np.zeros(n)
-    transformed = np.sign(x) * np.log1p(np.abs(x))
-    median, scale = _robust_scale(transformed)
-    scaled = np.clip((transformed - median) / scale, -50, 50)
-    forest = IsolationForest(
-        n_estimators=200, contamination=contamination, random_state=seed, max_samples=min(256, n)
-    )
-    forest.fit(scaled)
-    s = np.clip(-forest.score_samples(scaled), 0.0, 1.0)
-    cut = float(np.clip(-forest.offset_, 1e-9, 1 - 1e-9))
-    m = np.where(s < cut, threshold * s / cut, threshold + (1 - threshold) * (s - cut) / (1 - cut))
-    return s, np.clip(m, 0.0, 1.0)
-
-
-def _top_feature_names(x: np.ndarray, names: list[str], top: int = 3) -> np.ndarray:
+def _top_feature_names(z: np.ndarray, names: list[str], top: int = 3) -> np.ndarray:
     """Per row, ';'-joined names of up to ``top`` features with the highest positive robust z-score."""
-    n = x.shape[0]
+    n = z.shape[0]
     if n == 0 or not names:
         return np.full(n, "", dtype=object)
-    median, scale = _robust_scale(x)
-    z = (x - median) / scale
     top = min(top, len(names))
     order = np.argsort(-z, axis=1, kind="stable")[:, :top]
     best = np.take_along_axis(z, order, axis=1)
@@ -170,29 +137,56 @@ def _top_feature_names(x: np.ndarray, names: list[str], top: int = 3) -> np.ndar
     return out
 
 
-def score_accounts(
-    features: pd.DataFrame, *, contamination: float = 0.02, seed: int = 0, alert_threshold: float = 0.7
+def evaluate_rules(features: pd.DataFrame) -> np.ndarray:
+    """Boolean matrix (rows x RULES): which typology rules fire for each feature row."""
+    if not len(features):
+        return np.zeros((0, len(RULES)), dtype=bool)
+    return np.column_stack([rule.evaluate(features) for rule in RULES])
+
+
+def alert_flags(risk: np.ndarray, dates: pd.Series | None, account_ids: pd.Series, *, policy: str,
+                threshold: float, budget: float) -> np.ndarray:
+    """The alert flag under the policy: ``threshold`` (risk >= T) or ``budget`` (top share per day)."""
+    if policy == "threshold":
+        return risk >= threshold
+    if policy != "budget":
+        raise ValueError("alert_policy must be 'threshold' or 'budget'")
+    if not 0 < budget <= 1:
+        raise ValueError("alert_budget must be in (0, 1]")
+    frame = pd.DataFrame({"risk": risk, "account": account_ids.astype(str).to_numpy(),
+                          "day": dates.to_numpy() if dates is not None else 0})
+    frame = frame.sort_values(["day", "risk", "account"], ascending=[True, False, True], kind="stable")
+    rank = frame.groupby("day", sort=False).cumcount().to_numpy()
+    size = frame.groupby("day", sort=False)["risk"].transform("size").to_numpy()
+    flags = np.zeros(len(frame), dtype=bool)
+    flags[frame.index.to_numpy()] = rank < np.ceil(budget * size)
+    return flags
+
+
+def score_with_model(
+    features: pd.DataFrame,
+    model: AnomalyModel,
+    *,
+    alert_threshold: float = 0.7,
+    alert_policy: str = "threshold",
+    alert_budget: float = 0.02,
 ) -> pd.DataFrame:
-    """Risk-score every (account_id, as_of_date) feature row with rules and the anomaly model.
+    """Risk-score every (account_id, as_of_date) feature row with the typology rules and a trained model.
 
     Returns ``account_id``, ``as_of_date``, ``model_score``, ``triggered_rules`` (list of rule names),
-    ``risk_score`` (0..1), ``alert`` (bool) and ``reasons`` (see the module docstring for the formula).
-    Fewer than 2 rows: ``model_score`` is 0 and only rules decide. NaN features count as 0.
+    ``risk_score`` (0..1), ``alert`` (bool), ``reasons`` and ``model_version`` (see the module docstring).
+    NaN and infinite features count as 0.
     """
-    if not 0 < contamination <= 0.5:
-        raise ValueError("contamination must be in (0, 0.5]")
     if not 0 < alert_threshold < 1:
         raise ValueError("alert_threshold must be in (0, 1)")
     if "account_id" not in features.columns:
-        raise ValueError("score_accounts: features need an account_id column")
+        raise ValueError("score_with_model: features need an account_id column")
     features = features.reset_index(drop=True)
-    cols = model_feature_columns(features)
-    x = features[cols].apply(pd.to_numeric, errors="coerce").fillna(0.0).to_numpy(dtype=float)
-    x = np.where(np.isfinite(x), x, 0.0)
     n = len(features)
-
-    s, m = _model_scores(x, contamination, seed, alert_threshold)
-    fired = np.column_stack([rule.evaluate(features) for rule in RULES]) if n else np.zeros((0, len(RULES)), bool)
+    x = feature_matrix(features, model.feature_columns)
+    s = model.raw_scores(x)
+    m = model.calibrated(s, alert_threshold)
+    fired = evaluate_rules(features)
     k = fired.sum(axis=1)
     risk = np.where(k > 0, alert_threshold + (1 - alert_threshold) * (1 - (1 - m) / 2.0 ** k), m)
     risk = np.clip(risk, 0.0, 1.0)
@@ -200,18 +194,37 @@ def score_accounts(
     rule_names = np.asarray([r.name for r in RULES], dtype=object)
     triggered = [list(rule_names[row]) for row in fired]
     rule_text = np.array([";".join(t) for t in triggered], dtype=object) if n else np.array([], dtype=object)
-    top = _top_feature_names(x, cols)
+    top = _top_feature_names(model.robust_z(x), model.feature_columns)
     sep = np.where((rule_text != "") & (top != ""), ";", "")
     reasons = rule_text + sep + top if n else rule_text
+    dates = features["as_of_date"] if "as_of_date" in features.columns else None
 
     return pd.DataFrame(
         {
             "account_id": features["account_id"].astype(str),
-            "as_of_date": features["as_of_date"] if "as_of_date" in features.columns else None,
+            "as_of_date": dates,
             "model_score": s.astype(float),
             "triggered_rules": pd.Series(triggered, dtype=object),
             "risk_score": risk.astype(float),
-            "alert": risk >= alert_threshold,
+            "alert": alert_flags(risk, dates, features["account_id"], policy=alert_policy,
+                                 threshold=alert_threshold, budget=alert_budget),
             "reasons": pd.Series(reasons, dtype=object),
+            "model_version": model.version,
         }
     )
+
+
+def score_accounts(
+    features: pd.DataFrame, *, contamination: float = 0.02, seed: int = 0, alert_threshold: float = 0.7
+) -> pd.DataFrame:
+    """Fit the anomaly model on this batch of feature rows and score the same rows (``kyc monitor``).
+
+    Same columns as :func:`score_with_model` minus ``model_version`` (a batch model is not kept).
+    Fewer than 2 rows: ``model_score`` is 0 and only rules decide.
+    """
+    if not 0 < alert_threshold < 1:
+        raise ValueError("alert_threshold must be in (0, 1)")
+    if "account_id" not in features.columns:
+        raise ValueError("score_accounts: features need an account_id column")
+    model = fit_model(features, contamination=contamination, seed=seed)
+    return score_with_model(features, model, alert_threshold=alert_threshold).drop(columns="model_version")

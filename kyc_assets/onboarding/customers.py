@@ -14,6 +14,7 @@ from datetime import date
 
 import pandas as pd
 
+from kyc_assets.onboarding.llm import LLM_FAILURE_PREFIX
 from kyc_assets.screening.normalize import normalize_name
 
 IDENTITY_TYPES = ("passport", "id_card", "visa")
@@ -31,6 +32,20 @@ def _name_key(surname: object, given_names: object) -> str:
 
 def _customer_id(key: str) -> str:
     return "C-" + hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+def _field_sources(value: object) -> dict:
+    """Per-field provenance of an extracted row (JSON text or dict; absent in older rows)."""
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, str) and value:
+        return dict(json.loads(value))
+    return {}
+
+
+def _blocking(warnings: list[str]) -> list[str]:
+    """Warnings that need an analyst: all but 'the LLM was unavailable' (the deterministic reading stands)."""
+    return [w for w in warnings if not w.startswith(LLM_FAILURE_PREFIX)]
 
 
 def _warnings(value: object) -> list[str]:
@@ -81,7 +96,7 @@ def build_customers(extracted: pd.DataFrame, today: date | None = None) -> pd.Da
         expired = bool(expiry) and str(expiry) < today.isoformat()
         if not has_identity:
             status = "incomplete"
-        elif profile["warnings"] or expired or not profile.get("mrz_valid"):
+        elif _blocking(profile["warnings"]) or expired or not profile.get("mrz_valid"):
             status = "needs_review"
         else:
             status = "verified"
@@ -109,17 +124,20 @@ def _absorb(profile: dict, row: dict, fields: tuple[str, ...]) -> None:
     if _is_true(row.get("mrz_valid")):
         profile["mrz_valid"] = True
     profile["warnings"].extend(_warnings(row.get("warnings")))
+    sources = _field_sources(row.get("field_sources"))
     for field in fields:
         value = row.get(field)
         if value is None or (isinstance(value, float) and pd.isna(value)) or value == "":
             continue
         current = profile["fields"].get(field)
         if current is None:
+            source = sources.get(field) or {"method": row.get("method"), "confidence": row.get("confidence")}
+            confidence = source.get("confidence")
             profile["fields"][field] = value
             profile["provenance"][field] = {
                 "document_sha256": row["document_sha256"],
-                "method": row.get("method"),
-                "confidence": None if pd.isna(row.get("confidence")) else float(row.get("confidence")),
+                "method": source.get("method"),
+                "confidence": None if confidence is None or pd.isna(confidence) else float(confidence),
             }
         elif field in ("date_of_birth", "document_number") and str(current) != str(value) \
                 and row.get("document_type") == profile["fields"].get("document_type"):

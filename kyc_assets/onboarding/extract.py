@@ -17,13 +17,17 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
 from kyc_assets.onboarding.mrz import MRZError, MRZResult, find_mrz_lines, parse_mrz
-from kyc_assets.onboarding.ocr import _load_document, _pdf_pages, _prepared_pages, _read_mrz_prepared
+from kyc_assets.onboarding.ocr import document_pages, mrz_from_pages
 
 EXTRACT_FIELDS = (
     "document_type", "surname", "given_names", "document_number", "nationality", "issuing_country",
     "date_of_birth", "sex", "expiry_date", "address", "mrz_valid", "method", "confidence", "warnings",
 )
 EXTRA_FIELDS = ("issuer", "issue_date")
+# Per-field confidence of the layout rules, so that a stronger reading (e.g. the LLM's) can replace
+# only the weak heuristics: a labelled value beats an unlabelled guess.
+RULE_CONFIDENCE = {"labelled": 0.8, "address_block": 0.6, "visual_zone": 0.5, "first_line": 0.5,
+                   "keywords": 0.6, "any_date": 0.4}
 DOCUMENT_TYPES = ("passport", "id_card", "visa", "utility_bill", "bank_statement", "unknown")
 
 _MONTHS = {m: i + 1 for i, m in enumerate(
@@ -122,8 +126,14 @@ def _name_key(value: str) -> str:
 
 def _empty_result() -> dict:
     result: dict = {key: None for key in (*EXTRACT_FIELDS, *EXTRA_FIELDS)}
-    result.update(document_type="unknown", warnings=[], confidence=0.0)
+    result.update(document_type="unknown", warnings=[], confidence=0.0, field_sources={})
     return result
+
+
+def _sources(result: dict, method: str, confidences: dict[str, float], locked: set[str] = frozenset()) -> dict:
+    """``field_sources`` of a result: method, confidence and lock (check-digit protected) per found field."""
+    return {name: {"method": method, "confidence": confidence, "locked": name in locked}
+            for name, confidence in confidences.items() if result.get(name) not in (None, "")}
 
 
 def _viz_warnings(mrz: MRZResult, viz: dict[str, str]) -> list[str]:
@@ -158,6 +168,11 @@ def _from_mrz(mrz: MRZResult, text: str, today: date) -> dict:
         expiry_date=_iso(mrz.expiry_date), mrz_valid=mrz.valid, method="mrz", confidence=confidence,
         warnings=warnings,
     )
+    mrz_fields = ("document_type", "surname", "given_names", "document_number", "nationality", "issuing_country",
+                  "date_of_birth", "sex", "expiry_date")
+    # A valid MRZ vouches for every field; otherwise only fields whose own check digit passed are locked.
+    locked = set(mrz_fields) if mrz.valid else {k for k, ok in mrz.check_digits.items() if ok}
+    result["field_sources"] = _sources(result, "mrz", dict.fromkeys(mrz_fields, confidence), locked)
     return result
 
 
@@ -175,6 +190,10 @@ def _identity_without_mrz(document_type: str, text: str) -> dict:
     )
     found = sum(result[k] is not None for k in ("surname", "date_of_birth", "document_number"))
     result["confidence"] = round(0.5 * found / 3, 2)
+    result["field_sources"] = _sources(result, "rules", {
+        "document_type": RULE_CONFIDENCE["keywords"],
+        **dict.fromkeys(("surname", "given_names", "document_number", "nationality", "date_of_birth",
+                         "expiry_date", "sex"), RULE_CONFIDENCE["visual_zone"])})
     return result
 
 
@@ -238,15 +257,16 @@ def _labelled_value(lines: list[str], labels: tuple[str, ...]) -> str | None:
     return None
 
 
-def _issue_date(lines: list[str]) -> date | None:
+def _issue_date(lines: list[str]) -> tuple[date | None, bool]:
+    """Issue date and whether it was labelled (else the first date anywhere in the text)."""
     label = re.compile(r"(bill|issue|statement|invoice|document|print)\w*\s+date|date\s+(of\s+)?issue"
                        r"|date\s+issued|^date\b", re.IGNORECASE)
     for i, line in enumerate(lines):
         if label.search(line):
             found = parse_date_text(line) or (parse_date_text(lines[i + 1]) if i + 1 < len(lines) else None)
             if found:
-                return found
-    return parse_date_text("\n".join(lines))
+                return found, True
+    return parse_date_text("\n".join(lines)), False
 
 
 def _issuer(lines: list[str]) -> str | None:
@@ -262,6 +282,8 @@ def _from_rules(document_type: str, text: str) -> dict:
     address_value = _labelled_value(lines, ("address", "supply address"))
     address = [address_value] if address_value else []
     block_name, block_address = _address_block(lines)
+    name_confidence = RULE_CONFIDENCE["labelled" if name else "address_block"]
+    address_confidence = RULE_CONFIDENCE["labelled" if address else "address_block"]
     name = name or block_name
     address = address or block_address
     result = _empty_result()
@@ -274,7 +296,7 @@ def _from_rules(document_type: str, text: str) -> dict:
         warnings.append("addressee name not found")
     if not address:
         warnings.append("address not found")
-    issue = _issue_date(lines)
+    issue, issue_labelled = _issue_date(lines)
     issuer = _issuer(lines)
     found = sum(x is not None and x != [] for x in (name, address or None, issue, issuer))
     result.update(
@@ -282,6 +304,10 @@ def _from_rules(document_type: str, text: str) -> dict:
         address="\n".join(address) if address else None, method="rules",
         confidence=round(0.8 * found / 4, 2), warnings=warnings, issuer=issuer, issue_date=_iso(issue),
     )
+    result["field_sources"] = _sources(result, "rules", {
+        "document_type": RULE_CONFIDENCE["keywords"], "surname": name_confidence, "given_names": name_confidence,
+        "address": address_confidence, "issuer": RULE_CONFIDENCE["first_line"],
+        "issue_date": RULE_CONFIDENCE["labelled" if issue_labelled else "any_date"]})
     return result
 
 
@@ -293,6 +319,8 @@ def extract_fields(text: str, mrz_lines: list[str] | None, today: date | None = 
 
     Returns a dict with the keys of :data:`EXTRACT_FIELDS` plus ``issuer`` and ``issue_date``
     (proof-of-address documents).  Dates are ``YYYY-MM-DD`` strings; unknown values are None.
+    ``field_sources`` maps each found field to its method, confidence and ``locked`` (an MRZ field
+    vouched for by check digits, which no other reading may replace; see ``llm.merge_llm``).
     When ``mrz_lines`` is None an MRZ is still looked for in ``text``.
     """
     today = today or date.today()
@@ -301,7 +329,7 @@ def extract_fields(text: str, mrz_lines: list[str] | None, today: date | None = 
     lines = mrz_lines if mrz_lines is not None else find_mrz_lines(text)
     if lines is not None:
         try:
-            return _from_mrz(parse_mrz(lines, today=today), text, today)
+            return _from_mrz(parse_mrz(lines, today=today, viz_text=text), text, today)
         except MRZError:
             warnings.append("MRZ lines could not be parsed")
     document_type = classify_text(text)
@@ -319,25 +347,17 @@ def extract_fields(text: str, mrz_lines: list[str] | None, today: date | None = 
 def extract_document(data: bytes, today: date | None = None) -> dict:
     """Validate, OCR and extract one uploaded document (image or PDF).
 
-    Images are OCRed page by page and searched for an MRZ (first page with one wins);
-    PDFs use their text layer.  Adds ``pages`` (page count) and ``ocr_confidence`` (mean
-    OCR word confidence 0..1, None for PDF text) to the :func:`extract_fields` result.
+    Images and scanned PDF pages are OCRed page by page and searched for an MRZ (first page
+    with one wins); PDF pages with a text layer use it.  Adds ``pages`` (page count) and
+    ``ocr_confidence`` (mean OCR word confidence 0..1, None without OCR) to the
+    :func:`extract_fields` result.
     Raises :class:`~kyc_assets.onboarding.ocr.DocumentError` for unreadable input.
     """
-    info, content = _load_document(data)
-    mrz_lines = None
-    if isinstance(content, list):
-        prepared = _prepared_pages(content, bytes(data))
-        texts = [p.text for p in prepared]
-        confidences = [p.confidence for p in prepared if p.confidence is not None]
-        for page in prepared:
-            mrz_lines = _read_mrz_prepared(page)
-            if mrz_lines is not None:
-                break
-        ocr_confidence = round(sum(confidences) / len(confidences), 4) if confidences else None
-    else:
-        texts = [p.text for p in _pdf_pages(content)]
-        ocr_confidence = None
+    info, pages = document_pages(data)
+    texts = [p.text for p in pages]
+    confidences = [p.confidence for p in pages if p.confidence is not None]
+    ocr_confidence = round(sum(confidences) / len(confidences), 4) if confidences else None
+    mrz_lines = mrz_from_pages(pages)
     result = extract_fields("\n\n".join(texts), mrz_lines, today)
     result["pages"] = info["page_count"]
     result["ocr_confidence"] = ocr_confidence

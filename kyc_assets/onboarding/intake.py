@@ -107,19 +107,45 @@ class IngestOutcome:
     reason: str | None = None
 
 
+def intake_reason(data: bytes, name: str) -> str | None:
+    """Why a received file is refused at intake (one line), or None when it is a readable document.
+
+    The type comes from the bytes, never the name; size, page and pixel limits and a full
+    decode (truncated images, malformed or password-protected PDFs) are checked before the
+    document is stored, so a refused file never gets a partition.
+    """
+    from kyc_assets.onboarding.ocr import DocumentError, detect_media_type, inspect_document
+
+    if not data:
+        return "empty file (0 bytes)"
+    if detect_media_type(data) is None:
+        suffix = Path(name).suffix.lower()
+        named = f" although it is named {suffix}" if suffix in _DOCUMENT_SUFFIXES else ""
+        return f"unsupported file type: the content is not PNG, JPEG, TIFF, WebP or PDF{named}"
+    try:
+        inspect_document(data)
+    except DocumentError as exc:
+        return f"unreadable document: {exc}"
+    return None
+
+
+_DOCUMENT_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".pdf"}
+
+
 def ingest(path: Path, inbox: Path, state: InboxState, store, quarantine_dir: Path) -> IngestOutcome | None:
     """Take one ready file: store it under its sha256, or quarantine it with the reason.
 
-    Returns None when the file changed while being read (it will be looked at again).
+    Returns None when the file changed or vanished while being read (it will be looked at again).
     """
-    from kyc_assets.onboarding.ocr import detect_media_type
-
-    st = path.stat()
-    data = path.read_bytes()
+    try:
+        st = path.stat()
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
     if len(data) != st.st_size:
         return None
-    if detect_media_type(data) is None:
-        reason = "empty file" if not data else "unsupported file type (not PNG, JPEG, TIFF, WebP or PDF)"
+    reason = intake_reason(data, path.name)
+    if reason is not None:
         state.pending.pop(path.relative_to(inbox).as_posix(), None)
         return IngestOutcome(None, quarantine(path, inbox, quarantine_dir, reason), reason)
     sha = store.put(data, original_name=path.relative_to(inbox).as_posix())

@@ -265,8 +265,14 @@ def _check_ok(grid: _Grid, chk: _Check) -> bool:
     return check_digit(data) == digit
 
 
-def _try_alnum_fix(grid: _Grid, chk: _Check, by_name: dict[str, _Field], warnings: list[str]) -> None:
-    """Swap look-alike characters in the check's alphanumeric fields if that validates the check."""
+def _try_alnum_fix(grid: _Grid, chk: _Check, by_name: dict[str, _Field], warnings: list[str],
+                   viz: str | None = None) -> None:
+    """Swap look-alike characters in the check's alphanumeric fields if that validates the check.
+
+    When several swaps fit (the check digit cannot tell ``I`` at one place from ``B`` at another),
+    the one whose field value is printed in the visual zone (``viz``: OCR text of the page, spaces
+    removed, upper case) is taken if it is the only one.
+    """
     candidates = [(by_name[name], i) for name in chk.fixable for i, (r, c) in
                   enumerate(by_name[name].positions) if grid.rows[r][c] in _ALNUM_SWAP]
     for n_changes in range(1, min(_MAX_ALNUM_CHANGES, len(candidates)) + 1):
@@ -281,6 +287,8 @@ def _try_alnum_fix(grid: _Grid, chk: _Check, by_name: dict[str, _Field], warning
             for fld, i, old in saved:
                 r, c = fld.positions[i]
                 grid.rows[r][c] = old
+        if len(solutions) > 1 and viz:
+            solutions = [sol for sol in solutions if _printed(grid, sol, viz)] or solutions
         if len(solutions) == 1:
             for fld, i, old in solutions[0]:
                 grid.set(fld, i, _ALNUM_SWAP[old])
@@ -288,6 +296,131 @@ def _try_alnum_fix(grid: _Grid, chk: _Check, by_name: dict[str, _Field], warning
         if len(solutions) > 1:
             warnings.append(f"{chk.name}: several look-alike corrections fit the check digit; none applied")
             return
+
+
+def _viz_rescue(grid: _Grid, chk: _Check, field: _Field, viz: str) -> bool:
+    """Take a check-failing document number from the visual zone: a printed string at most two
+    characters away from the MRZ reading that makes the check digit valid (and only one such)."""
+    value = grid.text(field.positions)
+    core = value.rstrip("<")
+    if len(core) < 5 or field.name != "document_number":
+        return False
+    found = set()
+    for start in range(len(viz) - len(core) + 1):
+        window = viz[start:start + len(core)]
+        if window != core and sum(a != b for a, b in zip(window, core)) <= 2:
+            found.add(window)
+    fitting = []
+    for candidate in found:
+        saved = [grid.rows[r][c] for r, c in field.positions]
+        for (r, c), ch in zip(field.positions, candidate.ljust(len(value), "<")):
+            grid.rows[r][c] = ch
+        if _check_ok(grid, chk):
+            fitting.append(candidate)
+        for (r, c), ch in zip(field.positions, saved):
+            grid.rows[r][c] = ch
+    if len(fitting) != 1:
+        return False
+    for index, ch in enumerate(fitting[0].ljust(len(value), "<")):
+        grid.set(field, index, ch)
+    return True
+
+
+def _printed(grid: _Grid, solution: list[tuple[_Field, int, str]], viz: str) -> bool:
+    """Whether every field changed by ``solution`` reads, once changed, as text printed in ``viz``."""
+    for fld, i, old in solution:
+        r, c = fld.positions[i]
+        grid.rows[r][c] = _ALNUM_SWAP[old]
+    values = {grid.text(fld.positions).strip("<") for fld, _, _ in solution}
+    for fld, i, old in solution:
+        r, c = fld.positions[i]
+        grid.rows[r][c] = old
+    return all(len(v) >= 4 and v in viz for v in values)
+
+
+def _viz_key(text: str | None) -> str | None:
+    """Visual-zone OCR text reduced for look-ups: upper case A-Z0-9 only (spaces and punctuation removed)."""
+    return re.sub(r"[^A-Z0-9]", "", anyascii(text).upper()) if text else None
+
+
+def _repair_doubled_name_glyph(grid: _Grid, name_field: _Field, viz: str | None) -> None:
+    """Undo an OCR-doubled glyph in the name (``<<O0MAR`` read for ``<<OMAR``) when the visual zone confirms it.
+
+    A digit beside its letter look-alike inside the name is either a misread letter (``BO0TH`` for
+    ``BOOTH``) or a doubled glyph; the version whose name words are all printed in the visual zone wins.
+    """
+    if not viz:
+        return
+    raw = grid.text(name_field.positions)
+    match = _DOUBLED.search(raw)
+    if match is None:
+        return
+    dropped = (raw[:match.start()] + raw[match.end():]).ljust(len(raw), "<")
+
+    def words(value: str) -> list[str]:
+        return [w for w in "".join(_TO_LETTER.get(ch, ch) for ch in value).split("<") if w]
+
+    def printed(value: str) -> bool:
+        return bool(words(value)) and all(w in viz for w in words(value))
+
+    if printed(dropped) and not printed(raw):
+        for index, ch in enumerate(dropped):
+            r, c = name_field.positions[index]
+            grid.rows[r][c] = ch
+        grid.corrections.append(f"name: doubled OCR glyph {match.group()!r} removed (visual zone agrees)")
+
+
+def _one_edit_apart(a: str, b: str) -> bool:
+    """True when ``b`` is ``a`` with exactly one character substituted, inserted or deleted."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b)) == 1
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
+
+
+def _transliteration_slip(mrz_word: str, shown: str) -> bool:
+    """The MRZ spelling is the ICAO transliteration of what OCR read without its diacritic (MUELLER/MULLER)."""
+    return len(mrz_word) == len(shown) + 1 and any(
+        mrz_word[:i] + mrz_word[i + 1:] == shown and mrz_word[i] in "EH" and i > 0 for i in range(len(mrz_word)))
+
+
+# Visual-zone label words: never taken for a name.
+_LABEL_WORDS = frozenset([
+    "SURNAME", "SURNAMES", "GIVEN", "NAME", "NAMES", "DATE", "BIRTH", "EXPIRY", "SEX", "NATIONALITY", "DOCUMENT",
+    "PASSPORT", "CARD", "IDENTITY", "ISSUING", "ISSUED", "STATE", "VALID", "UNTIL", "NUMBER", "VISA", "AUTHORITY",
+    "PLACE", "TYPE", "CODE", "HEIGHT", "SIGNATURE", "HOLDER", "PERSONAL",
+])
+
+
+def _repair_name_words(grid: _Grid, name_field: _Field, viz_words: set[str]) -> None:
+    """Replace a name word that the visual zone does not show by the one printed word a single OCR slip
+    away from it (``SIOQBHAN`` -> ``SIOBHAN``), shifting the rest of the name field."""
+    raw = grid.text(name_field.positions)
+    width = len(raw)
+    parts = re.split(r"(<+)", raw)
+    changed = []
+    for index, word in enumerate(parts):
+        if not word or word.startswith("<") or len(word) < 3 or word in viz_words:
+            continue
+        near = [w for w in viz_words - _LABEL_WORDS
+                if len(w) >= 3 and _one_edit_apart(word, w) and not _transliteration_slip(word, w)]
+        if len(near) == 1:
+            parts[index] = near[0]
+            changed.append(f"name: {word} -> {near[0]} (visual zone)")
+    if not changed:
+        return
+    fixed = "".join(parts)
+    if len(fixed) > width:  # a longer word: take the room from the trailing filler only
+        if not fixed.endswith("<" * (len(fixed) - width)):
+            return
+        fixed = fixed[:width]
+    fixed = fixed.ljust(width, "<")
+    for index, ch in enumerate(fixed):
+        r, c = name_field.positions[index]
+        grid.rows[r][c] = ch
+    grid.corrections.extend(changed)
 
 
 def _parse_date(text: str, kind: str, today: date, warnings: list[str]) -> date | None:
@@ -321,10 +454,12 @@ def _split_name(name_field: str) -> tuple[str, str]:
 # --------------------------------------------------------------------------- public parsing
 
 
-def parse_mrz(lines: list[str], today: date | None = None) -> MRZResult:
+def parse_mrz(lines: list[str], today: date | None = None, viz_text: str | None = None) -> MRZResult:
     """Decode an MRZ (TD1, TD2, TD3, MRV-A, MRV-B), correcting OCR look-alike characters.
 
     ``today`` decides the century of two-digit years (defaults to the current date).
+    ``viz_text`` (optional OCR text of the whole page) settles corrections the check digits cannot:
+    several look-alike swaps fitting a check digit, and a glyph doubled by OCR inside the name.
     Raises :class:`MRZError` when the lines do not have an MRZ shape or contain characters
     outside ``A-Z0-9<``.
     """
@@ -343,11 +478,17 @@ def parse_mrz(lines: list[str], today: date | None = None) -> MRZResult:
     else:
         fields, checks = _two_line_layout(fmt, len(norm[0]))
     by_name = {f.name: f for f in fields}
+    viz = _viz_key(viz_text)
+    _repair_doubled_name_glyph(grid, by_name["name"], viz)
     _fix_by_kind(grid, fields, warnings)
+    if viz_text:
+        _repair_name_words(grid, by_name["name"], set(re.findall(r"[A-Z]+", _mrz_text(viz_text).replace("<", " "))))
     check_results: dict[str, bool] = {}
     for chk in checks:
         if not _check_ok(grid, chk) and chk.fixable:
-            _try_alnum_fix(grid, chk, by_name, warnings)
+            _try_alnum_fix(grid, chk, by_name, warnings, viz)
+            if not _check_ok(grid, chk) and viz and _viz_rescue(grid, chk, by_name[chk.fixable[0]], viz):
+                warnings[:] = [w for w in warnings if not w.startswith(f"{chk.name}: several")]
         check_results[chk.name] = _check_ok(grid, chk)
         if not check_results[chk.name]:
             warnings.append(f"check digit mismatch: {chk.name}")
@@ -387,6 +528,56 @@ def parse_mrz(lines: list[str], today: date | None = None) -> MRZResult:
     )
 
 
+# --------------------------------------------------------------------------- fusing several readings
+
+
+def _layout_for(lines: list[str]) -> tuple[list[_Field], list[_Check]]:
+    fmt = _detect_format(lines)
+    return _td1_layout([list(x) for x in lines]) if fmt == "TD1" else _two_line_layout(fmt, len(lines[0]))
+
+
+def fuse_mrz_readings(readings: list[list[str]], today: date | None = None,
+                      viz_text: str | None = None) -> list[str] | None:
+    """Combine several OCR readings of the same MRZ into one, field by field.
+
+    Each check-digit-protected field (with its check digit) is taken from a reading in which that
+    check passes; the name is voted character by character when three or more readings agree in
+    shape. Readings of another shape than the most check-valid one are ignored. Returns the fused
+    (corrected) lines, or None without readings.
+    """
+    parsed = []
+    for lines in readings:
+        try:
+            parsed.append(parse_mrz(lines, today=today, viz_text=viz_text))
+        except MRZError:
+            continue
+    if not parsed:
+        return None
+    parsed.sort(key=lambda r: sum(r.check_digits.values()), reverse=True)
+    best = parsed[0]
+    same = [r for r in parsed if [len(x) for x in r.raw_lines] == [len(x) for x in best.raw_lines]
+            and r.format == best.format]
+    rows = [list(line) for line in best.raw_lines]
+    fields, checks = _layout_for(best.raw_lines)
+    for chk in checks:
+        if best.check_digits.get(chk.name) or chk.name == "composite":
+            continue
+        donor = next((r for r in same if r.check_digits.get(chk.name)), None)
+        if donor is not None:
+            for r, c in [*chk.data, chk.digit]:
+                rows[r][c] = donor.raw_lines[r][c]
+    name = next(f for f in fields if f.name == "name")
+    if len(same) >= 3:
+        for r, c in name.positions:
+            votes: dict[str, int] = {}
+            for reading in same:
+                votes[reading.raw_lines[r][c]] = votes.get(reading.raw_lines[r][c], 0) + 1
+            top = max(votes.values())
+            if votes.get(rows[r][c], 0) < top:
+                rows[r][c] = max(votes, key=votes.get)
+    return ["".join(row) for row in rows]
+
+
 # --------------------------------------------------------------------------- finding in OCR text
 
 _K_RUN = re.compile(r"(?<=<)K{2,}(?=<)")
@@ -404,13 +595,32 @@ def _clean_ocr_line(line: str) -> str:
     return line
 
 
-def _fit_length(line: str, width: int) -> str | None:
+_DOUBLED = re.compile(r"(?<=O)0|0(?=O)|(?<=I)1|1(?=I)|(?<=S)5|5(?=S)|(?<=B)8|8(?=B)|(?<=Z)2|2(?=Z)|(?<=G)6|6(?=G)")
+
+
+def _drop_doubled_glyphs(line: str, alpha_from: int, extra: int) -> str:
+    """Remove up to ``extra`` digits that OCR inserted beside their letter look-alike (``O0MAR``) in a
+    letters-only region (the name line): a digit cannot occur there, a doubled glyph is a known OCR slip."""
+    head, tail = line[:alpha_from], line[alpha_from:]
+    for _ in range(extra):
+        match = _DOUBLED.search(tail)
+        if match is None:
+            break
+        tail = tail[:match.start()] + tail[match.end():]
+    return head + tail
+
+
+def _fit_length(line: str, width: int, alpha_from: int | None = None) -> str | None:
     """Repair a line to ``width`` characters by growing/shrinking its filler, or None if implausible.
 
     OCR mostly drops or duplicates ``<`` inside long filler runs, so the missing or extra
     characters are put into (or taken from) the trailing filler when the line ends in ``<``,
-    else the longest ``<`` run.  Lines more than 2 characters off need such a run.
+    else the longest ``<`` run.  Lines more than 2 characters off need such a run.  In a
+    letters-only line (``alpha_from``: first column of its letters-only part) a digit doubled
+    beside its look-alike letter is removed first.
     """
+    if alpha_from is not None and len(line) > width:
+        line = _drop_doubled_glyphs(line, alpha_from, len(line) - width)
     diff = width - len(line)
     if diff == 0:
         return line
@@ -464,11 +674,14 @@ def find_mrz_lines(text: str) -> list[str] | None:
             block = cleaned[i:i + count]
             if len(block) != count:
                 continue
-            fitted = [_fit_length(line, width) for line in block]
+            name_line = 2 if count == 3 else 0  # the letters-only line: names (and codes for 2-line formats)
+            fitted = [_fit_length(line, width, (0 if count == 3 else 5) if k == name_line else None)
+                      for k, line in enumerate(block)]
             if any(line is None for line in fitted):
                 continue
             lines = [line for line in fitted if line is not None]
-            score = _mrz_score(lines)
+            # Prefer the layout that needed the least repair (a 2x36 TD2 also fits 2x44 with filler added).
+            score = _mrz_score(lines) - 0.05 * sum(abs(len(a) - len(b)) for a, b in zip(block, lines))
             if best is None or score >= best[0]:
                 best = (score, lines)
     return best[1] if best else None
@@ -567,3 +780,35 @@ def build_td1(document_code: str, issuing_country: str, surname: str, given_name
     line2 += check_digit(composite)
     line3 = _name_field(surname, given_names, 30)
     return [line1, line2, line3]
+
+
+def build_td2(document_code: str, issuing_country: str, surname: str, given_names: str,
+              document_number: str, nationality: str, date_of_birth: date, sex: str,
+              expiry_date: date, optional_data: str = "") -> list[str]:
+    """Build a TD2 (ID card) MRZ: 2 lines of 36 characters with valid check digits."""
+    line1 = _code(document_code, 2, "document_code") + _code(issuing_country, 3, "issuing_country")
+    line1 += _name_field(surname, given_names, 31)
+    number = _pad(document_number, 9, "document_number")
+    dob, exp = _yymmdd(date_of_birth), _yymmdd(expiry_date)
+    line2 = (number + check_digit(number) + _code(nationality, 3, "nationality") + dob + check_digit(dob)
+             + _sex_char(sex) + exp + check_digit(exp) + _pad(optional_data, 7, "optional_data"))
+    composite = line2[0:10] + line2[13:20] + line2[21:35]
+    return [line1, line2 + check_digit(composite)]
+
+
+def build_mrv(visa_format: str, issuing_country: str, surname: str, given_names: str,
+              document_number: str, nationality: str, date_of_birth: date, sex: str,
+              expiry_date: date, optional_data: str = "", document_code: str = "V") -> list[str]:
+    """Build a machine-readable visa MRZ: ``'A'`` (MRV-A, 2x44) or ``'B'`` (MRV-B, 2x36); no composite digit."""
+    if visa_format not in ("A", "B"):
+        raise ValueError("visa_format must be 'A' or 'B'")
+    if not document_code.upper().startswith("V"):
+        raise ValueError("a visa document code starts with V")
+    width = 44 if visa_format == "A" else 36
+    line1 = _code(document_code, 2, "document_code") + _code(issuing_country, 3, "issuing_country")
+    line1 += _name_field(surname, given_names, width - 5)
+    number = _pad(document_number, 9, "document_number")
+    dob, exp = _yymmdd(date_of_birth), _yymmdd(expiry_date)
+    line2 = (number + check_digit(number) + _code(nationality, 3, "nationality") + dob + check_digit(dob)
+             + _sex_char(sex) + exp + check_digit(exp) + _pad(optional_data, width - 28, "optional_data"))
+    return [line1, line2]

@@ -5,9 +5,12 @@ comes from magic bytes, size and pixel limits are enforced *before* any pixel da
 decoded (decompression bombs), and images are fully decoded so truncated or corrupt
 files fail early with a :class:`DocumentError`.
 
-Images are OCRed with Tesseract after preprocessing (grayscale, upscaling of small
-images, median denoise of noisy images, small-angle deskew, orientation by the best OCR
-confidence over 0/180/90/270 degrees).  PDFs use their text layer.
+Images are OCRed with Tesseract after preprocessing (grayscale; a photographed document is
+cut out of its background, its perspective undone and its lighting evened; upscaling of
+small images, median denoise of noisy images, small-angle deskew, orientation by the best
+OCR confidence over 0/180/90/270 degrees).  PDF pages use their text layer; scanned pages
+(no text layer) are rendered with PDFium (pypdfium2) and OCRed.  Password-protected and
+malformed PDFs raise :class:`DocumentError`.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from PIL import Image, ImageFilter, ImageOps
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 
-from kyc_assets.onboarding.mrz import MRZError, find_mrz_lines, parse_mrz
+from kyc_assets.onboarding.mrz import MRZError, find_mrz_lines, fuse_mrz_readings, parse_mrz
 
 # Tesseract's OpenMP threads fight each other on small machines; one thread is much faster.
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
@@ -124,12 +127,14 @@ def _load_pdf(data: bytes) -> PdfReader:
     """Open a PDF and make sure its page tree is readable."""
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
-        if reader.is_encrypted:
-            raise DocumentError("encrypted PDF documents are not supported")
+        # Owner-password-only PDFs (print/copy restrictions) open with the empty user password.
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise DocumentError("encrypted PDF: a password is required to open it")
         count = len(reader.pages)
     except DocumentError:
         raise
-    except (PyPdfError, ValueError, KeyError, TypeError, OSError, AttributeError, IndexError) as exc:
+    except (PyPdfError, ValueError, KeyError, TypeError, OSError, AttributeError, IndexError,
+            NotImplementedError) as exc:
         raise DocumentError(f"corrupt PDF: {type(exc).__name__}") from exc
     if count == 0:
         raise DocumentError("corrupt PDF: no pages")
@@ -230,6 +235,95 @@ def _is_noisy(gray: Image.Image) -> bool:
     return float(diff.mean()) > _NOISE_LEVEL
 
 
+def _perspective_coeffs(output: np.ndarray, source: np.ndarray) -> tuple[float, ...]:
+    """PIL PERSPECTIVE coefficients mapping output corners to source corners (4x2 arrays)."""
+    rows = []
+    for (x, y), (u, v) in zip(output, source, strict=True):
+        rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
+        rows.append([0, 0, 0, x, y, 1, -v * x, -v * y])
+    return tuple(np.linalg.solve(np.array(rows, dtype=float), source.astype(float).ravel()))
+
+
+def _document_quad(gray: Image.Image) -> np.ndarray | None:
+    """Corners (top-left, top-right, bottom-right, bottom-left) of a bright document photographed on a
+    darker background, or None when the image is a scan (no dark surround) or no document stands out."""
+    from scipy import ndimage
+
+    small = gray.copy()
+    small.thumbnail((480, 480))
+    arr = np.asarray(small)
+    bright = arr > _otsu_threshold(arr)
+    border = np.concatenate([bright[0], bright[-1], bright[:, 0], bright[:, -1]])
+    if border.mean() > 0.25 or not 0.2 < bright.mean() < 0.97:
+        return None
+    labels, count = ndimage.label(ndimage.binary_opening(bright, iterations=2))
+    if count == 0:
+        return None
+    sizes = ndimage.sum_labels(np.ones_like(labels), labels, index=range(1, count + 1))
+    component = ndimage.binary_fill_holes(labels == int(np.argmax(sizes)) + 1)
+    if component.mean() < 0.2:
+        return None
+    return _quad_corners(component) * (gray.width / small.width)
+
+
+def _quad_corners(component: np.ndarray) -> np.ndarray:
+    """Four corners of a roughly quadrilateral blob: the extreme hull points along the diagonals of its
+    minimum-area bounding rectangle (angle kept within +-45 degrees, so the page stays the right way up)."""
+    from scipy.spatial import ConvexHull, QhullError
+
+    ys, xs = np.nonzero(component)
+    points = np.column_stack([xs, ys]).astype(float) + 0.5
+    try:
+        hull = points[ConvexHull(points).vertices]
+    except (QhullError, ValueError):
+        hull = points
+    edges = np.diff(np.vstack([hull, hull[:1]]), axis=0)
+    best = (np.inf, 0.0)
+    for angle in np.arctan2(edges[:, 1], edges[:, 0]):
+        angle = (angle + np.pi / 4) % (np.pi / 2) - np.pi / 4  # same rectangle, angle in [-45, 45)
+        c, s = np.cos(angle), np.sin(angle)
+        u, v = hull @ np.array([c, s]), hull @ np.array([-s, c])
+        area = np.ptp(u) * np.ptp(v)
+        if area < best[0]:
+            best = (area, angle)
+    c, s = np.cos(best[1]), np.sin(best[1])
+    u, v = hull @ np.array([c, s]), hull @ np.array([-s, c])
+    u, v = (u - u.min()) / max(np.ptp(u), 1e-9), (v - v.min()) / max(np.ptp(v), 1e-9)
+    return hull[[int(np.argmin(u + v)), int(np.argmax(u - v)), int(np.argmax(u + v)), int(np.argmin(u - v))]]
+
+
+def _flatten_document(gray: Image.Image) -> Image.Image:
+    """Cut a photographed document out of its background, undo the perspective (keystone) and even
+    out the lighting; scans (no darker surround) are returned unchanged."""
+    quad = _document_quad(gray)
+    if quad is None:
+        return gray
+    width = int(max(np.linalg.norm(quad[1] - quad[0]), np.linalg.norm(quad[2] - quad[3])))
+    height = int(max(np.linalg.norm(quad[3] - quad[0]), np.linalg.norm(quad[2] - quad[1])))
+    if width < 100 or height < 60:
+        return gray
+    target = np.array([(0, 0), (width, 0), (width, height), (0, height)], dtype=float)
+    flat = gray.transform((width, height), Image.PERSPECTIVE, _perspective_coeffs(target, quad),
+                          Image.BICUBIC, fillcolor=255)
+    return _even_light(flat)
+
+
+def _even_light(gray: Image.Image) -> Image.Image:
+    """Divide out uneven lighting (a lamp on one side, a shadow): the paper becomes evenly white.
+
+    The background is estimated from a max-filtered, blurred thumbnail (text strokes are thin, so
+    the local maximum is the paper's brightness).
+    """
+    small = gray.resize((max(1, gray.width // 8), max(1, gray.height // 8)), Image.BILINEAR)
+    background = small.filter(ImageFilter.MaxFilter(5)).filter(ImageFilter.GaussianBlur(2))
+    background = np.asarray(background.resize(gray.size, Image.BILINEAR), dtype=np.float32)
+    low, high = np.percentile(background, [2, 98])
+    if low > 0.7 * high:  # even enough (tints, a photo placeholder): dividing would only add noise
+        return gray
+    out = np.asarray(gray, dtype=np.float32) * 255.0 / np.maximum(background, 1.0)
+    return Image.fromarray(np.clip(out, 0, 255).astype(np.uint8), mode="L")
+
+
 def _preprocess(image: Image.Image) -> Image.Image:
     """Grayscale, upscale small images, median-denoise noisy ones and deskew small rotations.
 
@@ -237,7 +331,7 @@ def _preprocess(image: Image.Image) -> Image.Image:
     better than a hard binarisation (measured on the sample documents); the Otsu
     binarisation is used for skew estimation.
     """
-    gray = _to_gray(image)
+    gray = _flatten_document(_to_gray(image))
     if gray.width < _MIN_OCR_WIDTH:
         factor = min(_MAX_UPSCALE, -(-_MIN_OCR_WIDTH // gray.width))
         gray = gray.resize((gray.width * factor, gray.height * factor), Image.LANCZOS)
@@ -326,6 +420,13 @@ def _lines_are_vertical(gray: Image.Image) -> bool:
     return bool(col_var > row_var)
 
 
+def _is_blank(gray: Image.Image) -> bool:
+    """True for an empty page (no ink at all: nearly uniform grey levels), which is not OCRed."""
+    small = gray.copy()
+    small.thumbnail((400, 400))
+    return float(np.asarray(small, dtype=np.float64).std()) < 2.0
+
+
 def _prepare_page(image: Image.Image) -> _Prepared:
     """Preprocess one page, OCR it and turn it upright.
 
@@ -337,6 +438,8 @@ def _prepare_page(image: Image.Image) -> _Prepared:
     ("Too few characters") on sparse pages.
     """
     gray = _preprocess(image)
+    if _is_blank(gray):
+        return _Prepared(gray, "", None, True)
     order = (90, 270, 0, 180) if _lines_are_vertical(gray) else (0, 180, 90, 270)
     best: _Prepared | None = None
     for degrees in order:
@@ -351,7 +454,7 @@ def _prepare_page(image: Image.Image) -> _Prepared:
     return best
 
 
-def _mrz_candidate(image: Image.Image) -> tuple[int, list[str] | None]:
+def _mrz_candidate(image: Image.Image, viz_text: str | None = None) -> tuple[int, list[str] | None]:
     """OCR an image region with the MRZ whitelist; returns (quality, lines).
 
     Quality is 0 without MRZ-like text, -1 when the text has no filler ``<`` at all (no
@@ -364,11 +467,16 @@ def _mrz_candidate(image: Image.Image) -> tuple[int, list[str] | None]:
     lines = find_mrz_lines(text)
     if lines is None:
         return 0, None
+    return _mrz_quality(lines, viz_text), lines
+
+
+def _mrz_quality(lines: list[str], viz_text: str | None) -> int:
+    """1 + valid check digits (+10 when all are valid); 0 when the lines do not parse."""
     try:
-        result = parse_mrz(lines)
+        result = parse_mrz(lines, viz_text=viz_text)
     except MRZError:
-        return 0, None
-    return 1 + sum(result.check_digits.values()) + (10 if result.valid else 0), lines
+        return 0
+    return 1 + sum(result.check_digits.values()) + (10 if result.valid else 0)
 
 
 def _mrz_scales(region: Image.Image) -> list[float]:
@@ -390,92 +498,192 @@ def _scaled(image: Image.Image, factor: float) -> Image.Image:
 def _read_mrz_prepared(prepared: _Prepared) -> list[str] | None:
     """Find the MRZ in a page: lower part first, then the whole page, at normalised scales.
 
-    Rotations 0/180/90/270 are tried when the page orientation is not trusted.
+    Rotations 0/180/90/270 are tried when the page orientation is not trusted.  When no reading
+    has all check digits valid, a binarised variant is read too and the readings are fused field
+    by field (:func:`~kyc_assets.onboarding.mrz.fuse_mrz_readings`).
     """
     rotations = (0,) if prepared.oriented else (0, 180, 90, 270)
     best: tuple[int, list[str] | None] = (0, None)
+    readings: list[list[str]] = []
+    best_region: Image.Image | None = None
     for degrees in rotations:
         page = _rotate_cw(prepared.image, degrees)
         bottom = page.crop((0, int(page.height * 0.55), page.width, page.height))
         for region in (bottom, page):
             for factor in _mrz_scales(region):
-                quality, lines = _mrz_candidate(_scaled(region, factor))
+                scaled = _scaled(region, factor)
+                quality, lines = _mrz_candidate(scaled, prepared.text)
+                if lines is not None:
+                    readings.append(lines)
                 if quality > best[0]:
-                    best = (quality, lines)
+                    best, best_region = (quality, lines), scaled
                 if best[0] >= 10 or quality < 0:
                     break
             if best[0] >= 10:
                 return best[1]
+    if best[1] is None or best_region is None:
+        return None
+    return _fused_reading(best, best_region, readings, prepared.text)
+
+
+def _fused_reading(best: tuple[int, list[str] | None], region: Image.Image, readings: list[list[str]],
+                   viz_text: str) -> list[str] | None:
+    """Last resort for an MRZ whose best reading fails a check digit: read a binarised and a sharpened
+    variant of the best region and fuse all readings field by field."""
+    for variant in (_binarise(region), region.filter(ImageFilter.UnsharpMask(radius=2, percent=120))):
+        quality, lines = _mrz_candidate(variant, viz_text)
+        if lines is not None:
+            readings.append(lines)
+            if quality >= 10:
+                return lines
+    fused = fuse_mrz_readings(readings, viz_text=viz_text)
+    if fused is not None and _mrz_quality(fused, viz_text) > best[0]:
+        return fused
     return best[1]
+
+
+# --------------------------------------------------------------------------- PDF pages
+
+_PDF_RENDER_DPI = 300
+_PDF_RENDER_MAX_SIDE = 3300  # px: A4 at 300 dpi; larger pages are rendered at a lower resolution
+_MIN_TEXT_LAYER_CHARS = 16  # fewer letters/digits than this: treat the page as scanned
+_PDFIUM_LOCK = threading.Lock()  # PDFium is not thread-safe
+
+
+def render_pdf_page(data: bytes, index: int, max_pixels: int = 40_000_000) -> Image.Image:
+    """Render page ``index`` (0-based) of a PDF to a grayscale image for OCR (PDFium via pypdfium2).
+
+    Renders at 300 dpi, capped at 3300 px on the longer side and at ``max_pixels``.
+    Raises :class:`DocumentError` when the page cannot be rendered.
+    """
+    import pypdfium2 as pdfium
+
+    with _PDFIUM_LOCK:
+        pdf = None
+        try:
+            pdf = pdfium.PdfDocument(data)
+            page = pdf[index]
+            width, height = page.get_size()  # points (1/72 inch)
+            scale = _PDF_RENDER_DPI / 72
+            scale = min(scale, _PDF_RENDER_MAX_SIDE / max(width, height, 1))
+            scale = min(scale, (max_pixels / max(width * height, 1)) ** 0.5)
+            image = page.render(scale=scale, grayscale=True).to_pil().convert("L")
+        except pdfium.PdfiumError as exc:
+            raise DocumentError(f"corrupt PDF page {index + 1}: cannot be rendered ({exc})".split("\n")[0]) from exc
+        finally:
+            if pdf is not None:
+                pdf.close()
+    return image
+
+
+@dataclass
+class _Page:
+    """One analysed page: its text and, for OCRed pages, the upright preprocessed image."""
+
+    text: str
+    confidence: float | None
+    method: str  # 'ocr' or 'pdf_text'
+    note: str | None = None
+    prepared: _Prepared | None = None
+
+
+def _has_text_layer(text: str) -> bool:
+    return sum(ch.isalnum() for ch in text) >= _MIN_TEXT_LAYER_CHARS
+
+
+def _pdf_pages(reader: PdfReader, data: bytes | None = None) -> list[_Page]:
+    """Text of every PDF page: the text layer, or PDFium rendering + OCR for scanned pages.
+
+    Without ``data`` (the PDF bytes) scanned pages are not rendered and keep an empty text.
+    """
+    pages = []
+    for number, page in enumerate(reader.pages, start=1):
+        try:
+            text = (page.extract_text() or "").strip()
+        except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+            raise DocumentError(f"corrupt PDF page {number}: {type(exc).__name__}") from exc
+        if _has_text_layer(text):
+            pages.append(_Page(text, None, "pdf_text"))
+        elif data is None:
+            pages.append(_Page(text, None, "pdf_text", "no text layer (scanned page); not rendered"))
+        else:
+            prepared = _prepare_page(render_pdf_page(data, number - 1))
+            pages.append(_Page(prepared.text, prepared.confidence, "ocr",
+                               "no text layer (scanned page): rendered and OCRed", prepared))
+    return pages
 
 
 # --------------------------------------------------------------------------- public OCR
 
 
-def _pdf_pages(reader: PdfReader) -> list[PageText]:
-    pages = []
-    for number, page in enumerate(reader.pages, start=1):
-        try:
-            text = (page.extract_text() or "").strip()
-        except (PyPdfError, ValueError, KeyError, TypeError) as exc:
-            raise DocumentError(f"corrupt PDF page {number}: {type(exc).__name__}") from exc
-        note = None if text else "no text layer (scanned page); rendering PDFs for OCR is not supported yet"
-        pages.append(PageText(number, text, None, "pdf_text", note))
+_PAGES_CACHE: OrderedDict[str, list[_Page]] = OrderedDict()
+_PAGES_CACHE_SIZE = 4
+_PAGES_LOCK = threading.Lock()
+
+
+def _analysed_pages(content: list[Image.Image] | PdfReader, data: bytes) -> list[_Page]:
+    """Every page of a validated document, OCRed or from its text layer, cached by content digest.
+
+    Callers typically run :func:`ocr_document` and then :func:`read_mrz` on the same bytes;
+    the cache (a few documents, in memory only) avoids OCRing the pages twice.
+    """
+    key = hashlib.sha256(data).hexdigest()
+    with _PAGES_LOCK:
+        if key in _PAGES_CACHE:
+            _PAGES_CACHE.move_to_end(key)
+            return _PAGES_CACHE[key]
+    if isinstance(content, PdfReader):
+        pages = _pdf_pages(content, data)
+    else:
+        pages = []
+        for image in content:
+            prepared = _prepare_page(image)
+            pages.append(_Page(prepared.text, prepared.confidence, "ocr", None, prepared))
+    with _PAGES_LOCK:
+        _PAGES_CACHE[key] = pages
+        while len(_PAGES_CACHE) > _PAGES_CACHE_SIZE:
+            _PAGES_CACHE.popitem(last=False)
     return pages
 
 
-_PREPARED_CACHE: OrderedDict[str, list[_Prepared]] = OrderedDict()
-_PREPARED_CACHE_SIZE = 4
-_PREPARED_LOCK = threading.Lock()
-
-
-def _prepared_pages(pages: list[Image.Image], data: bytes) -> list[_Prepared]:
-    """Prepared (preprocessed, upright, OCRed) pages, cached by content digest.
-
-    Callers typically run :func:`ocr_document` and then :func:`read_mrz` on the same bytes;
-    the cache (a few documents, in memory only) avoids OCRing the page twice.
-    """
-    key = hashlib.sha256(data).hexdigest()
-    with _PREPARED_LOCK:
-        if key in _PREPARED_CACHE:
-            _PREPARED_CACHE.move_to_end(key)
-            return _PREPARED_CACHE[key]
-    prepared = [_prepare_page(image) for image in pages]
-    with _PREPARED_LOCK:
-        _PREPARED_CACHE[key] = prepared
-        while len(_PREPARED_CACHE) > _PREPARED_CACHE_SIZE:
-            _PREPARED_CACHE.popitem(last=False)
-    return prepared
+def document_pages(data: bytes) -> tuple[dict, list[_Page]]:
+    """Validate a document and return (inspection info, analysed pages). Raises :class:`DocumentError`."""
+    data = bytes(data) if isinstance(data, (bytearray, memoryview)) else data
+    info, content = _load_document(data)
+    return info, _analysed_pages(content, data)
 
 
 def ocr_document(data: bytes) -> list[PageText]:
     """Text of every page of an uploaded document.
 
     Images (each TIFF frame is a page) are preprocessed and OCRed with Tesseract
-    (method ``'ocr'``).  PDFs use their embedded text layer (method ``'pdf_text'``); a page
-    without a text layer (a scanned PDF) gets ``text=''`` and a ``note`` - rendering PDF
-    pages to images for OCR is a later issue.  Raises :class:`DocumentError`.
+    (method ``'ocr'``).  PDFs use their embedded text layer (method ``'pdf_text'``); pages
+    without one (scanned PDFs) are rendered with PDFium and OCRed (method ``'ocr'``, with a
+    ``note``).  Raises :class:`DocumentError`.
     """
-    _, content = _load_document(data)
-    if isinstance(content, PdfReader):
-        return _pdf_pages(content)
-    return [PageText(number, page.text, page.confidence, "ocr")
-            for number, page in enumerate(_prepared_pages(content, bytes(data)), start=1)]
+    _, pages = document_pages(data)
+    return [PageText(number, page.text, page.confidence, page.method, page.note)
+            for number, page in enumerate(pages, start=1)]
+
+
+def mrz_from_pages(pages: list[_Page]) -> list[str] | None:
+    """MRZ lines from the first OCRed page that has one (text-layer pages are left to the text parser)."""
+    for page in pages:
+        if page.prepared is not None:
+            lines = _read_mrz_prepared(page.prepared)
+            if lines is not None:
+                return lines
+    return None
 
 
 def read_mrz(data: bytes) -> list[str] | None:
-    """MRZ lines of an identity-document image, or None when no MRZ is found.
+    """MRZ lines of an identity-document image or scanned PDF, or None when no MRZ is found.
 
     OCRs the lower part of each upright page (first page with an MRZ wins, e.g. the back
     of an ID card in a two-page TIFF) with the MRZ character whitelist, then the whole
-    page, trying 0/180/90/270 degree rotations when the orientation is unknown.  PDFs
-    return None (no page rendering yet).  Raises :class:`DocumentError` for bad input.
+    page, trying 0/180/90/270 degree rotations when the orientation is unknown.  PDF pages
+    with a text layer are not searched here (their text holds the MRZ, if any).
+    Raises :class:`DocumentError` for bad input.
     """
-    _, content = _load_document(data)
-    if isinstance(content, PdfReader):
-        return None
-    for page in _prepared_pages(content, bytes(data)):
-        lines = _read_mrz_prepared(page)
-        if lines is not None:
-            return lines
-    return None
+    _, pages = document_pages(data)
+    return mrz_from_pages(pages)

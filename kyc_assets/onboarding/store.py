@@ -1,8 +1,16 @@
 """Content-addressed storage of received documents: the bytes an auditor traces back to.
 
-A document is stored once under its sha256 (``<root>/<ab>/<sha256>``) with a JSON sidecar
-describing how it arrived. Writes are atomic (temp file + rename), so a crash never leaves a
-half-written document that later reads as a different one, and reads verify the hash.
+A document is stored once under the sha256 of its *plaintext* bytes (``<root>/<ab>/<sha256>``)
+with a JSON sidecar describing how it arrived. Writes are atomic (temp file + rename), so a
+crash never leaves a half-written document that later reads as a different one, and reads
+verify the hash.
+
+Optional at-rest encryption: given Fernet keys (``KYC_DOCUMENT_KEYS``, comma-separated, newest
+first), documents are written as ``KYCENC1\\n`` + a Fernet token under the newest key and read
+with any of the keys (:class:`cryptography.fernet.MultiFernet`). :meth:`DocumentStore.rotate`
+re-encrypts every stored document under the newest key (and encrypts documents stored before
+encryption was enabled). The sha256 — the partition key and lineage — never changes, because
+it is always the hash of the plaintext; the plaintext never touches the disk when encryption is on.
 """
 
 from __future__ import annotations
@@ -10,9 +18,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+ENCRYPTED_MAGIC = b"KYCENC1\n"  # marks a stored document as a Fernet token (format version 1)
+KEYS_ENV_VAR = "KYC_DOCUMENT_KEYS"
 
 
 class DocumentStoreError(RuntimeError):
@@ -37,9 +51,75 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
+def parse_keys(keys: str | Sequence[str] | None) -> list[str]:
+    """Fernet keys from a comma-separated string (or a list), newest first; blanks ignored."""
+    if keys is None:
+        return []
+    parts = keys.split(",") if isinstance(keys, str) else list(keys)
+    return [part.strip() for part in parts if part and part.strip()]
+
+
+class _Cipher:
+    """Fernet encryption with several keys: encrypt under the first, decrypt with any."""
+
+    def __init__(self, keys: list[str]):
+        from cryptography.fernet import Fernet, MultiFernet
+
+        fernets = []
+        for index, key in enumerate(keys, start=1):
+            try:
+                fernets.append(Fernet(key.encode() if isinstance(key, str) else key))
+            except (ValueError, TypeError) as exc:  # never echo the key itself
+                raise DocumentStoreError(
+                    f"{KEYS_ENV_VAR} entry {index} is not a valid Fernet key "
+                    "(32 url-safe base64-encoded bytes; make one with Fernet.generate_key())") from exc
+        self.newest = fernets[0]
+        self.all = MultiFernet(fernets)
+
+    def encrypt(self, data: bytes) -> bytes:
+        return ENCRYPTED_MAGIC + self.newest.encrypt(data)
+
+    def decrypt(self, stored: bytes, what: str) -> bytes:
+        from cryptography.fernet import InvalidToken
+
+        try:
+            return self.all.decrypt(stored[len(ENCRYPTED_MAGIC):])
+        except InvalidToken as exc:
+            raise DocumentStoreError(
+                f"{what} cannot be decrypted: none of the keys in {KEYS_ENV_VAR} fits "
+                "(wrong or missing key, or the stored bytes were altered)") from exc
+
+    def is_newest(self, stored: bytes) -> bool:
+        from cryptography.fernet import InvalidToken
+
+        try:
+            self.newest.decrypt(stored[len(ENCRYPTED_MAGIC):])
+            return True
+        except InvalidToken:
+            return False
+
+
+@dataclass
+class RotationReport:
+    """What :meth:`DocumentStore.rotate` did, in counts (no document content)."""
+
+    rotated: int = 0  # re-encrypted from an older key to the newest
+    encrypted: int = 0  # stored in plaintext before, encrypted now
+    unchanged: int = 0  # already under the newest key
+
+
 class DocumentStore:
-    def __init__(self, root: Path | str):
+    """The content-addressed document store; ``keys`` (newest first) turns on at-rest encryption."""
+
+    def __init__(self, root: Path | str, keys: str | Sequence[str] | None = None):
         self.root = Path(root)
+        parsed = parse_keys(keys)
+        self._cipher = _Cipher(parsed) if parsed else None
+
+    @property
+    def encrypted(self) -> bool:
+        """True when new documents are written encrypted."""
+        return self._cipher is not None
 
     def path(self, sha256: str) -> Path:
         if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
@@ -49,27 +129,40 @@ class DocumentStore:
     def contains(self, sha256: str) -> bool:
         return self.path(sha256).exists()
 
+    def _encode(self, data: bytes) -> bytes:
+        return self._cipher.encrypt(data) if self._cipher else data
+
+    def _decode(self, stored: bytes, sha256: str) -> bytes:
+        if not stored.startswith(ENCRYPTED_MAGIC):
+            return stored
+        what = f"document {sha256[:12]}"
+        if self._cipher is None:
+            raise DocumentStoreError(f"{what} is encrypted but no keys are configured (set {KEYS_ENV_VAR})")
+        return self._cipher.decrypt(stored, what)
+
     def put(self, data: bytes, *, original_name: str, source: str = "inbox") -> str:
-        """Store ``data`` (idempotent) and return its sha256."""
+        """Store ``data`` (idempotent) and return the sha256 of its plaintext."""
         sha = sha256_bytes(data)
         target = self.path(sha)
         if not target.exists():
-            atomic_write(target, data)
+            atomic_write(target, self._encode(data))
             meta = {
                 "sha256": sha,
                 "size_bytes": len(data),
                 "original_name": original_name,
                 "source": source,
+                "encrypted": self.encrypted,
                 "received_at": datetime.now(UTC).isoformat(timespec="seconds"),
             }
             atomic_write(target.with_suffix(".json"), json.dumps(meta, indent=1).encode())
         return sha
 
     def get(self, sha256: str) -> bytes:
+        """The plaintext bytes of a stored document, decrypted if needed and checked against its sha256."""
         path = self.path(sha256)
         if not path.exists():
             raise DocumentStoreError(f"document {sha256[:12]} is not in the store at {self.root}")
-        data = path.read_bytes()
+        data = self._decode(path.read_bytes(), sha256)
         if sha256_bytes(data) != sha256:
             raise DocumentStoreError(f"document {sha256[:12]} does not match its sha256: the stored bytes changed")
         return data
@@ -77,3 +170,61 @@ class DocumentStore:
     def meta(self, sha256: str) -> dict:
         path = self.path(sha256).with_suffix(".json")
         return json.loads(path.read_text()) if path.exists() else {"sha256": sha256}
+
+    def keys(self) -> Iterator[str]:
+        """The sha256 of every stored document."""
+        if not self.root.exists():
+            return
+        for folder in sorted(self.root.iterdir()):
+            if not folder.is_dir() or len(folder.name) != 2:
+                continue
+            for path in sorted(folder.iterdir()):
+                if len(path.name) == 64 and path.name.startswith(folder.name) and path.is_file():
+                    yield path.name
+
+    def rotate(self) -> RotationReport:
+        """Re-encrypt every stored document under the newest key (plaintext ones get encrypted).
+
+        Each document is decrypted with any configured key, checked against its sha256 and
+        written back atomically; a document no key opens raises :class:`DocumentStoreError`
+        and is left as it was. Run it after putting a new key first in ``KYC_DOCUMENT_KEYS``;
+        the old key can be removed once it has finished.
+        """
+        if self._cipher is None:
+            raise DocumentStoreError(f"key rotation needs encryption keys (set {KEYS_ENV_VAR})")
+        report = RotationReport()
+        for sha in self.keys():
+            path = self.path(sha)
+            stored = path.read_bytes()
+            encrypted = stored.startswith(ENCRYPTED_MAGIC)
+            if encrypted and self._cipher.is_newest(stored):
+                report.unchanged += 1
+                continue
+            data = self.get(sha)
+            atomic_write(path, self._cipher.encrypt(data))
+            meta = self.meta(sha)
+            meta["encrypted"] = True
+            atomic_write(path.with_suffix(".json"), json.dumps(meta, indent=1).encode())
+            if encrypted:
+                report.rotated += 1
+            else:
+                report.encrypted += 1
+        return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m kyc_assets.onboarding.store rotate``: re-encrypt the configured store under the newest key."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv != ["rotate"]:
+        print("usage: python -m kyc_assets.onboarding.store rotate", file=sys.stderr)
+        return 2
+    from kyc_assets.settings import Settings
+
+    settings = Settings.from_env()
+    report = DocumentStore(settings.document_store_dir, os.environ.get(KEYS_ENV_VAR)).rotate()
+    print(f"rotated={report.rotated} encrypted={report.encrypted} unchanged={report.unchanged}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

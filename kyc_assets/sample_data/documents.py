@@ -11,6 +11,7 @@ licence, see ``fonts/LICENSE-DejaVu.txt``) so rendering does not depend on syste
 
 from __future__ import annotations
 
+import io
 import math
 from datetime import date, timedelta
 from functools import lru_cache
@@ -19,12 +20,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from kyc_assets.onboarding.mrz import build_td1, build_td3
+from kyc_assets.onboarding.mrz import build_mrv, build_td1, build_td2, build_td3
 
 FONT_DIR = Path(__file__).parent / "fonts"
 MONO_FONT = FONT_DIR / "DejaVuSansMono.ttf"
 SANS_FONT = FONT_DIR / "DejaVuSans.ttf"
-DISTORTIONS = (None, "noise", "blur", "rotate", "upside_down")
+DISTORTIONS = (None, "noise", "blur", "rotate", "upside_down", "skew", "rotate90", "rotate270", "jpeg",
+               "perspective", "low_res", "photo")
+MRZ_FORMATS = ("TD1", "TD2", "TD3", "MRVA", "MRVB")
 
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _INK = (20, 20, 30)
@@ -86,8 +89,53 @@ def _draw_mrz(image: Image.Image, lines: list[str], size: int, bottom_margin: in
         draw.text((x, top + i * spacing), line, font=font, fill=(0, 0, 0))
 
 
+def _jpeg(image: Image.Image, quality: int) -> Image.Image:
+    """Re-encode as a low-quality JPEG (blocking and ringing artefacts, 4:2:0 chroma)."""
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, "JPEG", quality=quality, subsampling=2)
+    return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+
+
+def _perspective(image: Image.Image, rng: np.random.Generator, strength: float = 0.08) -> Image.Image:
+    """The document photographed at an angle: corners moved inwards, a dark table around it."""
+    w, h = image.size
+    margin = 0.06
+    canvas = Image.new("RGB", (int(w * (1 + 2 * margin)), int(h * (1 + 2 * margin))), (70, 62, 55))
+    canvas.paste(image, (int(w * margin), int(h * margin)))
+    cw, ch = canvas.size
+    jitter = rng.uniform(0, strength, size=8) * np.array([cw, ch] * 4)
+    # Output corners (clockwise from top left) map to these source points of the canvas.
+    src = [(0 - jitter[0], 0 - jitter[1]), (cw + jitter[2], 0 - jitter[3]),
+           (cw + jitter[4], ch + jitter[5]), (0 - jitter[6], ch + jitter[7])]
+    dst = [(0, 0), (cw, 0), (cw, ch), (0, ch)]
+    matrix = []
+    for (x, y), (u, v) in zip(dst, src, strict=True):
+        matrix.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
+        matrix.append([0, 0, 0, x, y, 1, -v * x, -v * y])
+    coeffs = np.linalg.solve(np.array(matrix, dtype=float), np.array(src, dtype=float).ravel())
+    return canvas.transform(canvas.size, Image.PERSPECTIVE, tuple(coeffs), Image.BICUBIC,
+                            fillcolor=(70, 62, 55))
+
+
+def _uneven_light(image: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """A lamp on one side: brightness falling off across the page."""
+    arr = np.asarray(image, dtype=np.float64)
+    h, w = arr.shape[:2]
+    angle = rng.uniform(0, 2 * math.pi)
+    ramp = (np.cos(angle) * np.linspace(-1, 1, w)[None, :] + np.sin(angle) * np.linspace(-1, 1, h)[:, None])
+    arr = arr * (0.8 + 0.2 * ramp)[..., None]
+    return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), mode="RGB")
+
+
 def _distort(image: Image.Image, distortion: str | None, seed: int) -> Image.Image:
-    """Apply a capture distortion: sensor noise, defocus blur, a small skew or upside-down."""
+    """Apply a capture distortion (see :data:`DISTORTIONS`).
+
+    'noise' sensor noise and speckle; 'blur' defocus; 'rotate' a 2-4 degree skew; 'skew' a
+    0.5-1.5 degree skew; 'upside_down', 'rotate90', 'rotate270' turned pages; 'jpeg' heavy
+    JPEG artefacts (quality 12-20); 'perspective' photographed at an angle on a table;
+    'low_res' scaled down to 600 px wide; 'photo' a phone photo (perspective, uneven light,
+    mild noise, JPEG quality 45, 900 px wide).
+    """
     if distortion not in DISTORTIONS:
         raise ValueError(f"unknown distortion {distortion!r}; expected one of {DISTORTIONS}")
     rng = np.random.default_rng(seed)
@@ -100,11 +148,25 @@ def _distort(image: Image.Image, distortion: str | None, seed: int) -> Image.Ima
         return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), mode="RGB")
     if distortion == "blur":
         return image.filter(ImageFilter.GaussianBlur(radius=1.6))
-    if distortion == "rotate":
-        angle = float(rng.uniform(2.0, 4.0)) * (1 if rng.random() < 0.5 else -1)
+    if distortion in ("rotate", "skew"):
+        low, high = (2.0, 4.0) if distortion == "rotate" else (0.5, 1.5)
+        angle = float(rng.uniform(low, high)) * (1 if rng.random() < 0.5 else -1)
         return image.rotate(angle, resample=Image.BICUBIC, expand=True, fillcolor=_WHITE)
     if distortion == "upside_down":
         return image.rotate(180)
+    if distortion in ("rotate90", "rotate270"):
+        return image.rotate(int(distortion[6:]), expand=True)
+    if distortion == "jpeg":
+        return _jpeg(image, int(rng.integers(12, 21)))
+    if distortion == "perspective":
+        return _perspective(image, rng)
+    if distortion == "low_res":
+        return image.resize((600, round(image.height * 600 / image.width)), Image.BILINEAR)
+    if distortion == "photo":
+        photo = _uneven_light(_perspective(image, rng, strength=0.05), rng)
+        photo = photo.resize((900, round(photo.height * 900 / photo.width)), Image.BILINEAR)
+        arr = np.asarray(photo, dtype=np.float64) + rng.normal(0, 6, size=(photo.height, photo.width))[..., None]
+        return _jpeg(Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), mode="RGB"), 45)
     return image
 
 
@@ -115,7 +177,7 @@ def _given_first(person: dict) -> str:
 def render_passport(person: dict, *, distortion: str | None = None, seed: int = 0) -> Image.Image:
     """Passport data page (TD3, 1250x880 px): photo, labelled visual zone and a 2x44 MRZ.
 
-    ``distortion``: None, 'noise', 'blur', 'rotate' (2-4 degree skew) or 'upside_down'.
+    ``distortion``: one of :data:`DISTORTIONS` (None, 'noise', 'blur', 'rotate', 'upside_down', ...).
     """
     image = _background(1250, 880, (236, 242, 250), seed)
     draw = ImageDraw.Draw(image)
@@ -142,7 +204,7 @@ def render_passport(person: dict, *, distortion: str | None = None, seed: int = 
 def render_id_card(person: dict, *, distortion: str | None = None, seed: int = 0) -> Image.Image:
     """Identity card (TD1, 1200x760 px): photo, labelled visual zone and a 3x30 MRZ.
 
-    ``distortion``: None, 'noise', 'blur', 'rotate' (2-4 degree skew) or 'upside_down'.
+    ``distortion``: one of :data:`DISTORTIONS` (None, 'noise', 'blur', 'rotate', 'upside_down', ...).
     """
     image = _background(1200, 760, (242, 238, 250), seed)
     draw = ImageDraw.Draw(image)
@@ -162,6 +224,66 @@ def render_id_card(person: dict, *, distortion: str | None = None, seed: int = 0
                       person["sex"], person["expiry_date"])
     _draw_mrz(image, lines, size=48, bottom_margin=24, spacing=66)
     return _distort(image, distortion, seed)
+
+
+def render_td2_card(person: dict, *, distortion: str | None = None, seed: int = 0) -> Image.Image:
+    """TD2 identity card (1050x740 px): photo, labelled visual zone and a 2x36 MRZ."""
+    image = _background(1050, 740, (238, 246, 240), seed)
+    draw = ImageDraw.Draw(image)
+    draw.text((36, 22), "IDENTITY CARD", font=_font(SANS_FONT, 30), fill=_INK)
+    draw.text((520, 28), f"Issuing State  {person['issuing_country']}", font=_font(SANS_FONT, 20), fill=_INK)
+    _photo_placeholder(draw, (36, 86, 256, 380))
+    fields = [
+        ("Surname", person["surname"].upper()),
+        ("Given names", person["given_names"].upper()),
+        ("Date of birth", _viz_date(person["date_of_birth"])),
+        ("Sex", person["sex"]),
+        ("Document No.", person["document_number"]),
+    ]
+    _draw_fields(draw, 290, 80, fields, label_size=18, value_size=24, gap=8)
+    lines = build_td2("I", person["issuing_country"], person["surname"], person["given_names"],
+                      person["document_number"], person["nationality"], person["date_of_birth"],
+                      person["sex"], person["expiry_date"])
+    _draw_mrz(image, lines, size=40, bottom_margin=30, spacing=62)
+    return _distort(image, distortion, seed)
+
+
+def render_visa(person: dict, *, visa_format: str = "A", distortion: str | None = None,
+                seed: int = 0) -> Image.Image:
+    """Machine-readable visa sticker: MRV-A (1250x880 px, 2x44 MRZ) or MRV-B (1050x740 px, 2x36 MRZ)."""
+    size = (1250, 880) if visa_format == "A" else (1050, 740)
+    image = _background(*size, (250, 244, 232), seed)
+    draw = ImageDraw.Draw(image)
+    draw.text((40, 26), "VISA", font=_font(SANS_FONT, 34), fill=_INK)
+    draw.text((size[0] // 2, 34), f"Issued by  {person['issuing_country']}", font=_font(SANS_FONT, 22), fill=_INK)
+    _photo_placeholder(draw, (40, 100, 280, 400))
+    fields = [
+        ("Surname", person["surname"].upper()),
+        ("Given names", person["given_names"].upper()),
+        ("Date of birth", _viz_date(person["date_of_birth"])),
+        ("Passport number", person["document_number"]),
+        ("Valid until", _viz_date(person["expiry_date"])),
+    ]
+    _draw_fields(draw, 320, 92, fields, label_size=18, value_size=24, gap=8)
+    lines = build_mrv(visa_format, person["issuing_country"], person["surname"], person["given_names"],
+                      person["document_number"], person["nationality"], person["date_of_birth"],
+                      person["sex"], person["expiry_date"])
+    _draw_mrz(image, lines, size=40, bottom_margin=36 if visa_format == "A" else 30, spacing=62)
+    return _distort(image, distortion, seed)
+
+
+def render_identity_document(person: dict, mrz_format: str, *, distortion: str | None = None,
+                             seed: int = 0) -> Image.Image:
+    """Render an identity document of any MRZ format (see :data:`MRZ_FORMATS`)."""
+    if mrz_format == "TD1":
+        return render_id_card(person, distortion=distortion, seed=seed)
+    if mrz_format == "TD2":
+        return render_td2_card(person, distortion=distortion, seed=seed)
+    if mrz_format == "TD3":
+        return render_passport(person, distortion=distortion, seed=seed)
+    if mrz_format in ("MRVA", "MRVB"):
+        return render_visa(person, visa_format=mrz_format[-1], distortion=distortion, seed=seed)
+    raise ValueError(f"unknown MRZ format {mrz_format!r}; expected one of {MRZ_FORMATS}")
 
 
 _BILL_KINDS = (

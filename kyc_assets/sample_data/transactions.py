@@ -5,10 +5,11 @@ between customers and to/from external accounts, cash withdrawals and deposits. 
 self-transactions (``sender_account == receiver_account``) with channel ``cash_deposit`` /
 ``cash_withdrawal``, the convention the monitoring features rely on.
 
-Planted typologies, each on its own customer accounts and placed in the last ~25 days of the period so that
-monitoring "as of" the last date sees them: structuring, fan_in, fan_out, cycle, rapid_pass_through,
-high_risk_corridor. Counterparties of planted flows are external accounts (``EXT-...``) except in cycles,
-where all participants are customer accounts.
+Planted typologies, each on its own customer accounts, at random times over the whole period: structuring,
+fan_in, fan_out, cycle, rapid_pass_through, high_risk_corridor, scatter_gather (A -> several intermediaries
+-> C) and gather_scatter (several sources -> hub -> several destinations). Counterparties of planted flows
+are external accounts (``EXT-...``) except in cycles, scatter-gather and gather-scatter, where every
+participant is a customer account and labelled.
 
 Rows are built with numpy/pyarrow column operations; 1,000,000 rows take a few seconds.
 """
@@ -31,6 +32,8 @@ TYPOLOGIES: tuple[str, ...] = (
     "cycle",
     "rapid_pass_through",
     "high_risk_corridor",
+    "scatter_gather",
+    "gather_scatter",
 )
 HIGH_RISK = ("IR", "KP", "MM", "SY", "AF", "YE")
 _HOME_COUNTRIES = np.array(["US", "US", "US", "US", "US", "US", "US", "GB", "DE", "FR", "CA", "MX"], dtype=object)
@@ -174,6 +177,39 @@ def _plant(rng, accounts, k, t_lo, t_hi, home) -> tuple[_Rows, list[tuple[str, l
         cents = rng.integers(200_000, 2_000_000, m)
         rows.add(np.where(outward, acct, other), np.where(outward, other, acct), t, cents, "wire", tag,
                  np.where(outward, home[acct], cty), np.where(outward, cty, home[acct]))
+    for _ in range(k):  # scatter-gather: A -> 3-6 intermediaries -> C, each forwarding 90-99% within days
+        mids = int(rng.integers(3, 7))
+        members = take(mids + 2)
+        if len(members) < mids + 2:
+            break
+        src, dst, middle = members[0], members[-1], members[1:-1]
+        tag = len(instances)
+        instances.append(("scatter_gather", members))
+        start = t0(10)
+        for i, b in enumerate(middle):
+            amount = int(rng.integers(300_000, 2_000_000))
+            t1 = start + int(rng.integers(0, 2 * _DAY)) + i
+            rows.add(src, b, [t1], [amount], "wire", tag, home[src], home[b])
+            t2 = t1 + int(rng.integers(3 * 3600, 4 * _DAY))
+            rows.add(b, dst, [t2], [int(amount * rng.uniform(0.90, 0.99))], "wire", tag, home[b], home[dst])
+
+    for _ in range(k):  # gather-scatter: 4-8 sources -> hub -> 4-8 destinations within about a week
+        n_src, n_dst = int(rng.integers(4, 9)), int(rng.integers(4, 9))
+        members = take(n_src + n_dst + 1)
+        if len(members) < n_src + n_dst + 1:
+            break
+        hub, sources, dests = members[0], members[1 : 1 + n_src], members[1 + n_src :]
+        tag = len(instances)
+        instances.append(("gather_scatter", members))
+        start = t0(9)
+        amounts = rng.integers(200_000, 1_500_000, n_src)
+        t_in = start + np.sort(rng.integers(0, 3 * _DAY, n_src))
+        for src, t, amount in zip(sources, t_in, amounts, strict=True):
+            rows.add(src, hub, [t], [int(amount)], rng.choice(["wire", "ach"]), tag, home[src], home[hub])
+        shares = rng.dirichlet(np.full(n_dst, 4.0)) * amounts.sum() * rng.uniform(0.9, 0.98)
+        t_out = t_in[-1] + 3600 + np.sort(rng.integers(0, 4 * _DAY, n_dst))
+        for dst, t, amount in zip(dests, t_out, shares, strict=True):
+            rows.add(hub, dst, [t], [int(amount)], rng.choice(["wire", "ach"]), tag, home[hub], home[dst])
     return rows, instances
 
 
@@ -220,7 +256,9 @@ def _ordinary(rng, accounts, m, t_lo, t_hi, home, start_dt: datetime, days: int)
     out = kind == 1
     k_out = out.sum()
     to_customer = rng.random(k_out) < 0.5
-    receiver[out] = np.where(to_customer, acc[rng.integers(0, n_acc, k_out)], _ext("EXT-", rng.integers(0, 10 * n_acc, k_out)))
+    # a customer-to-customer transfer never goes to the sender itself (that would be a self-transfer)
+    other = (who[out] + rng.integers(1, n_acc, k_out)) % n_acc
+    receiver[out] = np.where(to_customer, acc[other], _ext("EXT-", rng.integers(0, 10 * n_acc, k_out)))
     cents[out] = _cents(rng, 5.3, 1.2, k_out)
     channel[out] = rng.choice(np.array(["ach", "wire"], dtype=object), k_out, p=[0.7, 0.3])
     abroad = rng.random(k_out) < 0.05
@@ -260,7 +298,7 @@ def _ordinary(rng, accounts, m, t_lo, t_hi, home, start_dt: datetime, days: int)
 
 
 def generate_transactions(
-    accounts: list[str], *, n: int, start: date, days: int, seed: int
+    accounts: list[str], *, n: int, start: date, days: int, seed: int, plant_days: int | None = None
 ) -> tuple[pd.DataFrame, list[dict]]:
     """Generate ``n`` transactions over ``days`` days from ``start`` among ``accounts``, with planted typologies.
 
@@ -268,8 +306,9 @@ def generate_transactions(
     ISO timestamps ending in ``Z``, amounts with 2 decimals), sorted by time; ``labels`` holds one
     ``{"typology", "account_id", "transaction_ids"}`` per planted (typology, account); a cycle labels every
     participant with the whole cycle's transactions. Deterministic for a given seed and accounts list.
-    About ``len(accounts) // 100`` instances of each typology are planted (at least one when there are 60+
-    accounts and enough rows), on distinct accounts.
+    About ``len(accounts) // 300`` instances of each typology are planted (at least one when there are 60+
+    accounts and enough rows), on distinct accounts, at random times over the whole period (or, with
+    ``plant_days``, over its last ``plant_days`` days).
     """
     accounts = [str(a) for a in accounts]
     if len(set(accounts)) < 2:
@@ -283,8 +322,8 @@ def generate_transactions(
     t_end = t_start + days * _DAY
     home = dict(zip(accounts, rng.choice(_HOME_COUNTRIES, len(accounts))))
 
-    k = min(50, len(accounts) // 100 if len(accounts) >= 100 else (1 if len(accounts) >= 60 else 0), n // 250)
-    plant_lo = max(t_start, t_end - 25 * _DAY)
+    k = min(50, max(len(accounts) // 300, 1 if len(accounts) >= 60 else 0), n // 250)
+    plant_lo = t_start if plant_days is None else max(t_start, t_end - int(plant_days) * _DAY)
     planted, instances = _plant(rng, accounts, k, plant_lo, t_end - 1, home)
     p = planted.arrays()
     # planted flows may run past the period end by a few hours; clip into the period

@@ -7,10 +7,18 @@ without company legal forms or vessel prefixes.
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
+from functools import lru_cache
 
 from anyascii import anyascii
+from rapidfuzz.distance import OSA
+
+logger = logging.getLogger(__name__)
+
+#: Names longer than this (characters) are truncated before normalisation, with a warning.
+MAX_NAME_CHARS = 512
 
 #: Titles and honorifics dropped from person names (compared after punctuation removal).
 TITLES = frozenset({
@@ -37,9 +45,53 @@ _LEGAL_PHRASES = re.compile(
     r"limited liability company|joint stock company|closed joint stock company|"
     r"open joint stock company|public joint stock company)\b"
 )
+#: Generic words of company names: they say little about which company is meant, so they weigh little.
+GENERIC_WORDS = frozenset({
+    "trading", "trade", "traders", "international", "intl", "group", "holding", "holdings", "company",
+    "companies", "general", "industries", "industrial", "industry", "services", "service", "global", "import",
+    "export", "imports", "exports", "investment", "investments", "enterprise", "enterprises", "corp",
+    "corporation", "commercial", "commerce", "the", "and", "of", "for", "bank", "management", "development",
+    "consulting", "capital", "partners", "solutions", "systems", "technology", "technologies", "logistics",
+    "shipping", "marine", "maritime", "energy", "oil", "gas", "petroleum", "construction", "engineering",
+    "manufacturing", "products", "resources", "finance", "financial", "exchange", "establishment", "est",
+    "agency", "center", "centre", "foundation", "association", "organization", "organisation", "institute",
+    "ministry", "national", "state", "united", "new", "first", "limited", "incorporated",
+})
 #: Vessel name prefixes (after abbreviation folding): M/V, MV, M/T, MT, S/S, SS ...
 VESSEL_PREFIXES = frozenset({"mv", "mt", "ms", "ss", "mfv", "fv", "my", "sy"})
 _NON_PERSON = ("organization", "vessel", "aircraft")
+#: FollowTheMoney schema names (and our entity types) mapped to the entity type used here.
+SCHEMA_TYPES = {
+    "person": "person", "organization": "organization", "company": "organization", "legalentity": None,
+    "publicbody": "organization", "vessel": "vessel", "airplane": "aircraft", "aircraft": "aircraft",
+    "entity": None, "thing": None, "": None,
+}
+#: Unicode categories removed before transliteration: symbols (emoji), controls (NUL), private use, unassigned.
+_DROP_CATEGORIES = frozenset({"So", "Sk", "Cc", "Cf", "Cs", "Co", "Cn"})
+
+
+def entity_type_for(schema: str | None) -> str | None:
+    """Entity type for an FtM schema or entity type name ('Person', 'Company', 'vessel'); unknown -> None."""
+    if schema is None:
+        return None
+    return SCHEMA_TYPES.get(str(schema).strip().lower().replace("_", ""))
+
+
+def clean_text(name: object) -> str:
+    """Name text safe to normalise: str, at most MAX_NAME_CHARS, no control characters, emoji or symbols.
+
+    ``None`` and non-strings become text (``None`` -> ''); over-long names are truncated with a
+    warning that carries the length only (no PII in logs).
+    """
+    if name is None:
+        return ""
+    text = name if isinstance(name, str) else str(name)
+    if len(text) > MAX_NAME_CHARS:
+        logger.warning("name of %d characters truncated to %d for screening", len(text), MAX_NAME_CHARS)
+        text = text[:MAX_NAME_CHARS]
+    if text.isascii():
+        return text if text.isprintable() else "".join(ch if ch.isprintable() else " " for ch in text)
+    return "".join(" " if unicodedata.category(ch) in _DROP_CATEGORIES else ch for ch in text)
 
 
 def _transliterate(text: str) -> str:
@@ -72,17 +124,49 @@ def _plain_tokens(text: str) -> list[str]:
     return re.sub(r"[^a-z0-9]+", " ", anyascii(text).lower()).split()
 
 
-def _strip_edges(tokens: list[str], leading: frozenset[str], trailing: frozenset[str]) -> list[str]:
-    """Remove ``leading`` words from the start and ``trailing`` words from the end, keeping one token."""
+def _strip_edges(tokens: list[str], leading: frozenset[str], trailing: frozenset[str],
+                 fuzzy: bool = False) -> list[str]:
+    """Remove ``leading`` words from the start and ``trailing`` words from the end, keeping one token.
+
+    ``fuzzy``: also remove misspelt long legal forms ('corporition', 'limtied'; see ``_is_legal_typo``).
+    """
     start, end = 0, len(tokens)
-    while end - start > 1 and tokens[start] in leading:
+    while end - start > 1 and (tokens[start] in leading or (fuzzy and _is_legal_typo(tokens[start]))):
         start += 1
-    while end - start > 1 and tokens[end - 1] in trailing:
+    while end - start > 1 and (tokens[end - 1] in trailing or (fuzzy and _is_legal_typo(tokens[end - 1]))):
         end -= 1
     return tokens[start:end]
 
 
+#: Long legal-form words whose misspellings are still recognised (one edit, two from 9 characters).
+_LONG_LEGAL_FORMS = ("limited", "corporation", "incorporated", "aktiengesellschaft",
+                     "gesellschaft", "sociedad", "societe", "limitada")
+
+
+@lru_cache(maxsize=65_536)
+def _is_legal_typo(token: str) -> bool:
+    """True for a misspelt long legal form: 'corporition', 'limtied', 'lliimited' (not an exact form)."""
+    if len(token) < 6 or token in GENERIC_WORDS:
+        return False
+    for form in _LONG_LEGAL_FORMS:
+        if abs(len(form) - len(token)) <= 2 and OSA.distance(token, form, score_cutoff=2) <= (2 if len(form) >= 9 else 1):
+            return True
+    return False
+
+
 def normalize_name(name: str, entity_type: str | None = None) -> str:
+    """Canonical comparison form of a party name (see ``_normalize``); never raises on odd text.
+
+    Accepts None, emoji, NUL bytes, mixed scripts and very long names (truncated to MAX_NAME_CHARS).
+    """
+    text = clean_text(name)
+    if entity_type is not None and entity_type not in SCHEMA_TYPES.values():
+        entity_type = entity_type_for(entity_type)
+    return _normalize(text, entity_type)
+
+
+@lru_cache(maxsize=65_536)
+def _normalize(name: str, entity_type: str | None = None) -> str:
     """Canonical comparison form of a party name.
 
     NFKC, transliterate to ASCII (anyascii), casefold, drop punctuation and diacritics,
@@ -90,8 +174,7 @@ def normalize_name(name: str, entity_type: str | None = None) -> str:
     either end (organizations)
     and vessel prefixes (vessels). ``entity_type`` None applies the person and organization rules.
     """
-    text = unicodedata.normalize("NFKC", name or "")
-    text = _transliterate(text)
+    text = name if name.isascii() else _transliterate(unicodedata.normalize("NFKC", name))
     text = _fold_abbreviations(text)
     text = _reorder_last_first(text, entity_type)
     text = text.casefold()
@@ -103,7 +186,7 @@ def normalize_name(name: str, entity_type: str | None = None) -> str:
     if entity_type in (None, "person"):
         tokens = _strip_edges(tokens, TITLES, SUFFIXES)
     if entity_type in (None, "organization"):
-        tokens = _strip_edges(tokens, LEGAL_FORMS, LEGAL_FORMS)
+        tokens = _strip_edges(tokens, LEGAL_FORMS, LEGAL_FORMS, fuzzy=True)
     if entity_type == "vessel" and len(tokens) > 1 and tokens[0] in VESSEL_PREFIXES:
         tokens = tokens[1:]
     return " ".join(tokens)

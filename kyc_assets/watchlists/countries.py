@@ -54,6 +54,11 @@ _COUNTRIES: dict[str, str] = {
     "zambia": "ZM", "zimbabwe": "ZW",
     # demonyms seen in remarks
     "eritrean": "ER", "iranian": "IR", "iraqi": "IQ", "syrian": "SY", "russian": "RU",
+    "pakistani": "PK", "afghan": "AF", "yemeni": "YE", "saudi": "SA", "libyan": "LY", "sudanese": "SD",
+    "somali": "SO", "lebanese": "LB", "belarusian": "BY", "ukrainian": "UA", "chinese": "CN",
+    "north korean": "KP", "venezuelan": "VE", "kuwaiti": "KW", "egyptian": "EG", "jordanian": "JO",
+    "tunisian": "TN", "algerian": "DZ", "moroccan": "MA", "british": "GB", "american": "US",
+    "iran (islamic republic of)": "IR", "syrian arab republic": "SY", "viet nam": "VN",
 }
 
 _ISO2 = frozenset(_COUNTRIES.values())

@@ -201,6 +201,7 @@ def _entry(row: list[str], overflow: list[list[str]], alts: list[list[str]], add
         addresses=[a for a in (_address(r) for r in adds) if a],
         programs=programs,
         remarks=remarks,
+        topics=["sanction"],
     )
 
 

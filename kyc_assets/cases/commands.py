@@ -1,0 +1,373 @@
+"""The ``kyc case ...``, ``kyc trace`` and ``kyc audit verify`` commands (registered by kyc_assets/cli.py).
+
+Thin: parse, authenticate the analyst, call the case store, print. Refusals are one line on stderr
+with exit code 2 (the store has already written them to the audit log).
+
+Analyst identity: ``--as NAME``. When ``KYC_ANALYSTS_FILE`` lists the analysts, the password is
+read from ``--password-stdin`` or ``KYC_ANALYST_PASSWORD`` (or asked for on a terminal); a wrong
+password is refused and audited. Without a file (local/demo mode) the name is taken as given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+
+from kyc_assets.cases.store import DECISIONS
+
+
+def _store():
+    from kyc_assets.cases.store import CaseStore
+
+    return CaseStore.from_env()
+
+
+def _cli_error(message: str) -> Exception:
+    from kyc_assets.cli import CLIError
+
+    return CLIError(message)
+
+
+def _authenticate(store, args, name: str, action: str, subject: str) -> str:
+    """The analyst's name, after checking the password when an analyst list is configured."""
+    from kyc_assets.cases.analysts import AuthenticationError
+
+    directory = store.analysts
+    try:
+        if directory is None or not directory.configured:
+            return directory.get(name).username if directory else name
+        password = os.environ.get("KYC_ANALYST_PASSWORD")
+        if getattr(args, "password_stdin", False):
+            password = sys.stdin.readline().rstrip("\n")
+        elif password is None and sys.stdin.isatty():
+            password = getpass.getpass(f"password for {name}: ")
+        return directory.authenticate(name, password).username
+    except AuthenticationError as exc:
+        store.record_refusal(actor=str(name or "")[:100], action=action, subject=subject, error=str(exc))
+        raise _cli_error(str(exc)) from exc
+
+
+def _run(fn):
+    """Map refusals of the store (CaseError and friends) to one-line CLI errors."""
+    from kyc_assets.cases.export import ExportError
+    from kyc_assets.cases.pii import PiiKeyError
+    from kyc_assets.cases.sar import SarError
+    from kyc_assets.cases.store import CaseError
+
+    try:
+        return fn()
+    except (CaseError, ExportError, SarError, PiiKeyError) as exc:
+        raise _cli_error(str(exc)) from exc
+
+
+def _print_json(data) -> None:
+    print(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str))
+
+
+def _case_line(c: dict) -> str:
+    return (f"{c['case_id']}  P{c['priority']}  {c['status']:<16} due {c['due_date']}"
+            f"{' OVERDUE' if c.get('overdue') else ''}  {c['subject_type']} {c['subject_id']}  "
+            f"{c.get('assigned_to') or '-'}  {c.get('evidence_count', 0)} evidence  {'; '.join(c['reasons'])[:80]}")
+
+
+def cmd_case_list(args) -> int:
+    store = _store()
+    rows = _run(lambda: store.list_cases(status=args.status, assigned_to=args.assigned_to, limit=args.limit,
+                                         sort=args.sort))
+    if args.json:
+        _print_json(rows)
+    else:
+        for row in rows:
+            print(_case_line(row))
+    total = store.count_cases(status=args.status, assigned_to=args.assigned_to)
+    print(f"{len(rows)} of {total} case(s){' with status ' + args.status if args.status else ''}", file=sys.stderr)
+    return 0
+
+
+def cmd_case_show(args) -> int:
+    case = _run(lambda: _store().get_case(args.case_id))
+    if args.json:
+        _print_json(case)
+        return 0
+    print(_case_line(case))
+    if case.get("subject_name"):
+        print(f"subject: {case['subject_name']}  born {case.get('subject_dob') or '-'}  "
+              f"document {case.get('subject_document_number') or '-'}")
+    print(f"opened {case['opened_at']}  updated {case['updated_at']}  version {case['version']}"
+          f"{'  closed ' + case['closed_at'] + ' (' + str(case['outcome']) + '), retained until ' + str(case['retain_until']) if case.get('closed_at') else ''}")
+    print("evidence:")
+    for e in case["evidence"]:
+        print(f"  {e['evidence_id'][:12]} {e['kind']} risk {e['risk']:.2f}: {e['reason']}")
+    print("decisions:")
+    for d in case["decisions"] or []:
+        approval = f" -> {d['status']} by {d['approved_by']}" if d.get("approved_by") else f" ({d['status']})"
+        print(f"  {d['decided_at']} {d['decision']} by {d['analyst']}: {d['reason']}{approval}")
+    if not case["decisions"]:
+        print("  none yet")
+    if case.get("report"):
+        r = case["report"]
+        print(f"report {r['report_id']}: {r['status']} (prepared by {r['prepared_by']}"
+              f"{', approved by ' + r['approved_by'] if r.get('approved_by') else ''})")
+    return 0
+
+
+def cmd_case_assign(args) -> int:
+    store = _store()
+    actor = _authenticate(store, args, args.actor or args.to, "case_assign", args.case_id)
+    case = _run(lambda: store.assign(args.case_id, to=args.to, actor=actor, expected_version=args.expected_version))
+    print(f"{case['case_id']} assigned to {case['assigned_to']}")
+    return 0
+
+
+def cmd_case_decide(args) -> int:
+    store = _store()
+    analyst = _authenticate(store, args, args.analyst, "case_decide", args.case_id)
+    case = _run(lambda: store.decide(args.case_id, decision=args.decision, reason=args.reason, analyst=analyst,
+                                     expected_version=args.expected_version))
+    follow = " (awaiting a second analyst: kyc case approve)" if case["status"] == "pending_approval" else ""
+    print(f"{case['case_id']}: {args.decision} recorded by {analyst}; status {case['status']}{follow}")
+    return 0
+
+
+def cmd_case_approve(args) -> int:
+    store = _store()
+    analyst = _authenticate(store, args, args.analyst, "report_approve" if args.report else "case_approve",
+                            args.case_id)
+    if args.report:
+        case = _run(lambda: store.approve_report(args.case_id, analyst=analyst, expected_version=args.expected_version))
+        print(f"{case['case_id']}: report {case['report']['report_id']} approved by {analyst}")
+    else:
+        case = _run(lambda: store.approve(args.case_id, analyst=analyst, reason=args.reason or "",
+                                          expected_version=args.expected_version))
+        print(f"{case['case_id']}: confirmation approved by {analyst}; closed, report {case['report']['report_id']} "
+              "drafted")
+    return 0
+
+
+def cmd_case_reject(args) -> int:
+    store = _store()
+    analyst = _authenticate(store, args, args.analyst, "case_reject", args.case_id)
+    case = _run(lambda: store.reject(args.case_id, analyst=analyst, reason=args.reason,
+                                     expected_version=args.expected_version))
+    print(f"{case['case_id']}: confirmation rejected by {analyst}; status {case['status']}")
+    return 0
+
+
+def _institution() -> str:
+    from kyc_assets.settings import Settings
+
+    return Settings.from_env().institution_name
+
+
+def cmd_case_report(args) -> int:
+    from kyc_assets.cases.sar import build_sar
+    from kyc_assets.cli import _output
+
+    store = _store()
+    document = _run(lambda: build_sar(store.get_case(args.case_id), institution=_institution()))
+    with _output(args.out) as fh:
+        fh.write(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    return 0
+
+
+def _document_store():
+    from kyc_assets.onboarding.store import DocumentStore
+    from kyc_assets.settings import Settings
+
+    return DocumentStore(Settings.from_env().document_store_dir, os.environ.get("KYC_DOCUMENT_KEYS") or None)
+
+
+def _instance():
+    """The Dagster instance of DAGSTER_HOME, or None when it is not set."""
+    if not os.environ.get("DAGSTER_HOME"):
+        return None
+    import dagster as dg
+
+    return dg.DagsterInstance.get()
+
+
+def cmd_case_export(args) -> int:
+    from kyc_assets.cases.export import export_bundle
+
+    store = _store()
+    instance = _instance()
+    try:
+        manifest = _run(lambda: export_bundle(store, args.case_id, args.out, document_store=_document_store(),
+                                              instance=instance, institution=_institution(),
+                                              actor=args.actor or "cli"))
+    finally:
+        if instance is not None:
+            instance.dispose()
+    missing = manifest["missing_documents"]
+    print(f"{manifest['case_id']}: {len(manifest['files'])} files written to {args.out} (manifest sha256 "
+          f"{manifest['manifest_sha256']}){f', {len(missing)} document(s) not in the store' if missing else ''}",
+          file=sys.stderr)
+    return 0
+
+
+def cmd_case_verify_bundle(args) -> int:
+    from kyc_assets.cases.export import verify_bundle
+
+    problems = _run(lambda: verify_bundle(args.bundle))
+    if problems:
+        print(f"bundle {args.bundle} does not verify: {problems[0]} ({len(problems)} problem(s))", file=sys.stderr)
+        return 1
+    print(f"bundle {args.bundle} verifies")
+    return 0
+
+
+def cmd_case_purge(args) -> int:
+    store = _store()
+    actor = _authenticate(store, args, args.actor, "case_delete", args.case_id)
+    _run(lambda: store.delete_case(args.case_id, actor=actor))
+    print(f"{args.case_id} deleted (its retention period had ended; audit entries kept)")
+    return 0
+
+
+def cmd_case_rotate_keys(args) -> int:
+    changed = _run(lambda: _store().rotate_pii_keys(actor=args.actor or "cli"))
+    print(f"{changed} case(s) re-encrypted under the newest key of KYC_CASE_KEYS")
+    return 0
+
+
+def cmd_case_hash_password(args) -> int:
+    from kyc_assets.cases.analysts import hash_password
+
+    password = sys.stdin.readline().rstrip("\n") if not sys.stdin.isatty() else getpass.getpass("password: ")
+    if not password:
+        raise _cli_error("an empty password cannot be hashed")
+    print(hash_password(password))
+    return 0
+
+
+def cmd_trace(args) -> int:
+    from kyc_assets.audit.trace import build_trace, render_trace
+
+    store = _store()
+    case = _run(lambda: store.get_case(args.case_id))
+    instance = _instance()
+    try:
+        trace = build_trace(case, instance=instance, document_store=_document_store())
+    finally:
+        if instance is not None:
+            instance.dispose()
+    if args.json:
+        _print_json(trace)
+    else:
+        print(render_trace(trace))
+    return 0
+
+
+def cmd_audit_verify(args) -> int:
+    import time
+
+    started = time.perf_counter()
+    report = _store().verify_audit()
+    seconds = time.perf_counter() - started
+    if getattr(args, "json", False):
+        _print_json({"intact": report.intact, "entries": report.entries, "first_broken": report.first_broken,
+                     "problem": report.problem, "seconds": round(seconds, 3)})
+        return 0 if report.intact else 1
+    if report.intact:
+        print(f"audit log intact: {report.entries} entries ({seconds:.1f} s)")
+        return 0
+    print(f"audit log broken at entry {report.first_broken}: {report.problem}", file=sys.stderr)
+    return 1
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``case``, ``trace`` and ``audit`` to the ``kyc`` parser."""
+    case = sub.add_parser("case", help="case work: list, show, assign, decide, approve, export")
+    cases = case.add_subparsers(dest="case_command", required=True)
+
+    def analyst(p, required=True, flag="--as", dest="analyst"):
+        p.add_argument(flag, dest=dest, required=required, metavar="ANALYST", help="the analyst acting")
+        p.add_argument("--password-stdin", action="store_true",
+                       help="read the analyst's password from the first line of stdin (with KYC_ANALYSTS_FILE)")
+
+    def versioned(p):
+        p.add_argument("--expected-version", type=int, help="refuse if the case changed since this version")
+
+    p = cases.add_parser("list", help="the case queue, by priority and due date")
+    p.add_argument("--status", help="open, escalated, pending_approval, closed, or active (all but closed)")
+    p.add_argument("--assigned-to")
+    p.add_argument("--sort", default="priority", choices=["priority", "due_date", "opened_at", "updated_at", "risk"])
+    p.add_argument("--limit", type=int, default=1000)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_case_list)
+
+    p = cases.add_parser("show", help="one case with its evidence, decisions and report")
+    p.add_argument("case_id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_case_show)
+
+    p = cases.add_parser("assign", help="assign a case to an analyst")
+    p.add_argument("case_id")
+    p.add_argument("--to", required=True, metavar="ANALYST")
+    analyst(p, required=False, dest="actor")
+    versioned(p)
+    p.set_defaults(func=cmd_case_assign)
+
+    p = cases.add_parser("decide", help="record a decision (confirmed needs a second analyst's approval)")
+    p.add_argument("case_id")
+    p.add_argument("--decision", required=True, choices=list(DECISIONS))
+    p.add_argument("--reason", required=True)
+    analyst(p)
+    versioned(p)
+    p.set_defaults(func=cmd_case_decide)
+
+    p = cases.add_parser("approve", help="four-eyes: approve a proposed confirmation (or, with --report, "
+                                         "the SAR draft) as a second analyst")
+    p.add_argument("case_id")
+    p.add_argument("--report", action="store_true", help="approve the case's SAR draft instead")
+    p.add_argument("--reason")
+    analyst(p)
+    versioned(p)
+    p.set_defaults(func=cmd_case_approve)
+
+    p = cases.add_parser("reject", help="four-eyes: reject a proposed confirmation as a second analyst")
+    p.add_argument("case_id")
+    p.add_argument("--reason", required=True)
+    analyst(p)
+    versioned(p)
+    p.set_defaults(func=cmd_case_reject)
+
+    p = cases.add_parser("report", help="the SAR draft of a confirmed case (kyc-sar-json/1, schema-validated)")
+    p.add_argument("case_id")
+    p.add_argument("--out", help="file to write (default stdout)")
+    p.set_defaults(func=cmd_case_report)
+
+    p = cases.add_parser("export", help="write the examiner's evidence bundle with a sha256 manifest")
+    p.add_argument("case_id")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--as", dest="actor", metavar="ANALYST", help="recorded as the exporter in the audit log")
+    p.set_defaults(func=cmd_case_export)
+
+    p = cases.add_parser("verify-bundle", help="check an exported bundle against its manifest")
+    p.add_argument("bundle", metavar="DIR")
+    p.set_defaults(func=cmd_case_verify_bundle)
+
+    p = cases.add_parser("purge", help="delete a closed case whose retention period has ended")
+    p.add_argument("case_id")
+    analyst(p, dest="actor")
+    p.set_defaults(func=cmd_case_purge)
+
+    p = cases.add_parser("rotate-keys", help="re-encrypt the PII columns under the newest key of KYC_CASE_KEYS")
+    p.add_argument("--as", dest="actor", metavar="ANALYST")
+    p.set_defaults(func=cmd_case_rotate_keys)
+
+    p = cases.add_parser("hash-password", help="scrypt hash of a password (stdin) for KYC_ANALYSTS_FILE")
+    p.set_defaults(func=cmd_case_hash_password)
+
+    p = sub.add_parser("trace", help="the lineage of a case back to its source bytes")
+    p.add_argument("case_id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_trace)
+
+    audit = sub.add_parser("audit", help="audit log tools").add_subparsers(dest="audit_command", required=True)
+    p = audit.add_parser("verify", help="recompute the audit log's hash chain")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_audit_verify)

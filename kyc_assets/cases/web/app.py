@@ -1,0 +1,388 @@
+"""The review dashboard (`kyc serve`): an ASGI app (Starlette) with server-rendered Jinja2 templates.
+
+Pages: the case queue (filter, sort by priority and due date, assign), a case page with its evidence
+(document images, extracted fields, screening hits next to their list entries, the account's
+transaction history as an inline SVG chart, anomaly reasons, links to the Dagster UI) and the
+decision forms (dismiss as false positive, confirm, escalate; a second analyst approves or rejects a
+confirmation, and approves the SAR draft).
+
+Safety: templates autoescape everything; no JavaScript at all (a strict Content-Security-Policy
+forbids it); every state-changing form carries the session's CSRF token, and a forged request is
+refused (403) and audited; every decision goes through the case store, which enforces four-eyes and
+audits refusals; unknown case ids give a 404 that says so.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, quote, urlencode
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from kyc_assets.cases.web import auth
+from kyc_assets.cases.web.evidence import dagster_links, document_keys, read_evidence, sniff_media_type
+
+HERE = Path(__file__).parent
+PAGE_SIZE = 50
+MAX_FORM_BYTES = 64 * 1024
+STATUS_FILTERS = ("active", "open", "escalated", "pending_approval", "closed", "all")
+SORTS = ("priority", "due_date", "opened_at", "updated_at", "risk")
+DONE_MESSAGES = {"assigned": "Case assigned.", "decided": "Decision recorded.",
+                 "proposed": "Confirmation proposed: a second analyst must approve it.",
+                 "approved": "Confirmation approved: the case is closed and a SAR draft was prepared.",
+                 "rejected": "Confirmation rejected: the case is back in review.",
+                 "report_approved": "SAR draft approved."}
+# The store's audit names of each form's action (a refusal is audited as "<name>_refused").
+AUDIT_ACTIONS = {"assign": "case_assign", "decide": "case_decide", "approve": "case_approve",
+                 "reject": "case_reject", "approve_report": "report_approve"}
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'self'; form-action 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+@dataclass
+class WebConfig:
+    """What the dashboard needs: the case store (with its analyst directory), where the evidence lives,
+    the Dagster UI's address and the session secret."""
+
+    store: object  # kyc_assets.cases.store.CaseStore
+    warehouse_path: Path
+    document_store_dir: Path
+    document_keys: str | None = None
+    dagster_ui_url: str = "http://127.0.0.1:3000"
+    session_secret: str | None = None
+    audit_views: bool = True  # record who opened which case and document (PII access)
+
+
+def config_from_env(env=None) -> WebConfig:
+    """The dashboard's configuration from the environment (the same variables as the code location)."""
+    from kyc_assets.cases.store import CaseStore
+    from kyc_assets.settings import Settings
+
+    env = os.environ if env is None else env
+    settings = Settings.from_env(env)
+    return WebConfig(store=CaseStore.from_env(env), warehouse_path=settings.warehouse_path,
+                     document_store_dir=settings.document_store_dir,
+                     document_keys=env.get("KYC_DOCUMENT_KEYS") or None, dagster_ui_url=settings.dagster_ui_url,
+                     session_secret=env.get("KYC_SESSION_SECRET") or None)
+
+
+class Forbidden(Exception):
+    """A request refused before it reaches the store (CSRF, identity)."""
+
+    def __init__(self, message: str, status: int = 403):
+        super().__init__(message)
+        self.status = status
+
+
+def _templates() -> Jinja2Templates:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HERE / "templates")), autoescape=True)
+    env.filters["pretty"] = lambda v: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)
+    return Jinja2Templates(env=env)
+
+
+def create_app(config: WebConfig) -> Starlette:
+    """The dashboard as an ASGI app."""
+    from kyc_assets.cases import store as case_store
+    from kyc_assets.cases.analysts import AnalystDirectory, AuthenticationError
+
+    store = config.store
+    directory = getattr(store, "analysts", None) or AnalystDirectory.from_env()
+    codec = auth.SessionCodec(config.session_secret)
+    templates = _templates()
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def session_of(request: Request) -> auth.Session:
+        if "kyc_session" not in request.state._state:
+            request.state.kyc_session = codec.loads(request.cookies.get(auth.COOKIE))
+        return request.state.kyc_session
+
+    def finish(request: Request, response: Response) -> Response:
+        session = session_of(request)
+        if session.changed:
+            response.set_cookie(auth.COOKIE, codec.dumps(session), max_age=auth.SESSION_MAX_AGE_SECONDS,
+                                httponly=True, samesite="strict", secure=request.url.scheme == "https", path="/")
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    def analyst_of(request: Request) -> str | None:
+        """The analyst making the request: the trusted proxy header when configured, else the session."""
+        if directory.trusted_header:
+            try:
+                return directory.from_header(request.headers.get(directory.trusted_header)).username
+            except AuthenticationError:
+                return None
+        return session_of(request).analyst
+
+    def page(request: Request, name: str, context: dict, status: int = 200) -> Response:
+        session = session_of(request)
+        base = {"analyst": analyst_of(request), "csrf": session.csrf, "proxy_auth": bool(directory.trusted_header),
+                "local_mode": not directory.configured, "dagster_ui_url": config.dagster_ui_url.rstrip("/")}
+        return finish(request, templates.TemplateResponse(request, name, {**base, **context}, status_code=status))
+
+    def error_page(request: Request, status: int, title: str, message: str) -> Response:
+        return page(request, "error.html", {"title": title, "message": message}, status)
+
+    def require_analyst(request: Request) -> str | Response:
+        analyst = analyst_of(request)
+        if analyst:
+            return analyst
+        if directory.trusted_header:
+            return error_page(request, 401, "Not signed in",
+                              f"This dashboard expects the reverse proxy to identify you ({directory.trusted_header}).")
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return finish(request, RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303))
+
+    async def read_form(request: Request) -> dict[str, str]:
+        if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
+            raise Forbidden("the form is too large", 413)
+        body = await request.body()
+        if len(body) > MAX_FORM_BYTES:
+            raise Forbidden("the form is too large", 413)
+        try:
+            parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=50)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise Forbidden("the form could not be read", 400) from exc
+        return {k: v[-1] for k, v in parsed.items()}
+
+    async def checked_post(request: Request, action: str, subject: str) -> tuple[str, dict] | Response:
+        """Identity and CSRF for a state-changing form: refused (and audited) unless both hold."""
+        analyst = require_analyst(request)
+        if isinstance(analyst, Response):
+            if not directory.trusted_header:  # a POST without a session is refused, not redirected
+                await run_in_threadpool(store.record_refusal, actor="anonymous", action=action, subject=subject,
+                                        error="not signed in")
+                return error_page(request, 403, "Refused", "You are not signed in.")
+            return analyst
+        try:
+            form = await read_form(request)
+        except Forbidden as exc:
+            return error_page(request, exc.status, "Refused", str(exc))
+        if not auth.csrf_ok(session_of(request), form.get("csrf_token")):
+            await run_in_threadpool(store.record_refusal, actor=analyst, action=action, subject=subject,
+                                    error="CSRF token missing or invalid")
+            return error_page(request, 403, "Refused: invalid form token",
+                              "This form was not issued by this dashboard session (CSRF check failed). "
+                              "Reload the page and try again. The attempt was recorded in the audit log.")
+        return analyst, form
+
+    def case_error(request: Request, exc: Exception, case_id: str, analyst: str) -> Response:
+        status = 404 if isinstance(exc, case_store.CaseNotFound) else 403 if isinstance(
+            exc, case_store.FourEyesViolation) else 409 if isinstance(
+            exc, case_store.ConcurrentUpdate | case_store.CaseClosed) else 400
+        if status == 404:
+            return error_page(request, 404, "Case not found", str(exc))
+        return render_case(request, case_id, analyst, error=str(exc), status=status)
+
+    # -- pages ----------------------------------------------------------------------------------
+
+    def home(request: Request) -> Response:
+        return finish(request, RedirectResponse("/cases", status_code=303))
+
+    def healthz(request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    def queue(request: Request) -> Response:
+        analyst = require_analyst(request)
+        if isinstance(analyst, Response):
+            return analyst
+        q = request.query_params
+        status = q.get("status") if q.get("status") in STATUS_FILTERS else "active"
+        sort = q.get("sort") if q.get("sort") in SORTS else "priority"
+        assigned = q.get("assigned") if q.get("assigned") in ("me", "unassigned") else ""
+        priority = int(q["priority"]) if q.get("priority", "") in ("1", "2", "3", "4") else None
+        search = (q.get("q") or "").strip()[:100] or None
+        try:
+            page_no = max(1, int(q.get("page") or 1))
+        except ValueError:
+            page_no = 1
+        filters = {"status": None if status == "all" else status,
+                   "assigned_to": analyst if assigned == "me" else "" if assigned == "unassigned" else None,
+                   "min_priority": priority, "search": search}
+        total = store.count_cases(**filters)
+        rows = store.list_cases(**filters, sort=sort, descending=q.get("desc") == "1" and sort != "priority",
+                                limit=PAGE_SIZE, offset=(page_no - 1) * PAGE_SIZE)
+        params = {"status": status, "sort": sort, "assigned": assigned, "priority": priority or "",
+                  "q": search or "", "desc": q.get("desc") or ""}
+        return page(request, "queue.html", {
+            "rows": rows, "total": total, "page_no": page_no, "pages": max(1, math.ceil(total / PAGE_SIZE)),
+            "params": params, "query": lambda **kw: urlencode({**params, **kw}), "statuses": STATUS_FILTERS,
+            "sorts": SORTS, "next": request.url.path + (f"?{request.url.query}" if request.url.query else "")})
+
+    def render_case(request: Request, case_id: str, analyst: str, *, error: str | None = None,
+                    status: int = 200) -> Response:
+        try:
+            case = store.get_case(case_id)
+        except case_store.CaseNotFound as exc:
+            return error_page(request, 404, "Case not found", f"{exc}. Check the id or go back to the queue.")
+        evidence = read_evidence(case, config.warehouse_path)
+        if config.audit_views and status == 200:
+            store.append_audit(actor=analyst, action="case_viewed", subject=case["case_id"], detail={})
+        proposal = next((d for d in case["decisions"] if d.get("status") == "proposed"), None)
+        done = DONE_MESSAGES.get(request.query_params.get("done", ""))
+        return page(request, "case.html", {
+            "case": case, "ev": evidence, "links": dagster_links(case["evidence"], config.dagster_ui_url),
+            "proposal": proposal, "error": error, "done": done, "decisions": case_store.DECISIONS,
+            "audit": store.audit_entries(subject=case["case_id"], limit=50),
+            "case_url": quote(case["case_id"], safe="")}, status)
+
+    def case_page(request: Request) -> Response:
+        analyst = require_analyst(request)
+        if isinstance(analyst, Response):
+            return analyst
+        return render_case(request, request.path_params["case_id"], analyst)
+
+    def document(request: Request) -> Response:
+        analyst = require_analyst(request)
+        if isinstance(analyst, Response):
+            return analyst
+        from kyc_assets.onboarding.store import DocumentStore, DocumentStoreError
+
+        case_id, sha = request.path_params["case_id"], request.path_params["sha256"]
+        try:
+            case = store.get_case(case_id)
+        except case_store.CaseNotFound as exc:
+            return error_page(request, 404, "Case not found", str(exc))
+        if sha not in document_keys(case["evidence"]):
+            return error_page(request, 404, "Document not found", "This case has no such document.")
+        try:
+            data = DocumentStore(config.document_store_dir, config.document_keys).get(sha)
+        except DocumentStoreError as exc:
+            return error_page(request, 404, "Document unavailable", str(exc))
+        if config.audit_views:
+            store.append_audit(actor=analyst, action="document_viewed", subject=case["case_id"],
+                               detail={"document_sha256": sha})
+        media = sniff_media_type(data)
+        response = Response(data, media_type=media, headers={
+            "Content-Security-Policy": "sandbox; default-src 'none'",
+            "Content-Disposition": f'inline; filename="{sha[:16]}"'})
+        return finish(request, response)
+
+    # -- actions --------------------------------------------------------------------------------
+
+    def _version(form: dict) -> int | None:
+        value = form.get("version", "")
+        return int(value) if value.isdigit() else None
+
+    async def act(request: Request, action: str) -> Response:
+        case_id = request.path_params["case_id"]
+        checked = await checked_post(request, AUDIT_ACTIONS[action], case_id)
+        if isinstance(checked, Response):
+            return checked
+        analyst, form = checked
+        version = _version(form)
+        try:
+            if action == "assign":
+                to = analyst if form.get("to", "") in ("", "me") else form["to"].strip()
+                await run_in_threadpool(store.assign, case_id, to=to, actor=analyst, expected_version=version)
+                done = "assigned"
+            elif action == "decide":
+                decision = form.get("decision", "")
+                await run_in_threadpool(store.decide, case_id, decision=decision, reason=form.get("reason", ""),
+                                        analyst=analyst, expected_version=version)
+                done = "proposed" if decision == "confirmed" else "decided"
+            elif action == "approve":
+                await run_in_threadpool(store.approve, case_id, analyst=analyst, reason=form.get("reason", ""),
+                                        expected_version=version)
+                done = "approved"
+            elif action == "reject":
+                await run_in_threadpool(store.reject, case_id, analyst=analyst, reason=form.get("reason", ""),
+                                        expected_version=version)
+                done = "rejected"
+            else:  # approve_report
+                await run_in_threadpool(store.approve_report, case_id, analyst=analyst, expected_version=version)
+                done = "report_approved"
+        except case_store.CaseError as exc:
+            return await run_in_threadpool(case_error, request, exc, case_id, analyst)
+        back = form.get("next", "")
+        target = back if action == "assign" and back.startswith("/cases") and "//" not in back \
+            else f"/cases/{quote(case_id, safe='')}?done={done}"
+        return finish(request, RedirectResponse(target, status_code=303))
+
+    def action_route(action: str):
+        async def endpoint(request: Request) -> Response:
+            return await act(request, action)
+        return endpoint
+
+    # -- sign in / out --------------------------------------------------------------------------
+
+    def safe_next(value: str | None) -> str:
+        return value if value and value.startswith("/") and not value.startswith("//") else "/cases"
+
+    async def login(request: Request) -> Response:
+        if directory.trusted_header:
+            return error_page(request, 404, "No login here", "Analysts are identified by the reverse proxy.")
+        if request.method == "GET":
+            return page(request, "login.html", {"next": safe_next(request.query_params.get("next")), "error": None})
+        try:
+            form = await read_form(request)
+        except Forbidden as exc:
+            return error_page(request, exc.status, "Refused", str(exc))
+        username = (form.get("username") or "").strip()[:100]
+        if not auth.csrf_ok(session_of(request), form.get("csrf_token")):
+            await run_in_threadpool(store.record_refusal, actor=username or "anonymous", action="login",
+                                    subject="dashboard", error="CSRF token missing or invalid")
+            return page(request, "login.html", {"next": "/cases", "error": "The form expired; try again."}, 403)
+        try:
+            who = await run_in_threadpool(directory.authenticate, username, form.get("password") or "")
+        except AuthenticationError as exc:
+            await run_in_threadpool(store.record_refusal, actor=username or "anonymous", action="login",
+                                    subject="dashboard", error=str(exc))
+            return page(request, "login.html", {"next": safe_next(form.get("next")), "error": str(exc)}, 401)
+        request.state.kyc_session = auth.new_session(analyst=who.username)
+        await run_in_threadpool(store.append_audit, actor=who.username, action="login", subject="dashboard",
+                                detail={"method": "password" if directory.configured else "local"})
+        return finish(request, RedirectResponse(safe_next(form.get("next")), status_code=303))
+
+    async def logout(request: Request) -> Response:
+        checked = await checked_post(request, "logout", "dashboard")
+        if isinstance(checked, Response):
+            return checked
+        analyst, _ = checked
+        await run_in_threadpool(store.append_audit, actor=analyst, action="logout", subject="dashboard", detail={})
+        request.state.kyc_session = auth.new_session()
+        return finish(request, RedirectResponse("/login", status_code=303))
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return await run_in_threadpool(error_page, request, 404, "Not found", "There is no such page.")
+
+    routes = [
+        Route("/", home),
+        Route("/healthz", healthz),
+        Route("/login", login, methods=["GET", "POST"]),
+        Route("/logout", logout, methods=["POST"]),
+        Route("/cases", queue),
+        Route("/cases/{case_id}", case_page),
+        Route("/cases/{case_id}/documents/{sha256}", document),
+        *[Route(f"/cases/{{case_id}}/{name.replace('_', '-')}", action_route(name), methods=["POST"])
+          for name in ("assign", "decide", "approve", "reject", "approve_report")],
+        Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
+    ]
+    return Starlette(routes=routes, exception_handlers={404: not_found})
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Run the dashboard with uvicorn (blocking)."""
+    import uvicorn
+
+    config = config_from_env()
+    uvicorn.run(create_app(config), host=host, port=port, log_level="info", proxy_headers=False,
+                server_header=False)

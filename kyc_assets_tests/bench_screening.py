@@ -1,0 +1,188 @@
+"""Screening figures for `make bench` (called from bench.py by the lead; printed, never asserted).
+
+- ``bench_throughput``: queries/s over the full 2021 OFAC SDN list with aliases (read from
+  /work/shared/data when present, else the bundled subset, and the result says which), index
+  build separately, cold (fresh token caches) and warm, single process and forked workers.
+- ``bench_evaluation``: pair accuracy, misspelt-name recall and false hits per 1,000 ordinary
+  customers at the default threshold.
+- ``bench_scale``: a generated list of 1,000,000 entities: build time, memory, queries/s and the
+  names scored per query against a linear scan.
+- ``bench_memory``: peak memory of screening 100,000 customers.
+
+Run one figure: ``python -m kyc_assets_tests.bench_screening throughput`` (each in a fresh process
+so that peak memory belongs to that figure).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import resource
+import sys
+import time
+from pathlib import Path
+
+FULL_OFAC = Path("/work/shared/data/ofac_sdn_2021-07-07_fullset")
+PAIRS = Path(__file__).parent / "fixtures" / "screening_eval" / "name_pairs.csv"
+
+
+def _peak_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024)
+    return float("nan")
+
+
+def load_entries():
+    """The full 2021 OFAC list when available, else the bundled subset; returns (entries, source)."""
+    if (FULL_OFAC / "sdn.csv").is_file():
+        from kyc_assets.watchlists.ofac_csv import load_ofac_csv
+
+        return load_ofac_csv(FULL_OFAC), f"full OFAC SDN 2021-07-07 ({FULL_OFAC})"
+    from kyc_assets.watchlists.sources import load_watchlist
+
+    return load_watchlist().entries, "bundled OFAC subset (full list not found)"
+
+
+def query_mix(entries, n: int, seed: int = 3) -> list[str]:
+    """Half ordinary customers, a quarter listed names with a typo, a quarter listed aliases reordered."""
+    from kyc_assets.screening.evaluation import misspell, ordinary_customers
+
+    rng = random.Random(seed)
+    out = ordinary_customers(n // 2, seed)
+    for _ in range(n // 4):
+        out.append(misspell(rng.choice(entries).primary_name, rng))
+    for _ in range(n - len(out)):
+        name, _ = rng.choice(rng.choice(entries).names())
+        out.append(" ".join(reversed(name.split())))
+    rng.shuffle(out)
+    return out
+
+
+def bench_throughput(queries: int = 20_000) -> dict:
+    from kyc_assets.screening.matcher import Screener
+
+    entries, source = load_entries()
+    started = time.perf_counter()
+    screener = Screener(entries)
+    build = time.perf_counter() - started
+    names = query_mix(entries, queries)
+    rows = [{"name": n} for n in names]
+    started = time.perf_counter()
+    hits = sum(len(h) for h in screener.screen_batch(rows))
+    cold = time.perf_counter() - started
+    started = time.perf_counter()
+    screener.screen_batch(rows)
+    warm = time.perf_counter() - started
+    fresh = Screener(entries)
+    started = time.perf_counter()
+    fresh.screen_batch(rows, workers=2)
+    forked_cold = time.perf_counter() - started
+    started = time.perf_counter()
+    screener.screen_batch(rows, workers=2)  # workers inherit the warm token cache
+    forked_warm = time.perf_counter() - started
+    return {"figure": f"screening {queries:,} queries vs {len(entries):,} entries / {screener.index.name_count:,} "
+                      f"names", "list": source, "index_build_s": round(build, 2),
+            "single_cold_qps": round(queries / cold), "single_warm_qps": round(queries / warm),
+            "workers2_cold_qps": round(queries / forked_cold), "workers2_warm_qps": round(queries / forked_warm),
+            "hits": hits, "peak_mb": _peak_mb()}
+
+
+def bench_evaluation() -> dict:
+    from kyc_assets.screening import evaluation as ev
+    from kyc_assets.screening.matcher import DEFAULT_THRESHOLD, Screener
+
+    entries, source = load_entries()
+    screener = Screener(entries)
+    pairs = ev.pair_metrics(ev.load_pairs(PAIRS))
+    recall = ev.misspelt_recall(screener, entries, n=1_000)
+    false_hits = ev.customer_false_hits(screener, n=10_000)
+    return {"figure": "screening quality at the default threshold", "list": source, "threshold": DEFAULT_THRESHOLD,
+            "pair_accuracy": pairs["accuracy"], "pair_recall": pairs["recall"],
+            "pair_false_positive_rate": pairs["false_positive_rate"], "pairs": pairs["pairs"],
+            "misspelt_recall": recall["recall"], "misspelt_queries": recall["queries"],
+            "false_hits_per_1000_customers": false_hits["per_1000"], "customers": false_hits["customers"]}
+
+
+_SYLLABLES = ["ka", "ri", "mo", "na", "le", "sa", "to", "vi", "an", "el", "ar", "in", "ba", "de", "go", "hu", "ja", "ko", "lu", "ma", "ne", "or", "pa", "ro", "si", "ta", "ul", "va", "ya", "za", "bor", "dan", "fer", "gal", "hen", "kar", "lin", "mar", "nor", "pol", "ras", "sen", "tor", "val", "wen", "zor"]
+
+
+def synthetic_entries(n: int, seed: int = 5):
+    """``n`` generated list entities (persons and companies) with made-up multi-syllable names and aliases."""
+    from kyc_assets.screening.evaluation import GIVEN_NAMES
+    from kyc_assets.watchlists.model import WatchlistEntry
+
+    rng = random.Random(seed)
+
+    def word(parts: int) -> str:
+        return "".join(rng.choice(_SYLLABLES) for _ in range(parts)).capitalize()
+
+    surnames = [word(rng.randint(2, 4)) for _ in range(150_000)]
+    entries = []
+    for i in range(n):
+        if rng.random() < 0.7:
+            name = f"{rng.choice(GIVEN_NAMES)} {word(2) if rng.random() < 0.3 else ''} {rng.choice(surnames)}"
+            aliases = [(f"{rng.choice(surnames)} {rng.choice(GIVEN_NAMES)}", "strong_aka")] if rng.random() < 0.3 \
+                else []
+            entries.append(WatchlistEntry(f"syn:{i}", "synthetic", "person", " ".join(name.split()), aliases))
+        else:
+            name = f"{word(3)} {rng.choice(['Trading', 'Shipping', 'Holding', 'Energy', ''])} " \
+                   f"{rng.choice(['LLC', 'Ltd', 'GmbH', 'OOO', 'SA'])}"
+            entries.append(WatchlistEntry(f"syn:{i}", "synthetic", "organization", " ".join(name.split())))
+    return entries
+
+
+def bench_scale(entities: int = 1_000_000, queries: int = 5_000) -> dict:
+    from kyc_assets.screening.matcher import DEFAULT_THRESHOLD, Screener
+
+    entries = synthetic_entries(entities)
+    base = _rss_mb()
+    started = time.perf_counter()
+    screener = Screener(entries)
+    build = time.perf_counter() - started
+    index_mb = _rss_mb() - base
+    names = query_mix(entries, queries)
+    scored = 0
+    started = time.perf_counter()
+    for name in names:
+        tokens = screener.query_tokens(name)
+        scored += len(screener.candidates(tokens, DEFAULT_THRESHOLD)) if tokens else 0
+        screener.screen(name)
+    seconds = time.perf_counter() - started
+    return {"figure": f"screening scale: {entities:,} synthetic entities", "names": screener.index.name_count,
+            "index_build_s": round(build, 1), "index_mb": index_mb, "qps": round(queries / seconds),
+            "names_scored_per_query": round(scored / queries, 1),
+            "linear_scan_names_per_query": screener.index.name_count, "peak_mb": _peak_mb()}
+
+
+def bench_memory(customers: int = 100_000) -> dict:
+    from kyc_assets.screening.evaluation import ordinary_customers
+    from kyc_assets.screening.matcher import Screener
+
+    entries, source = load_entries()
+    screener = Screener(entries)
+    rows = [{"name": n, "row_id": i} for i, n in enumerate(ordinary_customers(customers, seed=9))]
+    started = time.perf_counter()
+    hits = screener.screen_many(rows)
+    seconds = time.perf_counter() - started
+    return {"figure": f"screening {customers:,} customers (memory)", "list": source, "seconds": round(seconds, 1),
+            "qps": round(customers / seconds), "hits": len(hits), "peak_mb": _peak_mb()}
+
+
+FIGURES = {"throughput": bench_throughput, "evaluation": bench_evaluation, "scale": bench_scale,
+           "memory": bench_memory}
+
+
+def main() -> None:
+    """Run the named figures (default: all), each printed as one JSON line."""
+    for name in sys.argv[1:] or list(FIGURES):
+        print(json.dumps(FIGURES[name]()), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""The dashboard end to end in a real browser: Debian's headless Chromium driven by Playwright.
+
+Analyst alice reviews a case and proposes to confirm it; her own approval is refused (four-eyes);
+analyst bob approves it, and approves the SAR draft that alice prepared. Screenshots land in
+kyc_assets_tests/artifacts/ (gitignored).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kyc_assets_tests.web_seed import PASSWORDS, SCRIPT_NAME, build_world, make_app, running
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).parent / "artifacts"
+LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+
+
+@pytest.fixture
+def chromium():
+    """Debian's Chromium (no browser download). Playwright's ``launch`` gives it a fresh temporary
+    user-data-dir of its own, removed on close; background networking is off (no internet here)."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make install` installs Debian's chromium package")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS, timeout=60_000)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def sign_in(browser, base: str, analyst: str):
+    context = browser.new_context(viewport={"width": 1360, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(f"{base}/cases")
+    assert "/login" in page.url
+    page.fill("#username", analyst)
+    page.fill("#password", PASSWORDS[analyst])
+    page.click("#sign-in")
+    page.wait_for_url(f"{base}/cases")
+    assert page.inner_text("#analyst") == analyst
+    page.dialogs = dialogs
+    return context, page
+
+
+def test_review_and_four_eyes_approval_in_chromium(chromium, tmp_path):
+    world = build_world(tmp_path / "world")
+    app, store = make_app(world)
+    ARTIFACTS.mkdir(exist_ok=True)
+    with running(app) as base:
+        alice_ctx, alice = sign_in(chromium, base, "alice")
+
+        # The queue: both cases, priority 1 first; the <script> name is shown as text, never run.
+        rows = alice.locator("#queue tbody tr")
+        assert rows.count() == 2
+        assert SCRIPT_NAME in alice.inner_text("#queue")
+        alice.screenshot(path=str(ARTIFACTS / "queue.png"), full_page=True)
+
+        # Alice takes the customer case and reviews its evidence.
+        alice.click(f"text={world.customer_case}")
+        alice.wait_for_url(f"**/cases/{world.customer_case}")
+        assert alice.inner_text("#subject-name") == SCRIPT_NAME
+        assert alice.locator("img.doc-image").evaluate("img => img.complete && img.naturalWidth > 0")
+        assert "PETROV, Ivan" in alice.content()
+        alice.click("#assign")
+        alice.wait_for_selector("#notice")
+        assert alice.inner_text("#assigned-to") == "alice"
+
+        # She proposes to confirm it; four-eyes: her own approval is refused.
+        alice.check("#decision-confirmed")
+        alice.fill("#reason", "Name, DOB and nationality match the OFAC entry; passport confirms.")
+        alice.click("#submit-decision")
+        alice.wait_for_selector("#proposal")
+        assert "pending approval" in alice.inner_text("#case-status")
+        alice.click("#approve")
+        alice.wait_for_selector("#error")
+        assert "four-eyes" in alice.inner_text("#error")
+        assert "pending approval" in alice.inner_text("#case-status")
+        alice.screenshot(path=str(ARTIFACTS / "four_eyes_refused.png"), full_page=True)
+
+        # Bob, a second analyst, approves: the case closes as confirmed with a SAR draft.
+        bob_ctx, bob = sign_in(chromium, base, "bob")
+        bob.goto(f"{base}/cases?status=pending_approval")
+        bob.click(f"text={world.customer_case}")
+        bob.fill("#approval-reason", "Agree with the evidence.")
+        bob.click("#approve")
+        bob.wait_for_selector("#notice")
+        assert "closed" in bob.inner_text("#case-status") and "confirmed" in bob.inner_text("#case-status")
+        assert bob.inner_text("#report-status") == "draft"
+        # The report was prepared by alice, so bob approves it too.
+        bob.click("#approve-report")
+        bob.wait_for_selector("#notice")
+        assert bob.inner_text("#report-status") == "approved"
+        bob.screenshot(path=str(ARTIFACTS / "case_approved.png"), full_page=True)
+
+        # The account case shows the transaction history chart with its alert days.
+        bob.goto(f"{base}/cases/{world.account_case}")
+        assert bob.locator("#tx-chart polyline").count() == 2
+        assert bob.locator("#tx-chart circle.alert").count() == 2
+        assert "structuring" in bob.inner_text("table.anomalies")
+        bob.screenshot(path=str(ARTIFACTS / "account_case.png"), full_page=True)
+
+        assert alice.dialogs == [] and bob.dialogs == [], "no script from the data ran"
+        alice_ctx.close()
+        bob_ctx.close()
+
+    case = store.get_case(world.customer_case)
+    assert case["status"] == "closed" and case["outcome"] == "confirmed"
+    decision = case["decisions"][0]
+    assert decision["analyst"] == "alice" and decision["approved_by"] == "bob"
+    actions = [(e["actor"], e["action"]) for e in store.audit_entries(subject=world.customer_case, limit=100)]
+    assert ("alice", "case_approve_refused") in actions
+    assert ("bob", "case_confirmation_approved") in actions and ("bob", "report_approved") in actions
+    assert (ARTIFACTS / "case_approved.png").stat().st_size > 10_000

@@ -1,0 +1,145 @@
+"""The `kyc case ...`, `kyc trace` and `kyc audit verify` commands, end to end on a temporary KYC_HOME."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+
+import pytest
+import sqlalchemy as sa
+
+from kyc_assets.cases.analysts import hash_password
+from kyc_assets.cases.escalation import CaseCandidate, Evidence
+from kyc_assets.cases.store import CaseStore
+from kyc_assets.cli import main
+from kyc_assets.onboarding.store import DocumentStore
+from kyc_assets_tests.case_helpers import ENTRY_HASH, new_key
+
+
+@pytest.fixture
+def home(kyc_env, monkeypatch, png_bytes):
+    """A KYC_HOME with an encrypted document store holding one document and a case pointing at it."""
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    for var in ("KYC_ANALYSTS_FILE", "KYC_ANALYST_PASSWORD", "KYC_CASE_KEYS", "KYC_DOCUMENT_KEYS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("KYC_CASE_KEYS", new_key())
+    monkeypatch.setenv("KYC_DOCUMENT_KEYS", new_key())
+    import os
+
+    sha = DocumentStore(kyc_env / "documents", os.environ["KYC_DOCUMENT_KEYS"]).put(png_bytes, original_name="p.png")
+    store = CaseStore.from_env()
+    store.escalate([CaseCandidate("customer", "C-1", [Evidence(
+        kind="screening_hit", risk=0.96, reason="sanctions match: us_ofac_sdn:1", identity=("C-1", "e"),
+        reference={"asset_key": "screening_results", "run_id": "r1", "list_source": "us_ofac_sdn",
+                   "list_entity_id": "us_ofac_sdn:1", "list_version": "v1", "entry_hash": ENTRY_HASH,
+                   "document_sha256s": [sha]})], pii={"subject_name": "Jane Doe"})], sla_days=5)
+    store.engine.dispose()
+    return {"path": kyc_env, "sha": sha, "png": png_bytes, "case_id": store.list_cases()[0]["case_id"]}
+
+
+def run(capsys, *argv, stdin: str | None = None, monkeypatch=None) -> tuple[int, str, str]:
+    if stdin is not None:
+        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_list_show_assign_decide_approve_report(home, capsys):
+    case_id = home["case_id"]
+    code, out, err = run(capsys, "case", "list", "--json")
+    assert code == 0 and [c["case_id"] for c in json.loads(out)] == [case_id] and "1 of 1 case(s)" in err
+    code, out, _ = run(capsys, "case", "list", "--status", "closed")
+    assert code == 0 and out == ""
+    code, out, _ = run(capsys, "case", "show", case_id, "--json")
+    assert code == 0 and json.loads(out)["subject_name"] == "Jane Doe"
+    assert run(capsys, "case", "assign", case_id, "--to", "bob", "--as", "alice")[1].strip() == \
+        f"{case_id} assigned to bob"
+    code, out, _ = run(capsys, "case", "decide", case_id, "--decision", "confirmed", "--reason", "listed",
+                       "--as", "alice")
+    assert code == 0 and "pending_approval" in out and "kyc case approve" in out
+    code, _, err = run(capsys, "case", "approve", case_id, "--as", "alice")
+    assert code == 2 and err.strip() == (f"kyc: error: four-eyes: alice proposed the confirmation of {case_id} "
+                                         "and cannot also approve it")
+    assert run(capsys, "case", "approve", case_id, "--as", "bob")[0] == 0
+    code, out, _ = run(capsys, "case", "report", case_id)
+    assert code == 0 and json.loads(out)["subject"]["name"] == "Jane Doe"
+    assert run(capsys, "case", "approve", case_id, "--report", "--as", "bob")[0] == 0
+    code, out, _ = run(capsys, "case", "show", case_id)
+    assert "report SAR-" in out and "approved by bob" in out and "confirmed by alice" in out
+    code, _, err = run(capsys, "case", "decide", case_id, "--decision", "escalate", "--reason", "x", "--as", "carol")
+    assert code == 2 and "is closed (confirmed)" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run(capsys, "case", "show", "CASE-unknown")
+    assert code == 2 and err.strip() == "kyc: error: no case 'CASE-unknown'"
+    code, out, _ = run(capsys, "audit", "verify")
+    assert code == 0 and out.startswith("audit log intact: ")
+
+
+def test_export_writes_a_verifiable_bundle_with_decrypted_documents(home, capsys, tmp_path):
+    case_id = home["case_id"]
+    run(capsys, "case", "decide", case_id, "--decision", "confirmed", "--reason", "listed", "--as", "alice")
+    run(capsys, "case", "approve", case_id, "--as", "bob")
+    bundle = tmp_path / "bundle"
+    code, _, err = run(capsys, "case", "export", case_id, "--out", str(bundle), "--as", "examiner")
+    assert code == 0 and "manifest sha256" in err
+    names = {p.relative_to(bundle).as_posix() for p in bundle.rglob("*") if p.is_file()}
+    assert {"case.json", "decisions.json", "evidence.json", "report.json", "trace.json", "trace.txt", "audit.json",
+            "manifest.json", "SHA256SUMS", f"evidence/{home['sha']}"} <= names
+    assert (bundle / "evidence" / home["sha"]).read_bytes() == home["png"]  # decrypted, original bytes
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    for rel, meta in manifest["files"].items():
+        assert hashlib.sha256((bundle / rel).read_bytes()).hexdigest() == meta["sha256"]
+    decisions = json.loads((bundle / "decisions.json").read_text())
+    assert [(d["analyst"], d["approved_by"]) for d in decisions] == [("alice", "bob")]
+    assert run(capsys, "case", "verify-bundle", str(bundle))[0] == 0
+    (bundle / "decisions.json").write_text("[]")
+    code, _, err = run(capsys, "case", "verify-bundle", str(bundle))
+    assert code == 1 and "decisions.json: sha256 differs" in err
+    # An existing, non-empty folder is refused and left as it was.
+    code, _, err = run(capsys, "case", "export", case_id, "--out", str(bundle))
+    assert code == 2 and "not an empty folder" in err
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".bundle")]  # no half-written temp folder
+    store = CaseStore.from_env()
+    assert store.audit_entries(subject=case_id, limit=1)[0]["action"] == "case_exported"
+
+
+def test_trace_prints_the_chain_and_audit_verify_names_a_broken_entry(home, capsys):
+    case_id = home["case_id"]
+    code, out, _ = run(capsys, "trace", case_id, "--json")
+    trace = json.loads(out)
+    assert code == 0 and trace["documents"][0]["sha256"] == home["sha"] and trace["documents"][0]["stored"]
+    assert trace["lists"][0]["list_version"] == "v1"
+    code, out, _ = run(capsys, "trace", case_id)
+    assert code == 0 and f"case {case_id}" in out and "Jane" not in out
+    store = CaseStore.from_env()
+    with store._write() as conn:
+        conn.execute(sa.text("UPDATE audit_log SET actor = 'mallory' WHERE seq = 1"))
+    code, _, err = run(capsys, "audit", "verify")
+    assert code == 1 and err.strip() == "audit log broken at entry 1: entry 1 was modified after it was written"
+
+
+def test_analysts_file_requires_the_password(home, capsys, monkeypatch, tmp_path):
+    path = tmp_path / "analysts.json"
+    path.write_text(json.dumps({"analysts": [{"username": "alice", "password_hash": hash_password("s3cret")},
+                                             {"username": "bob", "password_hash": hash_password("hunter2")}]}))
+    monkeypatch.setenv("KYC_ANALYSTS_FILE", str(path))
+    case_id = home["case_id"]
+    code, _, err = run(capsys, "case", "decide", case_id, "--decision", "escalate", "--reason", "r", "--as", "alice",
+                       "--password-stdin", stdin="wrong\n", monkeypatch=monkeypatch)
+    assert code == 2 and err.strip() == "kyc: error: unknown analyst or wrong password"
+    code, _, _ = run(capsys, "case", "decide", case_id, "--decision", "escalate", "--reason", "r", "--as", "alice",
+                     "--password-stdin", stdin="s3cret\n", monkeypatch=monkeypatch)
+    assert code == 0
+    monkeypatch.setenv("KYC_ANALYST_PASSWORD", "hunter2")
+    code, _, err = run(capsys, "case", "assign", case_id, "--to", "mallory", "--as", "bob")
+    assert code == 2 and "unknown analyst 'mallory'" in err
+    actions = [e["action"] for e in CaseStore.from_env().audit_entries(subject=case_id, limit=3)]
+    assert actions == ["case_assign_refused", "case_decided_escalate", "case_decide_refused"]
+
+
+def test_hash_password_reads_stdin(capsys, monkeypatch):
+    from kyc_assets.cases.analysts import verify_password
+
+    code, out, _ = run(capsys, "case", "hash-password", stdin="pw\n", monkeypatch=monkeypatch)
+    assert code == 0 and verify_password("pw", out.strip()) and not verify_password("pX", out.strip())
