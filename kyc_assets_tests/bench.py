@@ -29,7 +29,7 @@ FIGURES = [
     ("monitoring", "monitoring 5,000,000 transactions", "bench_monitoring", "throughput", {"n": 5_000_000}, True),
     ("monitoring", "detection vs the seed approach", "bench_monitoring", "detection_figures", {}, False),
     ("cases", "case queue with 100,000 cases (PostgreSQL)", "bench_cases", "bench_case_queue", {}, False),
-    ("cases", "kyc audit verify over 1,000,000 entries", "bench_cases", "bench_audit_verify", {}, False),
+    ("cases", "kyc audit verify over 1,000,000 entries", "bench_audit", "bench_audit_verify", {}, False),
 ]
 
 

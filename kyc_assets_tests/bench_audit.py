@@ -37,12 +37,23 @@ def fill(store: CaseStore, n: int, batch: int = 50_000) -> None:
             conn.execute(audit.audit_log.insert(), rows)
 
 
-def measure(store: CaseStore, label: str) -> None:
+def measure(store: CaseStore, label: str) -> float:
     started = time.perf_counter()
     report = store.verify_audit()
     seconds = time.perf_counter() - started
     assert report.intact, report
     print(f"{label}: audit verify {report.entries:,} entries in {seconds:.1f} s ({report.entries / seconds:,.0f}/s)")
+    return seconds
+
+
+def bench_audit_verify(entries: int = 1_000_000) -> dict:
+    """The figure for `make bench`: verify a chain of ``entries`` entries on SQLite."""
+    with tempfile.TemporaryDirectory() as tmp:
+        store = CaseStore(f"sqlite:///{tmp}/bench.sqlite")
+        fill(store, entries)
+        seconds = measure(store, "sqlite")
+        store.engine.dispose()
+    return {"entries": entries, "seconds": round(seconds, 1), "rate": f"{entries / seconds:,.0f} entries/s"}
 
 
 def main() -> None:

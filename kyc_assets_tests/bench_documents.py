@@ -301,7 +301,8 @@ def bench_inbox_latency(timeout: float = 300.0, port: int = 3317) -> dict:
     from kyc_assets.settings import Settings
 
     repo = Path(__file__).resolve().parents[1]
-    with tempfile.TemporaryDirectory() as tmp:
+    # Run workers may still flush logs for a moment after the process group is stopped.
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
         home = Path(tmp) / "kyc"
         dagster_home = home / "dagster_home"
         dagster_home.mkdir(parents=True)

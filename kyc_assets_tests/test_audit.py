@@ -63,15 +63,15 @@ def test_postgres_refuses_update_delete_and_truncate_of_audit_rows(pg_database):
         store.append_audit(actor="ops", action="test", subject="x", detail={})
         for statement in ("UPDATE audit_log SET actor = 'mallory' WHERE seq = 1", "DELETE FROM audit_log WHERE seq = 2",
                           "TRUNCATE audit_log"):
-            with psycopg2.connect(dbname=pg_database, **PG) as conn, conn.cursor() as cur:
-                with pytest.raises(psycopg2.Error, match="audit_log is append-only"):
-                    cur.execute(statement)
+            with psycopg2.connect(dbname=pg_database, **PG) as conn, conn.cursor() as cur, \
+                    pytest.raises(psycopg2.Error, match="audit_log is append-only"):
+                cur.execute(statement)
         report = store.verify_audit()
         assert report.intact and report.entries == 2
         # Cases inside retention cannot be deleted by SQL either.
-        with psycopg2.connect(dbname=pg_database, **PG) as conn, conn.cursor() as cur:
-            with pytest.raises(psycopg2.Error, match="inside its retention period"):
-                cur.execute("DELETE FROM cases")
+        with psycopg2.connect(dbname=pg_database, **PG) as conn, conn.cursor() as cur, \
+                pytest.raises(psycopg2.Error, match="inside its retention period"):
+            cur.execute("DELETE FROM cases")
     finally:
         store.engine.dispose()
 

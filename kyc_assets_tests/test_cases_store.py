@@ -1,13 +1,19 @@
 from __future__ import annotations
 
+import json
+import sqlite3
 from datetime import date
 
 import pandas as pd
+import pytest
 import sqlalchemy as sa
 
 from kyc_assets.audit import log as audit
+from kyc_assets.cases import migrations
 from kyc_assets.cases.escalation import anomaly_candidates, screening_candidates
-from kyc_assets.cases.store import CaseStore, priority_for
+from kyc_assets.cases.store import CaseNotFound, CaseStore, RetentionError, priority_for
+from kyc_assets_tests.case_helpers import alert, customer_case, new_key, opened, sqlite_store
+from kyc_assets_tests.conftest import pg_url
 
 
 def _inputs(score=0.93):
@@ -64,15 +70,8 @@ def test_audit_chain_names_the_first_tampered_entry(tmp_path):
 
 # --- Round 2: migrations, PII encryption, queue, retention ----------------------------------------
 
-import json  # noqa: E402
-import sqlite3  # noqa: E402
 
-import pytest  # noqa: E402
 
-from kyc_assets.cases import migrations  # noqa: E402
-from kyc_assets.cases.store import CaseNotFound, RetentionError  # noqa: E402
-from kyc_assets_tests.case_helpers import alert, customer_case, new_key, opened, sqlite_store  # noqa: E402
-from kyc_assets_tests.conftest import pg_url  # noqa: E402
 
 EXPECTED_TABLES = {"alembic_version", "audit_log", "cases", "case_evidence", "case_events", "decisions", "reports",
                    "suppressions"}
@@ -80,13 +79,15 @@ EXPECTED_TABLES = {"alembic_version", "audit_log", "cases", "case_evidence", "ca
 
 def test_migrations_upgrade_an_empty_sqlite_database_to_head(tmp_path):
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'empty.sqlite'}")
-    assert migrations.upgrade(engine) == migrations.head_revision() == "0002"
+    assert migrations.upgrade(engine) == migrations.head_revision() == "0003"
     inspector = sa.inspect(engine)
     assert EXPECTED_TABLES <= set(inspector.get_table_names())
     assert {"version", "subject_name_enc", "retain_until"} <= {c["name"] for c in inspector.get_columns("cases")}
+    assert {"ix_cases_queue_order", "ix_cases_active_queue"} <= {i["name"] for i in inspector.get_indexes("cases")}
+    assert "ix_audit_log_subject" in {i["name"] for i in inspector.get_indexes("audit_log")}
     with engine.connect() as conn:
-        assert migrations.current_revision(conn) == "0002"
-    assert migrations.upgrade(engine) == "0002"  # idempotent
+        assert migrations.current_revision(conn) == "0003"
+    assert migrations.upgrade(engine) == "0003"  # idempotent
 
 
 def test_a_foundation_database_without_alembic_is_stamped_and_upgraded(tmp_path):
@@ -115,7 +116,7 @@ def test_a_foundation_database_without_alembic_is_stamped_and_upgraded(tmp_path)
 def test_migrations_upgrade_an_empty_postgres_database(pg_database):
     engine = sa.create_engine(pg_url(pg_database))
     try:
-        assert migrations.upgrade(engine) == "0002"
+        assert migrations.upgrade(engine) == "0003"
         assert EXPECTED_TABLES <= set(sa.inspect(engine).get_table_names())
         with engine.connect() as conn:
             triggers = set(conn.execute(sa.text(

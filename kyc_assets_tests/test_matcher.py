@@ -237,3 +237,46 @@ def test_screen_batch_matches_screen_and_uses_workers(screener):
     single = screener.screen_batch(rows)
     forked = screener.screen_batch(rows, workers=2)
     assert single == forked and single[0] == screener.screen("Ayman al Zawahri")
+
+
+def test_edit_budget_scales_with_token_length():
+    from kyc_assets.screening.similarity import edit_budget
+
+    assert edit_budget(3, 3) == 0 and edit_budget(4, 5) == 1 and edit_budget(5, 5) == 1
+    assert edit_budget(5, 6) == 2 and edit_budget(9, 8) == 2
+    assert token_similarity("hsasn", "hassan") >= 0.8  # transposition + deletion in a 6-letter name
+    assert token_similarity("liu", "lu") < 0.8  # short names: no spelling edits
+    assert token_similarity("mhamed", "mohamed") >= 0.8
+    assert token_similarity("bkaer", "baker") >= 0.8  # an adjacent transposition is one edit
+
+
+def test_a_known_name_written_exactly_is_not_a_typo_of_another():
+    assert token_similarity("fernandez", "hernandez") >= 0.8  # spelling alone is close
+    assert token_similarity("fernandez", "hernandez", True) == 0.0  # but 'fernandez' is a real name
+    assert token_similarity("hussein", "husain", True) >= 0.8  # variants still align
+    assert token_similarity("muller", "mueller", True) >= 0.9  # umlaut written out
+
+
+def test_common_name_rules_only_for_persons():
+    listed = [WatchlistEntry("t:1", "test", "person", "Jose Francisco LOPEZ"),
+              WatchlistEntry("t:2", "test", "person", "John HERNANDEZ"),
+              WatchlistEntry("t:3", "test", "person", "Jhon LIU"),
+              WatchlistEntry("t:4", "test", "person", "Ayman AL-ZAWAHIRI"),
+              WatchlistEntry("t:5", "test", "organization", "EMMA TRADING LLC")]
+    screener = Screener(listed)
+    assert screener.screen("Jose Lopez", entity_type="person") == []  # partial, common tokens only
+    assert screener.screen("John Fernandez", entity_type="person") == []  # a different real surname
+    assert screener.screen("John Liu", entity_type="person") == []  # close spelling of common names only
+    assert screener.screen("Ayman Zawahiri")[0].entity_id == "t:4"  # rare name: the partial match stays
+    assert screener.screen("Emma Trading", entity_type="organization")[0].entity_id == "t:5"
+    assert score_pair("EMMA LLC", "EMMA TRADING LLC", "Company") >= DEFAULT_THRESHOLD
+
+
+@pytest.mark.parametrize("query, listed, etype", [
+    ("KOREA PUGANG TRADING CORPORiTION", "KOREA PUGANG TRADING CORPORATION", "organization"),
+    ("HAVIN BANK LIMTIED", "HAVIN BANK LIMITED", "organization"),
+    ("Hsasn NASRALLAH", "Hassan NASRALLAH", "person"),
+])
+def test_misspelt_legal_forms_and_two_edit_names_are_found(query, listed, etype):
+    screener = Screener([WatchlistEntry("t:1", "test", etype, listed)])
+    assert screener.screen(query) and screener.screen(query)[0].entity_id == "t:1"

@@ -138,10 +138,11 @@ def test_report_precision_against_analyst_decisions(tmp_path):
     train = _features()
     model = fit_model(train, seed=0)
     store = _case_store(tmp_path, model.version)
-    statuses = {"A1": "sar_filed", "A2": "closed_false_positive", "A3": "confirmed"}  # A4 stays open
+    outcomes = {"A1": "confirmed", "A2": "false_positive", "A3": "confirmed"}  # A4 stays open
     with store.engine.begin() as conn:
-        for account, status in statuses.items():
-            conn.execute(cases.update().where(cases.c.subject_id == account).values(status=status))
+        for account, outcome in outcomes.items():
+            conn.execute(cases.update().where(cases.c.subject_id == account).values(status="closed",
+                                                                                   outcome=outcome))
     previous = fit_model(_features(seed=7, shift=0.5), seed=0)
     report = build_report(model, train, previous=previous, previous_training=_features(seed=7, shift=0.5),
                           decisions=alert_decisions(store.engine),

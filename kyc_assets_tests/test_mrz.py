@@ -375,3 +375,10 @@ def test_check_failing_document_number_is_taken_from_the_visual_zone_only_if_the
     # A printed number the check digit does not accept changes nothing.
     wrong = parse_mrz(lines, today=_TODAY, viz_text="Passport No.\nJKR6CNVYM")
     assert not wrong.valid and wrong.document_number == "JIR6CNVYM"
+
+
+def test_single_ambiguous_slip_is_settled_by_its_neighbours_with_a_warning():
+    # 'L89B902C3': B->8 (between two digits) and other single swaps both fit check digit 6.
+    result = parse_mrz([TD3_SPECIMEN[0], "L89B902C36" + TD3_SPECIMEN[1][10:]], today=SPECIMEN_DAY)
+    assert result.document_number == "L898902C3" and result.valid
+    assert any("matching its neighbours" in w for w in result.warnings)

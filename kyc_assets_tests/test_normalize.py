@@ -69,3 +69,10 @@ def test_schema_names_map_to_entity_types():
     assert normalize_name("Dr. John SMITH", "Person") == "john smith"
     assert normalize_name("ACME LLC", "Company") == "acme"
     assert normalize_name("MV Ocean Star", "Vessel") == "ocean star"
+
+
+def test_misspelt_long_legal_forms_are_dropped_but_short_words_kept():
+    assert normalize_name("KOREA PUGANG TRADING CORPORiTION", "organization") == "korea pugang trading"
+    assert normalize_name("HAVIN BANK LIMTIED") == "havin bank"
+    assert normalize_name("Acme Company", "organization") == "acme company"
+    assert normalize_name("Limited", "organization") == "limited"

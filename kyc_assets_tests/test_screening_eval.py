@@ -32,7 +32,7 @@ def test_evaluation_set_covers_the_required_categories(pairs):
 def test_pair_accuracy_at_the_default_threshold(pairs):
     metrics = ev.pair_metrics(pairs)
     assert metrics["accuracy"] >= 0.85, metrics["errors"]
-    assert metrics["false_positive_rate"] <= 0.08
+    assert metrics["false_positive_rate"] <= 0.05
 
 
 @pytest.mark.parametrize("query, candidate, schema", [
@@ -65,12 +65,12 @@ def test_must_not_hit_through_the_screener():
 
 def test_misspelt_listed_names_are_found(bundled):
     result = ev.misspelt_recall(Screener(bundled), bundled, n=150, seed=3)
-    assert result["recall"] >= 0.88, result["missed"]
+    assert result["recall"] >= 0.9, result["missed"]
 
 
 def test_ordinary_customers_rarely_hit(bundled):
     result = ev.customer_false_hits(Screener(bundled), n=1_000)
-    assert result["per_1000"] <= 3, result["examples"]
+    assert result["per_1000"] <= 1, result["examples"]
 
 
 def test_threshold_sweep_is_monotone_in_recall(pairs):

@@ -121,8 +121,8 @@ def build_trace(case: dict, *, instance=None, document_store=None) -> dict:
 
 def render_trace(trace: dict) -> str:
     """The trace as indented text for a terminal (no PII: ids, hashes, versions and analysts only)."""
-    lines = [f"case {trace['case_id']}: {trace['subject_type']} {trace['subject_id']} "
-             f"({trace['status']}{', ' + trace['outcome'] if trace.get('outcome') else ''})"]
+    outcome = f", {trace['outcome']}" if trace.get("outcome") else ""
+    lines = [f"case {trace['case_id']}: {trace['subject_type']} {trace['subject_id']} ({trace['status']}{outcome})"]
     lines.append("evidence:")
     for e in trace["evidence"]:
         lines.append(f"  {e['evidence_id'][:12]} {e['kind']}: {e.get('asset_key')}"

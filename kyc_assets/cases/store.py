@@ -669,18 +669,17 @@ class CaseStore:
     def delete_case(self, case_id: str, *, actor: str) -> None:
         """Delete a closed case whose retention period has ended (its audit entries stay).
         RetentionError for an active case or one inside retention (PostgreSQL also refuses in a trigger)."""
-        with self._audited("case_delete", actor, case_id):
-            with self._write() as conn:
-                row = self._load(conn, case_id, None)
-                if row.status != CLOSED or not row.retain_until or row.retain_until > date.today().isoformat():
-                    raise RetentionError(f"case {row.case_id} is retained until "
-                                         f"{row.retain_until or 'it is closed and its retention ends'}; "
-                                         "it cannot be deleted")
-                for table in (case_events, decisions, reports, case_evidence):
-                    conn.execute(table.delete().where(table.c.case_id == row.case_id))
-                conn.execute(cases.delete().where(cases.c.case_id == row.case_id))
-                audit.append(conn, actor=actor, action="case_deleted", subject=row.case_id,
-                             detail={"retain_until": row.retain_until})
+        with self._audited("case_delete", actor, case_id), self._write() as conn:
+            row = self._load(conn, case_id, None)
+            if row.status != CLOSED or not row.retain_until or row.retain_until > date.today().isoformat():
+                raise RetentionError(f"case {row.case_id} is retained until "
+                                     f"{row.retain_until or 'it is closed and its retention ends'}; "
+                                     "it cannot be deleted")
+            for table in (case_events, decisions, reports, case_evidence):
+                conn.execute(table.delete().where(table.c.case_id == row.case_id))
+            conn.execute(cases.delete().where(cases.c.case_id == row.case_id))
+            audit.append(conn, actor=actor, action="case_deleted", subject=row.case_id,
+                         detail={"retain_until": row.retain_until})
 
     def rotate_pii_keys(self, *, actor: str) -> int:
         """Re-encrypt every PII value under the newest key of KYC_CASE_KEYS; returns how many cases changed."""

@@ -13,9 +13,9 @@ Stability against the previous version: PSI of every feature between the previou
 training windows, PSI of the model part of the risk score of both models on the current training
 window, and the agreement (Jaccard) of their alert sets on it.
 
-Precision of past alerts: account cases with anomaly-alert evidence whose status is no longer ``open``
-are decided; a decided case is a true positive when its status is one of ``CONFIRMED_STATUSES``,
-otherwise a false positive. Attributed to the model version recorded in the evidence reference.
+Precision of past alerts: account cases with anomaly-alert evidence are decided once an analyst
+closed them with an outcome (``confirmed``, after the four-eyes approval, or ``false_positive``);
+confirmed ones are true positives. Attributed to the model version recorded in the evidence reference.
 """
 
 from __future__ import annotations
@@ -29,8 +29,6 @@ import pandas as pd
 from kyc_assets.monitoring.model import AnomalyModel, feature_matrix, psi
 from kyc_assets.monitoring.scoring import score_with_model
 
-CONFIRMED_STATUSES = frozenset({"confirmed", "escalated", "sar_filed", "reported", "closed_confirmed",
-                                "true_positive"})
 SECTIONS = ("Training data", "Parameters", "Feature contributions", "Stability against the previous version",
             "Alert volume", "Precision of past alerts")
 NO_DECISIONS = "No decided cases yet"
@@ -49,16 +47,20 @@ def alert_decisions(engine) -> pd.DataFrame:
 
     from kyc_assets.cases.store import case_evidence, cases
 
-    query = (sa.select(cases.c.case_id, cases.c.status, case_evidence.c.reference)
+    query = (sa.select(cases.c.case_id, cases.c.status, cases.c.outcome, case_evidence.c.reference)
              .join(case_evidence, case_evidence.c.case_id == cases.c.case_id)
              .where(cases.c.subject_type == "account", case_evidence.c.kind == "anomaly_alert"))
     with engine.connect() as conn:
         rows = conn.execute(query).all()
-    records = {(r.case_id, json.loads(r.reference).get("model_version") or "unknown"): r.status for r in rows}
-    frame = pd.DataFrame([{"case_id": c, "model_version": v, "status": s} for (c, v), s in records.items()],
-                         columns=["case_id", "model_version", "status"])
-    frame["decided"] = frame["status"].str.lower() != "open"
-    frame["confirmed"] = frame["status"].str.lower().isin(CONFIRMED_STATUSES)
+    records = {(r.case_id, json.loads(r.reference).get("model_version") or "unknown"): (r.status, r.outcome)
+               for r in rows}
+    frame = pd.DataFrame([{"case_id": c, "model_version": v, "status": s, "outcome": o}
+                          for (c, v), (s, o) in records.items()],
+                         columns=["case_id", "model_version", "status", "outcome"])
+    # A case is decided once an analyst closed it with an outcome (four-eyes approved for confirmations);
+    # an escalated case is still under review.
+    frame["decided"] = frame["outcome"].isin(["confirmed", "false_positive"])
+    frame["confirmed"] = frame["outcome"] == "confirmed"
     return frame
 
 
@@ -198,8 +200,7 @@ def build_report(model: AnomalyModel, training: pd.DataFrame, *, previous: Anoma
     if table.empty:
         open_cases = int(decisions["case_id"].nunique()) if decisions is not None and len(decisions) else 0
         lines += [(f"{NO_DECISIONS}: {open_cases} alert case(s) open. Precision is reported once analysts "
-                   f"decide alerted cases (status other than `open`; confirmed = "
-                   f"{', '.join(sorted(CONFIRMED_STATUSES))}).")]
+                   f"decide alerted cases (outcome `confirmed` or `false_positive`).")]
         metrics.update(decided_cases=0, precision=None)
     else:
         overall = table[table["model_version"] == "all versions"].iloc[0]

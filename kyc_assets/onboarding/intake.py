@@ -107,6 +107,9 @@ class IngestOutcome:
     reason: str | None = None
 
 
+_DOCUMENT_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".pdf"}
+
+
 def intake_reason(data: bytes, name: str) -> str | None:
     """Why a received file is refused at intake (one line), or None when it is a readable document.
 
@@ -127,9 +130,6 @@ def intake_reason(data: bytes, name: str) -> str | None:
     except DocumentError as exc:
         return f"unreadable document: {exc}"
     return None
-
-
-_DOCUMENT_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".pdf"}
 
 
 def ingest(path: Path, inbox: Path, state: InboxState, store, quarantine_dir: Path) -> IngestOutcome | None:

@@ -289,6 +289,12 @@ def _try_alnum_fix(grid: _Grid, chk: _Check, by_name: dict[str, _Field], warning
                 grid.rows[r][c] = old
         if len(solutions) > 1 and viz:
             solutions = [sol for sol in solutions if _printed(grid, sol, viz)] or solutions
+        if len(solutions) > 1 and n_changes == 1:  # one slip only: more changes fit a wrong digit too easily
+            scores = [_context_score(grid, sol) for sol in solutions]
+            if max(scores) > 0 and scores.count(max(scores)) == 1:
+                solutions = [solutions[scores.index(max(scores))]]
+                warnings.append(f"{chk.name}: several look-alike corrections fit the check digit; the one "
+                                "matching its neighbours (letters among letters, digits among digits) was taken")
         if len(solutions) == 1:
             for fld, i, old in solutions[0]:
                 grid.set(fld, i, _ALNUM_SWAP[old])
@@ -324,6 +330,19 @@ def _viz_rescue(grid: _Grid, chk: _Check, field: _Field, viz: str) -> bool:
     for index, ch in enumerate(fitting[0].ljust(len(value), "<")):
         grid.set(field, index, ch)
     return True
+
+
+def _context_score(grid: _Grid, solution: list[tuple[_Field, int, str]]) -> int:
+    """How much ``solution`` makes each changed character agree in kind (letter/digit) with its
+    neighbours in the field: ``L89B902`` -> ``L898902`` gains, ``L898902`` -> ``LB98902`` loses."""
+    score = 0
+    for fld, i, old in solution:
+        text = grid.text(fld.positions)
+        neighbours = [text[j] for j in (i - 1, i + 1) if 0 <= j < len(text) and text[j] != "<"]
+        new = _ALNUM_SWAP[old]
+        score += sum(n.isdigit() == new.isdigit() for n in neighbours)
+        score -= sum(n.isdigit() == old.isdigit() for n in neighbours)
+    return score
 
 
 def _printed(grid: _Grid, solution: list[tuple[_Field, int, str]], viz: str) -> bool:

@@ -3,11 +3,13 @@
 Every name and alias of every entry is normalised once (typed form, and the untyped form used
 for queries without an entity type) and stored as integer token ids in flat arrays. For each
 vocabulary token the index keeps its postings (the names holding it), a rarity weight, and
-blocking keys (3-letter prefix and suffix, transliteration skeleton with one deletion,
-Metaphone, nickname group, consonant skeleton, initial) through which a query token finds its
-similar vocabulary tokens. That lookup runs once per distinct query token and is cached
-(``QueryToken``): the similar tokens, their exact similarities, and for every list name that
-holds one of them the best weighted similarity it can contribute.
+blocking keys (symmetric-deletion variants up to the token's edit budget, transliteration
+skeleton with one deletion, Metaphone, nickname group, consonant skeleton, initial) stored as
+64-bit hashes, through which a query token finds every vocabulary token it can align with.
+That lookup runs once per distinct query token and is cached (``QueryToken``): the similar
+tokens, their exact similarities, and for every list name that holds one of them the best
+weighted similarity it can contribute. ``prewarm`` computes it at build time for the list's own
+words and the common-names lexicon, so screening new names mostly hits the cache.
 
 Candidate names come from the query tokens with the shortest posting lists: a name matching
 none of a set R of query tokens scores at most A/(A+U), where A sums the best contributions of
@@ -258,6 +260,7 @@ class NameIndex:
             ends = np.append(starts[1:], len(self.block_hash))
             self.block_ranges = dict(zip(uniq.tolist(), zip(starts.tolist(), ends.tolist(), strict=True),
                                          strict=True))
+            self._block_tid_list = self.block_tid.tolist()
         self.nick_blocks = nick
         self.cons_blocks = cons
         self.vocabulary = Vocabulary.build(self.tokens)
@@ -266,9 +269,12 @@ class NameIndex:
     def block(self, token: str) -> np.ndarray:
         """Ids of the vocabulary tokens sharing a blocking key with query token ``token`` (unique, sorted)."""
         if self.block_ranges is not None:
-            get, block_tid = self.block_ranges.get, self.block_tid
-            found = {int(t) for key in token_keys(token, query=True) if (r := get(hash(key)))
-                     for t in block_tid[r[0]:r[1]]}
+            get, block_tid = self.block_ranges.get, self._block_tid_list
+            found: set[int] = set()
+            for key in token_keys(token, query=True):
+                r = get(hash(key))
+                if r is not None:
+                    found.update(block_tid[r[0]:r[1]])
             return np.fromiter(sorted(found), dtype=np.int64, count=len(found))
         qh = np.fromiter(map(hash, token_keys(token, query=True)), dtype=np.int64)
         lo = np.searchsorted(self.block_hash, qh, "left")
