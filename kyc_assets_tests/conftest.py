@@ -24,12 +24,13 @@ def png_bytes() -> bytes:
 
 @pytest.fixture
 def kyc_env(tmp_path, monkeypatch):
-    """Point every platform path at a temporary KYC_HOME."""
+    """Point every platform path at a temporary KYC_HOME, with none of the developer's settings:
+    no KYC_* variable and no API key leaks in (a test must never send documents to a real LLM)."""
     home = tmp_path / "kyc"
+    for var in list(os.environ):
+        if var.startswith("KYC_") or var in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
+            monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("KYC_HOME", str(home))
-    for var in ("KYC_INBOX_DIR", "KYC_DOCUMENT_STORE", "KYC_QUARANTINE_DIR", "KYC_WAREHOUSE_PATH",
-                "KYC_DATABASE_URL", "KYC_TRANSACTIONS_PATH", "KYC_WATCHLIST_PATHS"):
-        monkeypatch.delenv(var, raising=False)
     return home
 
 

@@ -7,6 +7,7 @@ from datetime import date
 
 import dagster as dg
 import duckdb
+import pandas as pd
 import pytest
 
 from kyc_assets.demo import partition_range_tags
@@ -21,6 +22,11 @@ SCORE_CHECKS = {"anomaly_scores_valid", "alert_volume_in_bounds", "feature_null_
 def monitoring(kyc_env, monkeypatch):
     raw, _ = generate_transactions([f"C{i:04d}" for i in range(150)], n=5000, start=date(2026, 9, 1), days=20,
                                    seed=4)
+    # Two rows that must be quarantined (inside the backfilled days), so the count below covers both tables.
+    bad = raw.iloc[[100, 2000]].copy()
+    bad["transaction_id"] = ["BAD-1", "BAD-2"]
+    bad["amount"] = ["-10.00", "abc"]
+    raw = pd.concat([raw, bad], ignore_index=True)
     source = kyc_env / "tx.csv"
     kyc_env.mkdir(parents=True, exist_ok=True)
     raw.to_csv(source, index=False)

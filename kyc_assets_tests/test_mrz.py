@@ -382,3 +382,10 @@ def test_single_ambiguous_slip_is_settled_by_its_neighbours_with_a_warning():
     result = parse_mrz([TD3_SPECIMEN[0], "L89B902C36" + TD3_SPECIMEN[1][10:]], today=SPECIMEN_DAY)
     assert result.document_number == "L898902C3" and result.valid
     assert any("matching its neighbours" in w for w in result.warnings)
+
+
+def test_visual_zone_rescue_allows_a_look_alike_slip_shared_by_both_zones():
+    lines = build_mrv("A", "UTO", "Oliveira", "Sean", "5OGYCJRE5", "UTO", date(1978, 12, 14), "M", date(2027, 11, 14))
+    misread = [lines[0], lines[1].replace("5OGYCJRE5", "50GYCIRE5", 1)]  # O->0 and J->I
+    result = parse_mrz(misread, today=_TODAY, viz_text="Passport number\n50GYCJRE5\nValid until")
+    assert result.document_number == "5OGYCJRE5" and result.valid

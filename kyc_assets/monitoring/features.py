@@ -431,8 +431,12 @@ class FeatureEngine:
     def _cum(self, values: np.ndarray) -> np.ndarray:
         return np.concatenate([[0.0], np.cumsum(values, dtype=float)])
 
-    def features(self, dates: Sequence[date]) -> pd.DataFrame:
-        """Feature rows for the as-of ``dates`` (columns as :func:`compute_features`)."""
+    def features(self, dates: Sequence[date], active_within: int | None = None) -> pd.DataFrame:
+        """Feature rows for the as-of ``dates`` (columns as :func:`compute_features`).
+
+        With ``active_within``, only accounts with a leg in the ``active_within`` days ending on the as-of
+        date get a row (the monitor scores each account on the dates when it was recently active).
+        """
         dns = sorted({_dn(d) for d in dates})
         grid = self.con.execute(
             f"SELECT r.code, d.dn FROM acc_range r JOIN (SELECT unnest($1::INTEGER[]) AS dn) d "
@@ -444,6 +448,9 @@ class FeatureEngine:
         lo = {w: np.searchsorted(self.row_keys, keys - w, side="right") for w in self.internal}
         legs = self._cum(self.rows["n_legs"])
         keep = (legs[hi] - legs[lo[self.lookback]]) > 0
+        if active_within is not None:
+            recent_lo = np.searchsorted(self.row_keys, keys - int(active_within), side="right")
+            keep &= (legs[hi] - legs[recent_lo]) > 0
         code, dn, keys, hi = code[keep], dn[keep], keys[keep], hi[keep]
         lo = {w: v[keep] for w, v in lo.items()}
         if len(code) == 0:

@@ -5,10 +5,9 @@ as-of date of its highest risk.
 
 An account's result covers the whole input, not only its last days: features are computed as of every
 ``as_of_step_days`` (7) days counting back from the last transaction date (windows ending there), each
-as-of date is scored on its own (one model per date, as the daily assets do), and each account keeps its
-highest-risk date with that date's reasons. A pattern early in the period is therefore still alerted.
-The alert flag follows :func:`period_alerts` (rules on the highest-risk date, plus the model's budget
-applied once over the period).
+as-of date is scored on its own (one model per date, as the daily assets do) over the accounts active since
+the previous as-of date, and each account keeps its highest-risk date with that date's reasons. A pattern early in the period is therefore still alerted.
+The alert policy is applied once over the period: :func:`period_calibrate`.
 
 :func:`monitor_file` streams a file of any size: chunks are validated (duplicates found across chunks)
 and appended to a DuckDB table that spills to disk past ``memory_limit``, so a multi-GB file never sits
@@ -112,9 +111,12 @@ def score_period(
             return _empty_results()
         dates = as_of_dates(days[0], days[-1], int(options["monitor"]["as_of_step_days"]))
     engine = FeatureEngine(con, table, dates, **options["features"])
+    step = int(options["monitor"]["as_of_step_days"])
     best: pd.DataFrame | None = None
-    for day in dates:
-        features = engine.features([day])
+    for i, day in enumerate(dates):
+        # an account is scored on the dates after which it was active (the first date: any activity in the
+        # lookback); between two of its active dates its windows only age, they gain nothing new
+        features = engine.features([day], active_within=step if i else None)
         if features.empty:
             continue
         scores = score_accounts(features, **options["scoring"])
@@ -122,31 +124,42 @@ def score_period(
         best = _keep_max(best, scores[RESULT_COLUMNS])
     if best is None:
         return _empty_results()
-    best["alert"] = period_alerts(best, float(options["scoring"].get("contamination", _default_contamination())))
+    best = period_calibrate(best, float(options["scoring"].get("contamination", _default("contamination"))),
+                            float(options["scoring"].get("alert_threshold", _default("alert_threshold"))))
     results = best.sort_values(["risk_score", "account_id"], ascending=[False, True], kind="stable")
     return results[RESULT_COLUMNS].reset_index(drop=True)
 
 
-def _default_contamination() -> float:
-    return float(inspect.signature(score_accounts).parameters["contamination"].default)
+def _default(name: str) -> float:
+    return float(inspect.signature(score_accounts).parameters[name].default)
 
 
-def period_alerts(best: pd.DataFrame, contamination: float) -> np.ndarray:
-    """The alert flags over the whole period (the period alert policy).
+def period_calibrate(best: pd.DataFrame, contamination: float, threshold: float) -> pd.DataFrame:
+    """Apply the alert policy once over the whole period (keeps ``alert == risk_score >= threshold``).
 
-    Each as-of date's model flags its own ``contamination`` share of accounts; over many dates those
-    model-only alerts would add up (13 dates x 2% is about a quarter of the accounts). Over the period an
-    account is alerted when a typology rule fired on its highest-risk date, or when its risk is at or above
-    the threshold and among the top ``contamination`` share of all accounts by risk (the model's budget
-    applied once, not once per date).
+    Each as-of date's model puts its own ``contamination`` share of accounts at or above the threshold;
+    over many dates those model-only alerts would add up (13 dates x 2% is about a quarter of the accounts).
+    Accounts whose highest-risk date triggered no rule are therefore re-calibrated together: if more than
+    ``ceil(contamination * accounts)`` of them are at or above the threshold, their risk is mapped
+    monotonically (the same piecewise-linear map as the scoring) so that exactly that many remain above
+    it. Rule-triggered accounts keep their score and alert.
     """
-    flagged = best["alert"].to_numpy(dtype=bool)
-    by_rule = flagged & (best["triggered_rules"].fillna("") != "").to_numpy()
+    best = best.copy()
+    model_only = (best["triggered_rules"].fillna("") == "").to_numpy()
+    risk = best["risk_score"].to_numpy(dtype=float).copy()
     budget = int(np.ceil(contamination * len(best)))
-    top = np.zeros(len(best), dtype=bool)
-    if budget > 0:
-        top[np.argsort(-best["risk_score"].to_numpy(), kind="stable")[:budget]] = True
-    return by_rule | (flagged & top)
+    ranked = np.sort(risk[model_only])[::-1]
+    if budget < len(ranked) and ranked[budget] >= threshold:
+        cut = float(ranked[budget - 1]) if budget > 0 else 1.0
+        # strictly between the last alert kept and the first one dropped
+        cut = (cut + float(ranked[budget])) / 2 if budget > 0 else 1.0
+        r = risk[model_only]
+        mapped = np.where(r < cut, threshold * r / max(cut, 1e-12),
+                          threshold + (1 - threshold) * (r - cut) / max(1 - cut, 1e-12))
+        risk[model_only] = np.clip(mapped, 0.0, 1.0)
+    best["risk_score"] = risk
+    best["alert"] = risk >= threshold
+    return best
 
 
 def _connect(memory_limit: str) -> duckdb.DuckDBPyConnection:

@@ -156,7 +156,8 @@ EXTRACTED_COLUMNS = ["document_sha256", "status", "reason",
         dg.AssetCheckSpec("extracted_entities_valid", asset="extracted_entities", blocking=True,
                           description="Keys unique, document types known, confidences in [0, 1] (GX)."),
         dg.AssetCheckSpec("identity_documents_sound", asset="extracted_entities",
-                          description="MRZ check digits valid, documents not expired, dates of birth plausible."),
+                          description="MRZ check digits valid, documents not expired, dates of birth plausible, "
+                                      "required fields present, visual zone consistent with the MRZ."),
     ],
     **_PER_DOCUMENT,
 )
@@ -220,11 +221,16 @@ def extracted_entities(context: dg.AssetExecutionContext, document_text: pd.Data
     expired = int((identity["expiry_date"].fillna("9999") < today).sum())
     implausible = int(((identity["date_of_birth"].fillna("1900") < "1900")
                        | (identity["date_of_birth"].fillna(today) > today)).sum())
+    required = ["surname", "document_number", "date_of_birth", "expiry_date", "nationality"]
+    missing_fields = int(identity[required].isna().any(axis=1).sum())
+    viz_mismatch = int(identity["warnings"].fillna("").str.contains("does not match the MRZ").sum())
+    problems = invalid + expired + implausible + missing_fields + viz_mismatch
     yield dg.AssetCheckResult(
-        check_name="identity_documents_sound", passed=invalid + expired + implausible == 0,
+        check_name="identity_documents_sound", passed=problems == 0,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={"identity_documents": len(identity), "mrz_invalid": invalid, "expired": expired,
-                  "implausible_date_of_birth": implausible})
+                  "implausible_date_of_birth": implausible, "required_fields_missing": missing_fields,
+                  "visual_zone_mismatch": viz_mismatch})
 
 
 @dg.asset(

@@ -266,7 +266,7 @@ def _check_ok(grid: _Grid, chk: _Check) -> bool:
 
 
 def _try_alnum_fix(grid: _Grid, chk: _Check, by_name: dict[str, _Field], warnings: list[str],
-                   viz: str | None = None) -> None:
+                   viz: str | None = None, use_context: bool = True) -> None:
     """Swap look-alike characters in the check's alphanumeric fields if that validates the check.
 
     When several swaps fit (the check digit cannot tell ``I`` at one place from ``B`` at another),
@@ -289,6 +289,8 @@ def _try_alnum_fix(grid: _Grid, chk: _Check, by_name: dict[str, _Field], warning
                 grid.rows[r][c] = old
         if len(solutions) > 1 and viz:
             solutions = [sol for sol in solutions if _printed(grid, sol, viz)] or solutions
+        if len(solutions) > 1 and not use_context:
+            return  # the caller tries other evidence first, then calls again with use_context
         if len(solutions) > 1 and n_changes == 1:  # one slip only: more changes fit a wrong digit too easily
             scores = [_context_score(grid, sol) for sol in solutions]
             if max(scores) > 0 and scores.count(max(scores)) == 1:
@@ -311,13 +313,23 @@ def _viz_rescue(grid: _Grid, chk: _Check, field: _Field, viz: str) -> bool:
     core = value.rstrip("<")
     if len(core) < 5 or field.name != "document_number":
         return False
-    found = set()
-    for start in range(len(viz) - len(core) + 1):
-        window = viz[start:start + len(core)]
-        if window != core and sum(a != b for a, b in zip(window, core)) <= 2:
-            found.add(window)
+    windows = {viz[start:start + len(core)] for start in range(len(viz) - len(core) + 1)}
+    windows = {w for w in windows if w != core and sum(a != b for a, b in zip(w, core)) <= 2}
+    fitting = _fitting(grid, chk, field, value, windows)
+    if not fitting:  # the visual zone's own OCR may share one look-alike slip (O read as 0 in both zones)
+        swapped = {w[:i] + _ALNUM_SWAP[ch] + w[i + 1:] for w in windows for i, ch in enumerate(w) if ch in _ALNUM_SWAP}
+        fitting = _fitting(grid, chk, field, value, swapped)
+    if len(fitting) != 1:
+        return False
+    for index, ch in enumerate(fitting[0].ljust(len(value), "<")):
+        grid.set(field, index, ch)
+    return True
+
+
+def _fitting(grid: _Grid, chk: _Check, field: _Field, value: str, found: set[str]) -> list[str]:
+    """The candidate field values (padded to the field) that make ``chk`` valid."""
     fitting = []
-    for candidate in found:
+    for candidate in sorted(found):
         saved = [grid.rows[r][c] for r, c in field.positions]
         for (r, c), ch in zip(field.positions, candidate.ljust(len(value), "<")):
             grid.rows[r][c] = ch
@@ -325,11 +337,7 @@ def _viz_rescue(grid: _Grid, chk: _Check, field: _Field, viz: str) -> bool:
             fitting.append(candidate)
         for (r, c), ch in zip(field.positions, saved):
             grid.rows[r][c] = ch
-    if len(fitting) != 1:
-        return False
-    for index, ch in enumerate(fitting[0].ljust(len(value), "<")):
-        grid.set(field, index, ch)
-    return True
+    return fitting
 
 
 def _context_score(grid: _Grid, solution: list[tuple[_Field, int, str]]) -> int:
@@ -505,9 +513,13 @@ def parse_mrz(lines: list[str], today: date | None = None, viz_text: str | None 
     check_results: dict[str, bool] = {}
     for chk in checks:
         if not _check_ok(grid, chk) and chk.fixable:
-            _try_alnum_fix(grid, chk, by_name, warnings, viz)
-            if not _check_ok(grid, chk) and viz and _viz_rescue(grid, chk, by_name[chk.fixable[0]], viz):
-                warnings[:] = [w for w in warnings if not w.startswith(f"{chk.name}: several")]
+            # Evidence in order: look-alike swaps the check digit settles alone, the printed visual zone,
+            # then (one slip only) the kind of the neighbouring characters.
+            _try_alnum_fix(grid, chk, by_name, warnings, viz, use_context=False)
+            if not _check_ok(grid, chk) and viz:
+                _viz_rescue(grid, chk, by_name[chk.fixable[0]], viz)
+            if not _check_ok(grid, chk):
+                _try_alnum_fix(grid, chk, by_name, warnings, viz)
         check_results[chk.name] = _check_ok(grid, chk)
         if not check_results[chk.name]:
             warnings.append(f"check digit mismatch: {chk.name}")
