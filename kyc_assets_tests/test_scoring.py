@@ -56,7 +56,9 @@ def test_ordinary_accounts_alert_rate_is_low(world):
     # measured 3.2-3.6% over seeds 0-3 (mostly the model's 2% contamination concentrating on customers)
     assert ordinary["alert"].mean() < 0.05
     rule_hits = ordinary["triggered_rules"].str.len().gt(0).mean()
-    assert rule_hits < 0.01  # measured 0.1-0.5%
+    # kyc monitor scores each account at every weekly as-of date of the period and keeps its worst day,
+    # so a busy ordinary account has several chances to cross a rule (measured 1.1%, mostly fan_in).
+    assert rule_hits < 0.02
 
 
 def test_results_shape_and_order(world):
@@ -102,8 +104,25 @@ def test_each_rule_fires_on_its_pattern(rule, row):
 def test_rules_have_names_and_descriptions():
     names = [r.name for r in RULES]
     assert names == ["structuring", "fan_in", "fan_out", "cycle", "rapid_pass_through", "high_risk_corridor",
-                     "velocity_spike"]
+                     "velocity_spike", "scatter_gather", "gather_scatter", "dormant_reactivation"]
     assert all(r.description for r in RULES)
+
+
+def test_scatter_gather_gather_scatter_and_dormancy_rules():
+    rows = [
+        {"scatter_gather_paths": 3},
+        {"scatter_gather_paths": 2},
+        {"distinct_counterparties_in_7d": 5, "distinct_counterparties_out_7d": 4, "amount_in_sum_7d": 20_000,
+         "amount_out_sum_7d": 19_000},
+        {"distinct_counterparties_in_7d": 5, "distinct_counterparties_out_7d": 4, "amount_in_sum_7d": 20_000,
+         "amount_out_sum_7d": 5_000},  # the money stays: not a pass-through hub
+        {"dormant_reactivation": 1},
+    ]
+    rules = {r.name: r for r in RULES}
+    f = _features(rows)
+    assert rules["scatter_gather"].evaluate(f).tolist() == [True, False, False, False, False]
+    assert rules["gather_scatter"].evaluate(f).tolist() == [False, False, True, False, False]
+    assert rules["dormant_reactivation"].evaluate(f).tolist() == [False, False, False, False, True]
 
 
 def test_single_row_uses_rules_only_and_nans_are_tolerated():

@@ -21,8 +21,9 @@ from kyc_assets.quality.checks import gx_check, table_metadata
 from kyc_assets.resources import CaseStoreResource, MonitoringSettingsResource, TransactionSourceResource
 
 _MONITORING = {"group_name": "monitoring", "owners": ["team:aml-monitoring"]}
-# Feature windows reach back this many days; the features of day D read transactions D-29..D.
-LOOKBACK_DAYS = 30
+# The features of day D read transactions D-36..D: the 30-day windows plus the 7 days in which a
+# dormant account (inactive >= 30 days) can be seen waking up.
+LOOKBACK_DAYS = 37
 
 
 def daily_partitions(start_date: str) -> dg.DailyPartitionsDefinition:

@@ -117,6 +117,23 @@ RULES: list[Rule] = [
         "Activity in the last 7 days at >= 3x the 30-day daily rate, with >= 10 legs and earlier history.",
         lambda f: (_col(f, "velocity_change") >= 3) & (_legs(f, 7) >= 10) & (_legs(f, 30) > _legs(f, 7)),
     ),
+    Rule(
+        "scatter_gather",
+        "Money split over >= 3 intermediaries and gathered again at one account within 30 days.",
+        lambda f: _col(f, "scatter_gather_paths") >= 3,
+    ),
+    Rule(
+        "gather_scatter",
+        "Funds from >= 4 senders leave to >= 4 receivers within 7 days, in and out within 20% and >= 10,000.",
+        lambda f: (_col(f, "distinct_counterparties_in_7d") >= 4) & (_col(f, "distinct_counterparties_out_7d") >= 4)
+        & (_col(f, "amount_in_sum_7d") >= 10_000)
+        & _col(f, "amount_out_sum_7d").between(0.8 * _col(f, "amount_in_sum_7d"), 1.2 * _col(f, "amount_in_sum_7d")),
+    ),
+    Rule(
+        "dormant_reactivation",
+        "Inactive >= 30 days, then >= 5 transactions or >= 10,000 within 7 days.",
+        lambda f: _col(f, "dormant_reactivation") >= 1,
+    ),
 ]
 
 
