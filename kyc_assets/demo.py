@@ -98,7 +98,7 @@ def run_demo(seed: int = 7, out=sys.stdout, *, instance: dg.DagsterInstance | No
     from kyc_assets.watchlists.assets import list_asset_name
 
     lists = [list_asset_name(spec) for spec in settings.watchlist_specs]
-    materialize(["customers", *lists, "watchlist_entries", "screening_results"])
+    materialize(["customers", *lists, "watchlist_entries", "screening_results", "adverse_media_results"])
 
     tx = read_transactions(settings.transactions_path)
     days = sorted({ts[:10] for ts in tx["timestamp"] if len(ts) >= 10 and ts[:4].isdigit()})
