@@ -9,7 +9,8 @@ export OMP_THREAD_LIMIT ?= 1
 
 .PHONY: demo test dev bench install tesseract chromium clean
 
-install: $(VENV)/.installed tesseract chromium $(DAGSTER_HOME)/dagster.yaml
+# What every target needs; the test suite also needs Chromium (browser test of the dashboard).
+install: $(VENV)/.installed tesseract $(DAGSTER_HOME)/dagster.yaml
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,7 +42,7 @@ $(DAGSTER_HOME)/dagster.yaml: kyc_assets/deploy/dagster_local.yaml
 demo: install
 	$(BIN)/python -m kyc_assets.demo
 
-test: install
+test: install chromium
 	$(BIN)/python -m pytest -q -n 2 kyc_assets_tests
 
 dev: install
