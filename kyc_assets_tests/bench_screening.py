@@ -143,14 +143,9 @@ def honest_false_hits(screener, names: list[str]) -> dict:
 
 def held_out_customers(n: int, seed: int = 21) -> list[str]:
     """Ordinary customers from the held-out pools (given name, optional second given name, surname)."""
-    rng = random.Random(seed)
-    out = []
-    for _ in range(n):
-        given = rng.choice(HELD_OUT_GIVEN)
-        if rng.random() < 0.25:
-            given += " " + rng.choice(HELD_OUT_GIVEN)
-        out.append(f"{given} {rng.choice(HELD_OUT_SURNAMES)}")
-    return out
+    from kyc_assets.screening.evaluation import ordinary_customers
+
+    return ordinary_customers(n, seed, given_names=HELD_OUT_GIVEN, surnames=HELD_OUT_SURNAMES)
 
 
 def bench_evaluation() -> dict:

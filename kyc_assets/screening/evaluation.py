@@ -106,15 +106,18 @@ def misspelt_recall(screener: Screener, entries: list[WatchlistEntry], n: int = 
     return {"queries": len(sample), "recall": round(found / max(len(sample), 1), 4), "missed": missed[:20]}
 
 
-def ordinary_customers(n: int, seed: int = 2) -> list[str]:
-    """Synthetic ordinary customer names: given name, optional second given name, surname."""
+def ordinary_customers(n: int, seed: int = 2, *, given_names: list[str] | None = None,
+                       surnames: list[str] | None = None) -> list[str]:
+    """Synthetic ordinary customer names: given name, optional second given name, surname
+    (from the evaluation's name pools unless others are given)."""
+    given_pool, surname_pool = given_names or GIVEN_NAMES, surnames or SURNAMES
     rng = random.Random(seed)
     names = []
     for _ in range(n):
-        given = rng.choice(GIVEN_NAMES)
+        given = rng.choice(given_pool)
         if rng.random() < 0.25:
-            given += " " + rng.choice(GIVEN_NAMES)
-        names.append(f"{given} {rng.choice(SURNAMES)}")
+            given += " " + rng.choice(given_pool)
+        names.append(f"{given} {rng.choice(surname_pool)}")
     return names
 
 

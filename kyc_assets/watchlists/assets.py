@@ -72,6 +72,19 @@ def _previous_row_count(context: dg.AssetExecutionContext) -> int | None:
     return None
 
 
+def _entry_checks(df: pd.DataFrame, previous: int | None, *, valid_check: str, collapse_check: str):
+    """The checks every table of entries carries (one list, or their union): entries valid (GX, blank
+    names included) and the count not collapsed by more than MAX_SHRINK against the previous version."""
+    yield gx_check(df, gx.required_columns(*WATCHLIST_KEY_COLUMNS) + gx.row_count_between(1, None)
+                   + gx.not_null("entity_id", "primary_name", "list_version") + gx.unique("entity_id")
+                   + gx.in_set("entity_type", ENTITY_TYPES),
+                   check_name=valid_check, extra_failures=_blank_names(df))
+    collapsed = previous is not None and len(df) < previous * (1 - MAX_SHRINK)
+    yield dg.AssetCheckResult(
+        check_name=collapse_check, passed=not collapsed,
+        metadata={"entries": len(df), "previous_entries": previous if previous is not None else -1})
+
+
 def _blank_names(df: pd.DataFrame) -> list[str]:
     """Failure text when some entry has an empty or white-space name."""
     if not len(df):
@@ -124,14 +137,7 @@ def build_list_asset(spec: SourceSpec) -> dg.AssetsDefinition:
             downloaded_at=refreshed.state.get("downloaded_at", ""),
             entries_by_type=dg.MetadataValue.json(df["entity_type"].value_counts().to_dict() if len(df) else {}),
             pep_entries=int(sum(e.is_pep for e in loaded.entries))))
-        yield gx_check(df, gx.required_columns(*WATCHLIST_KEY_COLUMNS) + gx.row_count_between(1, None)
-                       + gx.not_null("entity_id", "primary_name", "list_version") + gx.unique("entity_id")
-                       + gx.in_set("entity_type", ENTITY_TYPES),
-                       check_name="list_entries_valid", extra_failures=_blank_names(df))
-        collapsed = previous is not None and len(df) < previous * (1 - MAX_SHRINK)
-        yield dg.AssetCheckResult(
-            check_name="list_not_collapsed", passed=not collapsed,
-            metadata={"entries": len(df), "previous_entries": previous if previous is not None else -1})
+        yield from _entry_checks(df, previous, valid_check="list_entries_valid", collapse_check="list_not_collapsed")
 
     return _list_asset
 
@@ -192,14 +198,7 @@ def build_watchlist_entries(list_names: list[str]) -> dg.AssetsDefinition:
         yield dg.Output(df, data_version=dg.DataVersion(combined[:16]), metadata=table_metadata(
             df, list_versions=dg.MetadataValue.json(versions),
             entries_by_type=dg.MetadataValue.json(df["entity_type"].value_counts().to_dict() if len(df) else {})))
-        yield gx_check(df, gx.required_columns(*WATCHLIST_KEY_COLUMNS) + gx.row_count_between(1, None)
-                       + gx.not_null("entity_id", "primary_name", "list_version") + gx.unique("entity_id")
-                       + gx.in_set("entity_type", ENTITY_TYPES),
-                       check_name="watchlist_entries_valid", extra_failures=_blank_names(df))
-        collapsed = previous is not None and len(df) < previous * (1 - MAX_SHRINK)
-        yield dg.AssetCheckResult(
-            check_name="watchlist_not_collapsed", passed=not collapsed,
-            metadata={"entries": len(df), "previous_entries": previous if previous is not None else -1})
+        yield from _entry_checks(df, previous, valid_check="watchlist_entries_valid", collapse_check="watchlist_not_collapsed")
 
     return watchlist_entries
 
