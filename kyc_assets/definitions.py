@@ -132,12 +132,13 @@ def build_transaction_source(settings: Settings) -> TransactionSourceResource:
 
 
 def build_assets(settings: Settings) -> list:
-    return [
+    assets = [
         raw_documents, document_text, extracted_entities, customers,
         *build_watchlist_assets(settings.watchlist_specs), screening_results, adverse_media_results,
         *build_monitoring_assets(settings.transactions_start_date, settings.model_retrain_cron),
-        build_escalated_cases(settings.case_service_level),
     ]
+    # Escalation records each evidence item's exact lineage through this graph (audit/lineage.py).
+    return [*assets, build_escalated_cases(settings.case_service_level, lineage_assets=assets)]
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:

@@ -102,6 +102,9 @@ class Settings:
     analysts_file: Path | None = None
     trusted_user_header: str = ""
     institution_name: str = "Example Bank (demo)"
+    # The Dagster instance the platform runs on (the Makefile exports the same default): `kyc trace`
+    # and `kyc case export` read materializations from it.
+    dagster_home: Path | None = None
 
     @property
     def case_service_level(self) -> dict[int, int]:
@@ -153,6 +156,7 @@ class Settings:
             inbox_dir=path("KYC_INBOX_DIR", home / "inbox"),
             document_store_dir=path("KYC_DOCUMENT_STORE", home / "documents"),
             quarantine_dir=path("KYC_QUARANTINE_DIR", home / "quarantine"),
+            dagster_home=path("DAGSTER_HOME", home / "dagster_home"),
             warehouse_path=path("KYC_WAREHOUSE_PATH", home / "warehouse.duckdb"),
             database_url=env.get("KYC_DATABASE_URL") or f"sqlite:///{home / 'cases.sqlite'}",
             transactions_path=path("KYC_TRANSACTIONS_PATH", home / "sample" / "transactions.csv"),

@@ -81,7 +81,8 @@ def test_export_writes_a_verifiable_bundle_with_decrypted_documents(home, capsys
     run(capsys, "case", "decide", case_id, "--decision", "confirmed", "--reason", "listed", "--as", "alice")
     run(capsys, "case", "approve", case_id, "--as", "bob")
     bundle = tmp_path / "bundle"
-    code, _, err = run(capsys, "case", "export", case_id, "--out", str(bundle), "--as", "examiner")
+    code, _, err = run(capsys, "case", "export", case_id, "--out", str(bundle), "--as", "examiner",
+                       "--without-instance")
     assert code == 0 and "manifest sha256" in err
     names = {p.relative_to(bundle).as_posix() for p in bundle.rglob("*") if p.is_file()}
     assert {"case.json", "decisions.json", "evidence.json", "report.json", "trace.json", "trace.txt", "audit.json",
@@ -97,7 +98,7 @@ def test_export_writes_a_verifiable_bundle_with_decrypted_documents(home, capsys
     code, _, err = run(capsys, "case", "verify-bundle", str(bundle))
     assert code == 1 and "decisions.json: sha256 differs" in err
     # An existing, non-empty folder is refused and left as it was.
-    code, _, err = run(capsys, "case", "export", case_id, "--out", str(bundle))
+    code, _, err = run(capsys, "case", "export", case_id, "--out", str(bundle), "--without-instance")
     assert code == 2 and "not an empty folder" in err
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".bundle")]  # no half-written temp folder
     store = CaseStore.from_env()
@@ -106,12 +107,13 @@ def test_export_writes_a_verifiable_bundle_with_decrypted_documents(home, capsys
 
 def test_trace_prints_the_chain_and_audit_verify_names_a_broken_entry(home, capsys):
     case_id = home["case_id"]
-    code, out, _ = run(capsys, "trace", case_id, "--json")
+    code, out, _ = run(capsys, "trace", case_id, "--json", "--without-instance")
     trace = json.loads(out)
     assert code == 0 and trace["documents"][0]["sha256"] == home["sha"] and trace["documents"][0]["stored"]
-    assert trace["lists"][0]["list_version"] == "v1"
-    code, out, _ = run(capsys, "trace", case_id)
+    assert trace["lists"][0]["list_version"] == "v1" and trace["materializations_included"] is False
+    code, out, _ = run(capsys, "trace", case_id, "--without-instance")
     assert code == 0 and f"case {case_id}" in out and "Jane" not in out
+    assert "materializations: not included" in out
     store = CaseStore.from_env()
     with store._write() as conn:
         conn.execute(sa.text("UPDATE audit_log SET actor = 'mallory' WHERE seq = 1"))
@@ -143,3 +145,52 @@ def test_hash_password_reads_stdin(capsys, monkeypatch):
 
     code, out, _ = run(capsys, "case", "hash-password", stdin="pw\n", monkeypatch=monkeypatch)
     assert code == 0 and verify_password("pw", out.strip()) and not verify_password("pX", out.strip())
+
+
+def _escalate_into(dagster_home, tmp_path) -> str:
+    """Materialize the small trace graph (test_trace) into the instance at ``dagster_home``, with the case
+    store of KYC_HOME; returns the sanctions case's id."""
+    import dagster as dg
+
+    from kyc_assets.resources import CaseStoreResource
+    from kyc_assets_tests.test_trace import _frames, _graph
+
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    instance = dg.DagsterInstance.from_config(str(dagster_home))
+    store = CaseStore.from_env()
+    try:
+        assert dg.materialize(_graph(_frames()), instance=instance,
+                              resources={"case_store": CaseStoreResource(database_url=str(store.engine.url))}).success
+    finally:
+        instance.dispose()
+    return next(c["case_id"] for c in store.list_cases() if c["subject_id"] == "C-1")
+
+
+def test_trace_finds_the_platform_instance_without_dagster_home(kyc_env, monkeypatch, capsys, tmp_path):
+    """DAGSTER_HOME unset: the instance is $KYC_HOME/dagster_home, as `make` sets it."""
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    case_id = _escalate_into(kyc_env / "dagster_home", tmp_path)
+    capsys.readouterr()  # the materialization's own log lines
+    code, out, err = run(capsys, "trace", case_id, "--json")
+    trace = json.loads(out)
+    assert code == 0 and err == ""
+    assert trace["dagster_instance"] == str(kyc_env / "dagster_home")
+    assert {m["asset_key"] for m in trace["materializations"]} == {
+        "escalated_cases", "screening_results", "customers", "extracted_entities"}
+    # DAGSTER_HOME, when set, wins: pointed at another (empty) instance the trace refuses rather than
+    # printing an empty lineage.
+    other = tmp_path / "other_home"
+    other.mkdir()
+    (other / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    monkeypatch.setenv("DAGSTER_HOME", str(other))
+    code, out, err = run(capsys, "trace", case_id)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert err.startswith(f"kyc: error: the Dagster instance at {other} holds none of the materializations of {case_id}")
+
+
+def test_trace_without_any_instance_is_a_one_line_error(home, capsys, monkeypatch, tmp_path):
+    code, out, err = run(capsys, "trace", home["case_id"])
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert f"no Dagster instance at {home['path'] / 'dagster_home'}" in err and "--without-instance" in err
+    code, out, err = run(capsys, "case", "export", home["case_id"], "--out", str(tmp_path / "b"))
+    assert code == 2 and "no Dagster instance" in err and not (tmp_path / "b").exists()

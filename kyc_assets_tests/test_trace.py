@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import dagster as dg
 import pandas as pd
+import pytest
 
 from kyc_assets.audit.trace import build_trace, render_trace
 from kyc_assets.cases.assets import build_escalated_cases
 from kyc_assets.cases.store import CaseStore
 from kyc_assets.onboarding.store import DocumentStore
-from kyc_assets.resources import CaseStoreResource
+from kyc_assets.resources import CaseStoreResource, WarehouseIOManager
 
 DOC_OK, DOC_BAD, DOC_ORPHAN = "1" * 64, "2" * 64, "3" * 64
 ENTRY = "f" * 64
@@ -55,12 +56,12 @@ def _graph(frames: dict[str, pd.DataFrame]) -> list:
         return frames["customers"]
 
     @dg.asset(code_version="1")
-    def screening_results(customers: pd.DataFrame) -> pd.DataFrame:
-        return frames["screening_results"]
+    def screening_results(context, customers: pd.DataFrame) -> pd.DataFrame:
+        return frames["screening_results"].assign(run_id=context.run_id)  # rows carry their run, as the real ones
 
     @dg.asset(code_version="1")
-    def anomaly_scores() -> pd.DataFrame:
-        return frames["anomaly_scores"]
+    def anomaly_scores(context) -> pd.DataFrame:
+        return frames["anomaly_scores"].assign(run_id=context.run_id)
 
     return [extracted_entities, customers, screening_results, anomaly_scores,
             build_escalated_cases({1: 1, 2: 3, 3: 5, 4: 10})]
@@ -116,7 +117,9 @@ def test_trace_walks_from_the_case_to_every_input(tmp_path):
     store.approve(case_id, analyst="bob")
     trace = build_trace(store.get_case(case_id), instance=instance, document_store=documents)
     by_key = {m["asset_key"]: m for m in trace["materializations"]}
-    assert {"escalated_cases", "screening_results", "customers", "extracted_entities", "anomaly_scores"} <= set(by_key)
+    # Exactly the screening hit's inputs: the account alert's anomaly_scores is not behind this case.
+    assert set(by_key) == {"escalated_cases", "screening_results", "customers", "extracted_entities"}
+    assert len(trace["materializations"]) == 4 and trace["lineage_problems"] == []
     for m in by_key.values():
         assert m["run_id"] == result.run_id and m["data_version"] and m["code_version"] and m["timestamp"]
     assert by_key["customers"]["via"] == "input of screening_results"
@@ -135,5 +138,254 @@ def test_trace_without_a_dagster_instance_lists_the_recorded_references(tmp_path
     store, _, _ = _run(tmp_path, "a.sqlite")
     case_id = next(c["case_id"] for c in store.list_cases() if c["subject_type"] == "account")
     trace = build_trace(store.get_case(case_id))
-    assert trace["materializations"] == [] and "DAGSTER_HOME" in trace["dagster_instance"]
+    assert trace["materializations"] == [] and trace["materializations_included"] is False
+    assert trace["dagster_instance"] is None
+    assert "materializations: not included" in render_trace(trace)
     assert trace["models"] == [{"model_version": "iforest-abc", "partitions": ["2026-03-02"]}]
+
+
+# -- The lineage is exact: a world of several documents and days, materialized run by run ---------------------
+# The graph has the real graph's shape: per-document partitions (raw_documents -> document_text ->
+# extracted_entities), customers reading every document, one asset per list and their union, daily
+# transactions read through a rolling window, a drift window for scores, an unpartitioned model, and the
+# real escalation asset, on the real DuckDB IO manager. Runs interleave, so "the newest materialization"
+# is wrong for almost every input, which is what a trace built from pointers or recency got wrong.
+
+DOCS = {"a" * 64: ("C-A", "Ivan Petrov", True), "b" * 64: ("C-B", "Ana Lima", False), "c" * 64: ("C-C", "Olga Orlova", True)}
+LISTED = {"C-A": ("us_ofac_sdn", "us_ofac_sdn:1"), "C-C": ("un_sc", "un_sc:7")}
+LIST_VERSION = {"us_ofac_sdn": "v-ofac-1", "un_sc": "v-un-1"}
+ALERTS = {"ACC1": ["2026-03-03", "2026-03-05"], "ACC2": ["2026-03-07"]}
+WINDOW = 3  # transaction_features reads this many days of transactions
+
+
+def _world_assets():
+    docs = dg.DynamicPartitionsDefinition(name="documents")
+    days = dg.DailyPartitionsDefinition(start_date="2026-03-01", end_date="2026-03-10")
+    per_doc = {"partitions_def": docs, "metadata": {"partition_expr": "document_sha256"}}
+
+    @dg.asset(code_version="1", **per_doc)
+    def raw_documents(context) -> pd.DataFrame:
+        return pd.DataFrame({"document_sha256": [context.partition_key], "size_bytes": [100]})
+
+    @dg.asset(code_version="1", **per_doc)
+    def document_text(context, raw_documents: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame({"document_sha256": [context.partition_key], "text": ["P<..."]})
+
+    @dg.asset(code_version="1", **per_doc)
+    def extracted_entities(context, document_text: pd.DataFrame) -> pd.DataFrame:
+        sha = context.partition_key
+        return pd.DataFrame([{"document_sha256": sha, "status": "ok", "document_type": "passport",
+                              "mrz_valid": DOCS[sha][2], "expiry_date": "2031-01-01", "warnings": "[]",
+                              "method": "mrz"}])
+
+    @dg.asset(code_version="1")
+    def customers(extracted_entities: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame([{"customer_id": DOCS[sha][0], "full_name": DOCS[sha][1], "date_of_birth": "1970-01-01",
+                              "document_number": "X1", "document_sha256s": f'["{sha}"]'}
+                             for sha in sorted(extracted_entities["document_sha256"])])
+
+    def list_asset(source: str):
+        @dg.asset(name=f"watchlist_{source}", code_version="1")
+        def _list() -> dg.Output:
+            df = pd.DataFrame({"entity_id": [f"{source}:1", f"{source}:7"],
+                               "list_version": LIST_VERSION[source]})
+            return dg.Output(df, data_version=dg.DataVersion(LIST_VERSION[source]),
+                             metadata={"list_source": source, "list_version": LIST_VERSION[source]})
+        return _list
+
+    @dg.asset(code_version="1", ins={"watchlist_us_ofac_sdn": dg.AssetIn(), "watchlist_un_sc": dg.AssetIn()})
+    def watchlist_entries(watchlist_us_ofac_sdn: pd.DataFrame, watchlist_un_sc: pd.DataFrame) -> pd.DataFrame:
+        return pd.concat([watchlist_us_ofac_sdn, watchlist_un_sc], ignore_index=True)
+
+    @dg.asset(code_version="1")
+    def screening_results(context, customers: pd.DataFrame, watchlist_entries: pd.DataFrame) -> pd.DataFrame:
+        rows = []
+        for cid in customers["customer_id"]:
+            source, entity = LISTED.get(cid, ("us_ofac_sdn", None))
+            rows.append({"customer_id": cid, "list_entity_id": entity, "list_source": source,
+                         "list_version": LIST_VERSION[source], "entry_hash": ENTRY if entity else None,
+                         "hit_type": "sanctions" if entity else None, "score": 0.97 if entity else 0.0,
+                         "decision": "match" if entity else "no_match", "explanation": "name and DOB",
+                         "run_id": context.run_id, "suppressed": False})
+        return pd.DataFrame(rows)
+
+    @dg.asset(code_version="1", partitions_def=days, metadata={"partition_expr": "timestamp"})
+    def transactions(context) -> pd.DataFrame:
+        day = pd.Timestamp(context.partition_key)
+        return pd.DataFrame({"timestamp": [day, day], "account_id": ["ACC1", "ACC2"], "amount": [9500.0, 120.0]})
+
+    window = dg.TimeWindowPartitionMapping(start_offset=-(WINDOW - 1), end_offset=0,
+                                           allow_nonexistent_upstream_partitions=True)
+
+    @dg.asset(code_version="1", partitions_def=days, metadata={"partition_expr": "as_of_date"},
+              ins={"transactions": dg.AssetIn(partition_mapping=window)})
+    def transaction_features(context, transactions: pd.DataFrame) -> pd.DataFrame:
+        day = pd.Timestamp(context.partition_key)
+        return pd.DataFrame({"as_of_date": [day, day], "account_id": ["ACC1", "ACC2"],
+                             "amount_sum": [float(transactions["amount"].sum())] * 2})
+
+    @dg.asset(code_version="1", deps=[transaction_features])
+    def anomaly_model() -> dg.MaterializeResult:
+        return dg.MaterializeResult(metadata={"model_version": "iforest-1"})
+
+    drift = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=0, allow_nonexistent_upstream_partitions=True)
+
+    @dg.asset(code_version="2", partitions_def=days, metadata={"partition_expr": "as_of_date"}, deps=[anomaly_model],
+              ins={"transaction_features": dg.AssetIn(partition_mapping=drift)})
+    def anomaly_scores(context, transaction_features: pd.DataFrame) -> pd.DataFrame:
+        day = context.partition_key
+        rows = [{"account_id": acc, "as_of_date": pd.Timestamp(day), "risk_score": 0.95 if day in alerted else 0.1,
+                 "alert": day in alerted, "triggered_rules": "structuring" if day in alerted else "",
+                 "reasons": "structuring" if day in alerted else "", "run_id": context.run_id,
+                 "model_version": "iforest-1"} for acc, alerted in sorted(ALERTS.items())]
+        return pd.DataFrame(rows)
+
+    assets = [raw_documents, document_text, extracted_entities, customers, list_asset("us_ofac_sdn"),
+              list_asset("un_sc"), watchlist_entries, screening_results, transactions, transaction_features,
+              anomaly_model, anomaly_scores]
+    return [*assets, build_escalated_cases({1: 1, 2: 3, 3: 5, 4: 10}, lineage_assets=assets)]
+
+
+@pytest.fixture
+def world(tmp_path):
+    """Documents A and B, lists, screening, days 1-5 and an escalation; then document C, days 6-9, a
+    second screening and escalation; then document A and day 3 again (newer than what the cases used)."""
+    assets = _world_assets()
+    # A SQLite instance on disk, as `make demo` uses (its run shards number events differently from the index).
+    (tmp_path / "dagster_home").mkdir()
+    instance = dg.DagsterInstance.local_temp(str(tmp_path / "dagster_home"))
+    url = f"sqlite:///{tmp_path / 'cases.sqlite'}"
+    resources = {"case_store": CaseStoreResource(database_url=url),
+                 "io_manager": WarehouseIOManager(database=str(tmp_path / "warehouse.duckdb"), schema="kyc")}
+    runs: dict[tuple[str, str | None], list[str]] = {}
+
+    def run(names: list[str], partition: str | None = None) -> str:
+        result = dg.materialize(assets, selection=names, partition_key=partition, instance=instance,
+                                resources=resources)
+        assert result.success
+        for name in names:
+            runs.setdefault((name, partition), []).append(result.run_id)
+        return result.run_id
+
+    def document(sha: str) -> None:
+        instance.add_dynamic_partitions("documents", [sha])
+        run(["raw_documents", "document_text", "extracted_entities"], sha)
+
+    doc_a, doc_b, doc_c = DOCS
+    document(doc_a)
+    document(doc_b)
+    run(["watchlist_us_ofac_sdn", "watchlist_un_sc", "watchlist_entries"])
+    run(["customers", "screening_results"])
+    for d in range(1, 6):
+        run(["transactions", "transaction_features"] + (["anomaly_scores"] if d > 1 else []), f"2026-03-0{d}")
+        if d == 1:
+            run(["anomaly_model"])
+    run(["escalated_cases"])
+    document(doc_c)
+    for d in range(6, 10):
+        run(["transactions", "transaction_features", "anomaly_scores"], f"2026-03-0{d}")
+    run(["customers", "screening_results"])
+    run(["escalated_cases"])
+    document(doc_a)  # re-read later: the cases used the first reading
+    run(["transactions", "transaction_features", "anomaly_scores"], "2026-03-03")
+    return {"store": CaseStore(url), "instance": instance, "runs": runs}
+
+
+def _expected_reads(instance, child, parent: str, partitions: list[str]) -> set[int]:
+    """For a child materialization: the storage ids of ``parent`` it read, from its pointer and the partitions."""
+    cursor = int(child.asset_materialization.tags[f"dagster/input_event_pointer/{parent}"])
+    out = set()
+    for p in partitions or [None]:
+        records = instance.fetch_materializations(dg.AssetRecordsFilter(
+            asset_key=dg.AssetKey(parent), asset_partitions=[p] if p else None, before_storage_id=cursor + 1),
+            limit=1).records
+        out.update(r.storage_id for r in records)
+    return out
+
+
+def _record(instance, storage_id: int, asset: str):
+    return instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset),
+                                                                 storage_ids=[storage_id]), limit=1).records[0]
+
+
+def test_trace_lists_exactly_the_materializations_behind_each_case(world):
+    from datetime import date, timedelta
+
+    store, instance, runs = world["store"], world["instance"], world["runs"]
+    cases = {c["subject_id"]: store.get_case(c["case_id"]) for c in store.list_cases()}
+    assert set(cases) == {"C-A", "C-B", "C-C", "ACC1", "ACC2"}
+    escalations = set(runs[("escalated_cases", None)])
+    for subject, case in cases.items():
+        trace = build_trace(case, instance=instance)
+        assert trace["lineage_problems"] == []
+        got = {m["storage_id"]: m for m in trace["materializations"]}
+        expected: dict[int, str] = {}  # storage id -> asset, derived independently from the evidence rows
+        for e in case["evidence"]:
+            ref = e["reference"]
+            root = _record(instance, ref["storage_id"], ref["asset_key"])
+            assert root.run_id == ref["run_id"] and root.asset_materialization.partition == ref.get("partition")
+            assert root.asset_materialization.tags["dagster/data_version"] == ref["data_version"]
+            expected[root.storage_id] = ref["asset_key"]
+            if e["kind"] == "screening_hit":
+                assert ref["run_id"] in runs[("screening_results", None)]
+                (customers_id,) = _expected_reads(instance, root, "customers", [])
+                (entries_id,) = _expected_reads(instance, root, "watchlist_entries", [])
+                entries = _record(instance, entries_id, "watchlist_entries")
+                (list_id,) = _expected_reads(instance, entries, f"watchlist_{ref['list_source']}", [])
+                expected.update({customers_id: "customers", entries_id: "watchlist_entries",
+                                 list_id: f"watchlist_{ref['list_source']}"})
+                child, shas = _record(instance, customers_id, "customers"), ref["document_sha256s"]
+            elif e["kind"] == "document_failure":
+                child, shas = root, None
+            if e["kind"] in ("screening_hit", "document_failure"):
+                for asset, parent in (("extracted_entities", "document_text"), ("document_text", "raw_documents")):
+                    if shas is not None:
+                        (read,) = _expected_reads(instance, child, asset, shas)
+                        expected[read] = asset
+                        child = _record(instance, read, asset)
+                    (read,) = _expected_reads(instance, child, parent, [child.asset_materialization.partition])
+                    expected[read] = parent
+                    child, shas = _record(instance, read, parent), None
+                assert child.asset_materialization.partition in (ref.get("document_sha256s") or [ref["partition"]])
+            else:
+                day = date.fromisoformat(ref["partition"])
+                assert ref["run_id"] in runs[("anomaly_scores", ref["partition"])]
+                expected.update(dict.fromkeys(_expected_reads(instance, root, "anomaly_model", []), "anomaly_model"))
+                features = [(day - timedelta(days=k)).isoformat() for k in (1, 0)]
+                for fid in _expected_reads(instance, root, "transaction_features",
+                                           [f for f in features if f >= "2026-03-01"]):
+                    expected[fid] = "transaction_features"
+                    feature = _record(instance, fid, "transaction_features")
+                    fday = date.fromisoformat(feature.asset_materialization.partition)
+                    window = [(fday - timedelta(days=k)).isoformat() for k in range(WINDOW)]
+                    expected.update(dict.fromkeys(_expected_reads(
+                        instance, feature, "transactions", [w for w in window if w >= "2026-03-01"]), "transactions"))
+        escalation_ids = {sid for sid, m in got.items() if m["asset_key"] == "escalated_cases"}
+        assert {got[s]["run_id"] for s in escalation_ids} <= escalations and escalation_ids
+        assert {s: m["asset_key"] for s, m in got.items() if s not in escalation_ids} == expected, subject
+        # Nothing from another capability, another document or another list.
+        keys = {m["asset_key"] for m in got.values()}
+        partitions = {m["partition"] for m in got.values() if m["partition"]}
+        if subject.startswith("ACC"):
+            assert keys == {"anomaly_scores", "transaction_features", "transactions", "anomaly_model",
+                            "escalated_cases"}
+            alert_days = {e["reference"]["partition"] for e in case["evidence"]}
+            assert alert_days == set(ALERTS[subject])
+            assert {m["partition"] for m in got.values() if m["asset_key"] == "anomaly_scores"} == alert_days
+            assert max(partitions) == max(alert_days)
+        else:
+            sha = next(s for s, (cid, _, _) in DOCS.items() if cid == subject)
+            assert partitions == {sha}
+            assert not keys & {"transactions", "transaction_features", "anomaly_scores", "anomaly_model"}
+            if subject in LISTED:
+                other = {"us_ofac_sdn": "un_sc", "un_sc": "us_ofac_sdn"}[LISTED[subject][0]]
+                assert f"watchlist_{LISTED[subject][0]}" in keys and f"watchlist_{other}" not in keys
+            else:  # a document failure only: no screening in its lineage
+                assert keys == {"extracted_entities", "document_text", "raw_documents", "escalated_cases"}
+    # The re-reading of document A and of day 3 came after the cases: the traces name the first ones.
+    first_a = runs[("extracted_entities", next(iter(DOCS)))][0]
+    assert {m["run_id"] for m in build_trace(cases["C-A"], instance=instance)["materializations"]
+            if m["asset_key"] == "extracted_entities"} == {first_a}
+    day3 = [m["run_id"] for m in build_trace(cases["ACC1"], instance=instance)["materializations"]
+            if m["asset_key"] == "anomaly_scores" and m["partition"] == "2026-03-03"]
+    assert day3 == [runs[("anomaly_scores", "2026-03-03")][0]]

@@ -1,6 +1,7 @@
 """The escalation asset: screening hits, anomaly alerts and document failures become cases for human review."""
 
 
+import contextlib
 import json
 from datetime import UTC, datetime
 
@@ -23,40 +24,77 @@ CASE_COLUMNS = ["case_id", "subject_type", "subject_id", "status", "priority", "
 
 DATA_VERSION_TAG = "dagster/data_version"
 CODE_VERSION_TAG = "dagster/code_version"
+# Lineage stops at these: every upstream materialization behind a case is reached from its evidence.
+LINEAGE_STOP = frozenset({"escalated_cases"})
 
 
-def annotate_versions(instance: dg.DagsterInstance, candidates: list) -> int:
-    """Add ``data_version`` and ``code_version`` (and the run id when missing) of the materialization
-    each evidence reference points to (asset key + partition, the newest one, or the one of the
-    referenced run); returns how many references were annotated. Evidence ids are unaffected."""
-    cache: dict[tuple[str, str | None], list] = {}
+def annotate_versions(instance: dg.DagsterInstance, candidates: list, asset_graph=None,
+                      skip: set[str] | frozenset[str] = frozenset()) -> int:
+    """Record on each evidence reference the exact materialization it came from and everything behind it.
+
+    The root is the materialization of the run recorded on the evidence row (``run_id``), never
+    another run's; evidence without a run id (a document failure) is the partition's materialization
+    this escalation read. Each reference gets ``storage_id``, ``data_version``, ``code_version``,
+    ``materialized_at`` and ``lineage`` (asset key -> storage ids, see audit/lineage.py; partitions come
+    from ``asset_graph``), or ``lineage_error`` when the referenced run has no such materialization.
+    Evidence ids are unaffected; references of evidence ids in ``skip`` (already stored) are left alone.
+    Returns how many references were annotated."""
+    from kyc_assets.audit.lineage import (
+        evidence_scope,
+        latest_at_or_before,
+        materialization_of_run,
+        walker,
+    )
+
+    walk = walker(instance, asset_graph)
+    roots: dict[tuple, object] = {}
     done = 0
     for cand in candidates:
         for evidence in cand.evidence:
             ref = evidence.reference
-            key = (ref.get("asset_key"), ref.get("partition"))
-            if not key[0]:
+            if not ref.get("asset_key") or evidence.evidence_id in skip:
                 continue
-            if key not in cache:
-                records_filter = dg.AssetRecordsFilter(asset_key=dg.AssetKey(key[0]),
-                                                       asset_partitions=[key[1]] if key[1] else None)
-                cache[key] = list(instance.fetch_materializations(records_filter, limit=20).records)
-            records = cache[key]
-            record = next((r for r in records if r.run_id == ref.get("run_id")), records[0] if records else None)
+            key = (ref["asset_key"], ref.get("partition"), ref.get("run_id"))
+            if key not in roots:
+                roots[key] = (materialization_of_run(instance, key[0], key[2], key[1]) if key[2]
+                              else latest_at_or_before(instance, key[0], key[1], None))
+            record = roots[key]
             if record is None:
+                ref["lineage_error"] = (f"no materialization of {key[0]}{f'[{key[1]}]' if key[1] else ''}"
+                                        f"{f' in run {key[2]}' if key[2] else ''}")
                 continue
             tags = record.asset_materialization.tags or {}
             ref.update({"data_version": tags.get(DATA_VERSION_TAG), "code_version": tags.get(CODE_VERSION_TAG),
-                        "materialized_at": datetime.fromtimestamp(record.timestamp, UTC).isoformat(timespec="seconds")})
-            ref.setdefault("run_id", record.run_id)
-            ref["run_id"] = ref["run_id"] or record.run_id
+                        "materialized_at": datetime.fromtimestamp(record.timestamp, UTC).isoformat(timespec="seconds"),
+                        "run_id": record.run_id,
+                        **walk.walk(record, evidence_scope(ref), stop_at=LINEAGE_STOP).as_reference()})
             done += 1
     return done
 
 
-def build_escalated_cases(sla_days) -> dg.AssetsDefinition:
+def _summary(reference: dict) -> dict:
+    """An evidence reference for the table (the lineage's storage ids stay in the case store)."""
+    return {k: v for k, v in reference.items() if k not in ("lineage", "lineage_unresolved")}
+
+
+def _lineage_graph(context: dg.AssetExecutionContext, lineage_assets, cache: list):
+    """The asset graph the evidence's lineage is walked through: the code location's (a run launched by
+    the Dagster daemon or UI), else one built once from ``lineage_assets`` (``dg.materialize``, e.g. the
+    demo), else the run's own job graph (its selection and their direct parents only)."""
+    with contextlib.suppress(Exception):  # dagster raises a bare CheckError when a run has no repository
+        return context.repository_def.asset_graph
+    if lineage_assets:
+        if not cache:
+            cache.append(dg.Definitions(assets=list(lineage_assets)).resolve_asset_graph())
+        return cache[0]
+    return context.job_def.asset_layer.asset_graph
+
+
+def build_escalated_cases(sla_days, lineage_assets=None) -> dg.AssetsDefinition:
     """The escalation asset; ``sla_days`` is the service level (days) for all priorities, or a
-    mapping priority -> days (Settings.case_service_level)."""
+    mapping priority -> days (Settings.case_service_level). ``lineage_assets``: every other asset of the
+    code location, used to walk the evidence's lineage when a run has no repository (``dg.materialize``)."""
+    graph_cache: list = []
     @dg.asset(
         group_name="cases",
         owners=["team:aml-investigations"],
@@ -86,11 +124,12 @@ def build_escalated_cases(sla_days) -> dg.AssetsDefinition:
         candidates = merge_candidates(screening_candidates(screening_results, customers),
                                       document_candidates(extracted_entities, customers, today),
                                       anomaly_candidates(anomaly_scores))
-        annotate_versions(context.instance, candidates)
+        annotate_versions(context.instance, candidates, _lineage_graph(context, lineage_assets, graph_cache),
+                          skip=store.known_evidence_ids([e.evidence_id for c in candidates for e in c.evidence]))
         summary = store.escalate(candidates, sla_days=sla_days, actor=f"dagster:run:{context.run_id}")
         rows = [{**{k: c[k] for k in CASE_COLUMNS if k in c}, "evidence_count": len(c["evidence"]),
-                 "evidence": json.dumps([{"kind": e["kind"], **json.loads(e["reference"])} for e in c["evidence"]],
-                                        sort_keys=True)}
+                 "evidence": json.dumps([{"kind": e["kind"], **_summary(json.loads(e["reference"]))}
+                                         for e in c["evidence"]], sort_keys=True)}
                 for c in store.open_cases()]
         df = pd.DataFrame(rows, columns=CASE_COLUMNS)
         yield dg.Output(df, metadata=table_metadata(

@@ -52,6 +52,7 @@ def _authenticate(store, args, name: str, action: str, subject: str) -> str:
 
 def _run(fn):
     """Map refusals of the store (CaseError and friends) to one-line CLI errors."""
+    from kyc_assets.audit.trace import TraceError
     from kyc_assets.cases.export import ExportError
     from kyc_assets.cases.pii import PiiKeyError
     from kyc_assets.cases.sar import SarError
@@ -59,7 +60,7 @@ def _run(fn):
 
     try:
         return fn()
-    except (CaseError, ExportError, SarError, PiiKeyError) as exc:
+    except (CaseError, ExportError, SarError, PiiKeyError, TraceError) as exc:
         raise _cli_error(str(exc)) from exc
 
 
@@ -180,20 +181,25 @@ def _document_store():
     return DocumentStore(Settings.from_env().document_store_dir, os.environ.get("KYC_DOCUMENT_KEYS") or None)
 
 
-def _instance():
-    """The Dagster instance of DAGSTER_HOME, or None when it is not set."""
-    if not os.environ.get("DAGSTER_HOME"):
-        return None
-    import dagster as dg
+def _instance(args):
+    """The platform's Dagster instance (Settings.dagster_home: DAGSTER_HOME, by default
+    $KYC_HOME/dagster_home), None with --without-instance; a one-line error when there is none."""
+    from kyc_assets.audit.trace import TraceError, find_instance
+    from kyc_assets.settings import Settings
 
-    return dg.DagsterInstance.get()
+    if getattr(args, "without_instance", False):
+        return None
+    try:
+        return find_instance(Settings.from_env().dagster_home)
+    except TraceError as exc:
+        raise _cli_error(str(exc)) from exc
 
 
 def cmd_case_export(args) -> int:
     from kyc_assets.cases.export import export_bundle
 
     store = _store()
-    instance = _instance()
+    instance = _instance(args)
     try:
         manifest = _run(lambda: export_bundle(store, args.case_id, args.out, document_store=_document_store(),
                                               instance=instance, institution=_institution(),
@@ -248,9 +254,9 @@ def cmd_trace(args) -> int:
 
     store = _store()
     case = _run(lambda: store.get_case(args.case_id))
-    instance = _instance()
+    instance = _instance(args)
     try:
-        trace = build_trace(case, instance=instance, document_store=_document_store())
+        trace = _run(lambda: build_trace(case, instance=instance, document_store=_document_store()))
     finally:
         if instance is not None:
             instance.dispose()
@@ -344,6 +350,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("case_id")
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--as", dest="actor", metavar="ANALYST", help="recorded as the exporter in the audit log")
+    p.add_argument("--without-instance", action="store_true",
+                   help="export without the Dagster materializations (the trace says they are not included); "
+                        "by default the instance in DAGSTER_HOME ($KYC_HOME/dagster_home) is required")
     p.set_defaults(func=cmd_case_export)
 
     p = cases.add_parser("verify-bundle", help="check an exported bundle against its manifest")
@@ -365,6 +374,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("trace", help="the lineage of a case back to its source bytes")
     p.add_argument("case_id")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--without-instance", action="store_true",
+                   help="list only the references recorded with the case, saying the materializations are not "
+                        "included; by default the instance in DAGSTER_HOME ($KYC_HOME/dagster_home) is required")
     p.set_defaults(func=cmd_trace)
 
     audit = sub.add_parser("audit", help="audit log tools").add_subparsers(dest="audit_command", required=True)

@@ -358,6 +358,15 @@ class CaseStore:
                     added += 1
         return {"opened": opened, "updated": updated, "evidence_added": added}
 
+    def known_evidence_ids(self, evidence_ids: list[str]) -> set[str]:
+        """Those of ``evidence_ids`` already recorded in some case (escalation skips their lineage)."""
+        wanted, known = sorted(set(evidence_ids)), set()
+        with self.engine.connect() as conn:
+            for i in range(0, len(wanted), 500):
+                known.update(conn.execute(sa.select(case_evidence.c.evidence_id).where(
+                    case_evidence.c.evidence_id.in_(wanted[i:i + 500]))).scalars())
+        return known
+
     def open_cases(self) -> list[dict]:
         """Every active case (open, escalated or pending approval) with its evidence rows (reference as
         JSON text), by priority, due date and id."""
