@@ -246,10 +246,11 @@ def _world_assets():
     return [*assets, build_escalated_cases({1: 1, 2: 3, 3: 5, 4: 10}, lineage_assets=assets)]
 
 
-@pytest.fixture
-def world(tmp_path):
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
     """Documents A and B, lists, screening, days 1-5 and an escalation; then document C, days 6-9, a
     second screening and escalation; then document A and day 3 again (newer than what the cases used)."""
+    tmp_path = tmp_path_factory.mktemp("world")
     assets = _world_assets()
     # A SQLite instance on disk, as `make demo` uses (its run shards number events differently from the index).
     (tmp_path / "dagster_home").mkdir()
@@ -389,3 +390,43 @@ def test_trace_lists_exactly_the_materializations_behind_each_case(world):
     day3 = [m["run_id"] for m in build_trace(cases["ACC1"], instance=instance)["materializations"]
             if m["asset_key"] == "anomaly_scores" and m["partition"] == "2026-03-03"]
     assert day3 == [runs[("anomaly_scores", "2026-03-03")][0]]
+
+
+def test_an_account_trace_is_grouped_by_asset_and_day_with_each_data_version_once(world):
+    store, instance = world["store"], world["instance"]
+    case_id = next(c["case_id"] for c in store.list_cases() if c["subject_id"] == "ACC1")
+    trace = build_trace(store.get_case(case_id), instance=instance)
+    text = render_trace(trace)
+    section = text.split("materializations (", 1)[1].split("\ndocuments:", 1)[0].split("\nmodels:", 1)[0]
+    lines = section.splitlines()[1:]
+    assert len(lines) == len(set(lines)) == len(trace["materialization_groups"])
+    for m in trace["materializations"]:  # every data version printed once in the lineage
+        assert section.count(m["data_version"]) == 1, m["data_version"]
+    # Groups cover every materialization exactly once; inside an asset, days in order.
+    covered = sorted(s for g in trace["materialization_groups"] for s in g["storage_ids"])
+    assert covered == sorted(m["storage_id"] for m in trace["materializations"])
+    for asset in {g["asset_key"] for g in trace["materialization_groups"]}:
+        days = [p for g in trace["materialization_groups"] if g["asset_key"] == asset for p in g["partitions"]]
+        assert days == sorted(days), asset
+    # Reading order: the escalation, the evidence, then its inputs.
+    order = list(dict.fromkeys(g["asset_key"] for g in trace["materialization_groups"]))
+    assert order[:2] == ["escalated_cases", "anomaly_scores"] and order.index("transactions") > order.index(
+        "transaction_features")
+    # The evidence: one line per group of alerts, the alert days as ranges.
+    evidence_lines = text.split("evidence (", 1)[1].split("\nmaterializations", 1)[0].splitlines()[1:]
+    assert len(evidence_lines) == len(trace["evidence_groups"]) <= len(ALERTS["ACC1"])
+    assert sorted(p for g in trace["evidence_groups"] for p in g["partitions"]) == ALERTS["ACC1"]
+    # --json keeps every field it had, and adds the groups.
+    for key in ("evidence", "materializations", "documents", "lists", "models", "escalation_runs", "decisions",
+                "report", "dagster_instance", "evidence_groups", "materialization_groups", "lineage_problems"):
+        assert key in trace
+    assert {"asset_key", "partition", "run_id", "data_version", "code_version", "timestamp", "storage_id", "inputs",
+            "via"} <= set(trace["materializations"][0])
+
+
+def test_partition_ranges_join_consecutive_days_only():
+    from kyc_assets.audit.trace import partition_ranges
+
+    assert partition_ranges(["2026-03-03", "2026-03-01", "2026-03-02", "2026-03-05"]) == \
+        "2026-03-01..2026-03-03, 2026-03-05"
+    assert partition_ranges(["b" * 4, "a" * 4]) == "aaaa, bbbb" and partition_ranges([]) == ""

@@ -170,17 +170,20 @@ def partition_ranges(keys: list[str]) -> str:
 
 
 def group_materializations(materializations: list[dict]) -> list[dict]:
-    """The materializations grouped by asset, then by run, data version and code version: one group per
-    asset and version with its partitions (days in order), so a version shared by many days shows once."""
+    """The materializations grouped by asset, data version and code version: one group per asset and
+    version with its partitions (days in order) and the runs that wrote them (in partition order), so a
+    version shared by many days, or written again by several runs, shows once."""
     groups: dict[tuple, dict] = {}
-    for m in materializations:
-        key = (m["asset_key"], m["run_id"], m["data_version"], m["code_version"])
-        g = groups.setdefault(key, {"asset_key": m["asset_key"], "run_id": m["run_id"],
+    for m in sorted(materializations, key=lambda m: (m["partition"] or "", m["storage_id"])):
+        key = (m["asset_key"], m["data_version"], m["code_version"])
+        g = groups.setdefault(key, {"asset_key": m["asset_key"], "run_ids": [],
                                     "data_version": m["data_version"], "code_version": m["code_version"],
                                     "partitions": [], "storage_ids": [], "first_timestamp": m["timestamp"],
                                     "last_timestamp": m["timestamp"], "via": m["via"], "evidence_ids": []})
         if m["partition"]:
             g["partitions"].append(m["partition"])
+        if m["run_id"] not in g["run_ids"]:
+            g["run_ids"].append(m["run_id"])
         g["storage_ids"].append(m["storage_id"])
         g["first_timestamp"] = min(g["first_timestamp"], m["timestamp"])
         g["last_timestamp"] = max(g["last_timestamp"], m["timestamp"])
@@ -191,7 +194,14 @@ def group_materializations(materializations: list[dict]) -> list[dict]:
     for g in out:
         g["partitions"] = sorted(g["partitions"])
         g["partition_ranges"] = partition_ranges(g["partitions"])
+        g["run_id"] = g["run_ids"][0] if len(g["run_ids"]) == 1 else None
     return out
+
+
+def _runs(run_ids: list[str], shown: int = 3) -> str:
+    if len(run_ids) == 1:
+        return f"run {run_ids[0]}"
+    return f"{len(run_ids)} runs " + ", ".join(r[:8] for r in run_ids[:shown]) + (", ..." if len(run_ids) > shown else "")
 
 
 def build_trace(case: dict, *, instance=None, document_store=None, instance_label: str | None = None) -> dict:
@@ -301,7 +311,7 @@ def render_trace(trace: dict) -> str:
                      f"{trace['dagster_instance']}):")
         for g in groups:
             when = g["first_timestamp"] if g["first_timestamp"] == g["last_timestamp"] else                 f"{g['first_timestamp']} .. {g['last_timestamp']}"
-            lines.append(f"  {_where(g['asset_key'], g['partition_ranges'], len(g['partitions']))} run {g['run_id']} "
+            lines.append(f"  {_where(g['asset_key'], g['partition_ranges'], len(g['partitions']))} {_runs(g['run_ids'])} "
                          f"data_version {g['data_version'] or '-'} code_version {g['code_version'] or '-'} "
                          f"at {when} <- {g['via']}")
         for p in trace.get("lineage_problems") or []:

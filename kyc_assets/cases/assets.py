@@ -85,7 +85,10 @@ def _lineage_graph(context: dg.AssetExecutionContext, lineage_assets, cache: lis
         return context.repository_def.asset_graph
     if lineage_assets:
         if not cache:
-            cache.append(dg.Definitions(assets=list(lineage_assets)).resolve_asset_graph())
+            # The graph alone (dg.Definitions would also demand every resource the assets require).
+            from dagster._core.definitions.assets.graph.asset_graph import AssetGraph
+
+            cache.append(AssetGraph.from_assets(list(lineage_assets)))
         return cache[0]
     return context.job_def.asset_layer.asset_graph
 
