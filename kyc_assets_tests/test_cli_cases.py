@@ -86,8 +86,9 @@ def test_export_writes_a_verifiable_bundle_with_decrypted_documents(home, capsys
     assert code == 0 and "manifest sha256" in err
     names = {p.relative_to(bundle).as_posix() for p in bundle.rglob("*") if p.is_file()}
     assert {"case.json", "decisions.json", "evidence.json", "report.json", "trace.json", "trace.txt", "audit.json",
-            "manifest.json", "SHA256SUMS", f"evidence/{home['sha']}"} <= names
-    assert (bundle / "evidence" / home["sha"]).read_bytes() == home["png"]  # decrypted, original bytes
+            "details.json", "summary.html", "README.txt", "manifest.json", "SHA256SUMS",
+            f"evidence/{home['sha']}.png"} <= names
+    assert (bundle / "evidence" / f"{home['sha']}.png").read_bytes() == home["png"]  # decrypted, original bytes
     manifest = json.loads((bundle / "manifest.json").read_text())
     for rel, meta in manifest["files"].items():
         assert hashlib.sha256((bundle / rel).read_bytes()).hexdigest() == meta["sha256"]
@@ -194,3 +195,87 @@ def test_trace_without_any_instance_is_a_one_line_error(home, capsys, monkeypatc
     assert f"no Dagster instance at {home['path'] / 'dagster_home'}" in err and "--without-instance" in err
     code, out, err = run(capsys, "case", "export", home["case_id"], "--out", str(tmp_path / "b"))
     assert code == 2 and "no Dagster instance" in err and not (tmp_path / "b").exists()
+
+
+def _warehouse(path, sha: str) -> None:
+    """A warehouse holding what the fixture's case points to (as the assets write it)."""
+    import duckdb
+
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE SCHEMA kyc")
+        con.execute("CREATE TABLE kyc.customers AS SELECT 'C-1' AS customer_id, 'Jane Doe' AS full_name, "
+                    "'1970-05-05' AS date_of_birth, 'GBR' AS nationality, 'passport' AS document_type, "
+                    f"'P1234567' AS document_number, 'verified' AS kyc_status, '[\"{sha}\"]' AS document_sha256s")
+        con.execute("CREATE TABLE kyc.screening_results AS SELECT 'C-1' AS customer_id, 'us_ofac_sdn:1' AS "
+                    "list_entity_id, 'us_ofac_sdn' AS list_source, 'v1' AS list_version, 'entryhash' AS entry_hash, "
+                    "0.96 AS score, 'match' AS decision, 'name 0.97 (Jane DOE); date of birth 1970-05-05 equal' "
+                    "AS explanation, 'DOE, Jane' AS matched_name")
+        con.execute("CREATE TABLE kyc.watchlist_entries AS SELECT 'us_ofac_sdn:1' AS entity_id, 'us_ofac_sdn' AS "
+                    "list_source, 'v1' AS list_version, 'DOE, Jane' AS primary_name, "
+                    "'[[\"Janet Doe\", \"aka\"]]' AS aliases, '[\"1970-05-05\"]' AS dates_of_birth, "
+                    "'[[\"Passport\", \"X99\"]]' AS identifiers, '[\"SDGT\"]' AS programs")
+        con.execute("CREATE TABLE kyc.raw_documents AS SELECT ? AS document_sha256, 'image/png' AS media_type, "
+                    "'jane-doe-passport.png' AS original_name, 'ok' AS status", [sha])
+        con.execute("CREATE TABLE kyc.extracted_entities AS SELECT ? AS document_sha256, 'passport' AS document_type, "
+                    "'DOE' AS surname, 'JANE' AS given_names, 'P1234567' AS document_number, true AS mrz_valid",
+                    [sha])
+
+
+def test_the_bundle_stands_on_its_own(home, capsys, tmp_path):
+    """A summary page and a README beside the JSON; the list entry, the screening row with its explanation,
+    the customer profile, the extracted fields and the decisions with reasons; all under the manifest."""
+    case_id = home["case_id"]
+    _warehouse(home["path"] / "warehouse.duckdb", home["sha"])
+    run(capsys, "case", "decide", case_id, "--decision", "confirmed", "--reason", "same person: DOB and passport",
+        "--as", "alice")
+    run(capsys, "case", "approve", case_id, "--as", "bob", "--reason", "agreed")
+    bundle = tmp_path / "bundle"
+    code, _, err = run(capsys, "case", "export", case_id, "--out", str(bundle), "--without-instance")
+    assert code == 0, err
+    details = json.loads((bundle / "details.json").read_text())
+    (hit,) = details["screening_hits"]
+    assert hit["screening_row"]["explanation"].startswith("name 0.97") and hit["screening_row"]["score"] == 0.96
+    assert hit["list_entry"]["primary_name"] == "DOE, Jane" and hit["list_entry"]["aliases"] == [["Janet Doe", "aka"]]
+    assert details["customer"]["full_name"] == "Jane Doe" and details["pii_included"] is True
+    assert details["documents"][0]["fields"]["document_number"] == "P1234567"
+    html = (bundle / "summary.html").read_text()
+    for text in ("DOE, Jane", "Janet Doe (aka)", "Passport: X99", "name 0.97 (Jane DOE)", "Jane Doe",
+                 "same person: DOB and passport", "approved by bob", f'href="evidence/{home["sha"]}.png"', "P1234567"):
+        assert text in html, text
+    assert "<script" not in html and "http" not in html.replace("http-equiv", "")  # nothing outside the bundle
+    assert "[[" not in html and '{"' not in html  # aliases and identifiers for people, not raw JSON
+    readme = (bundle / "README.txt").read_text()
+    assert "sha256sum -c SHA256SUMS" in readme and "summary.html" in readme and f"{home['sha']}.png" in readme
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert {"summary.html", "README.txt", "details.json"} <= set(manifest["files"])
+    sums = (bundle / "SHA256SUMS").read_text()
+    assert "  summary.html\n" in sums and "  README.txt\n" in sums
+    assert run(capsys, "case", "verify-bundle", str(bundle))[0] == 0
+    (bundle / "summary.html").write_text(html.replace("same person", "other person"))
+    code, _, err = run(capsys, "case", "verify-bundle", str(bundle))
+    assert code == 1 and "summary.html: sha256 differs from the manifest" in err
+    (bundle / "summary.html").write_text(html)
+    (bundle / "notes.txt").write_text("added later")
+    code, _, err = run(capsys, "case", "verify-bundle", str(bundle))
+    assert code == 1 and "notes.txt: not in the manifest" in err
+
+
+def test_bundle_details_mask_pii_when_the_store_holds_none(tmp_path, png_bytes):
+    from kyc_assets.cases.bundle import bundle_details
+    from kyc_assets.cases.export import document_extension
+
+    sha = "a" * 64
+    _warehouse(tmp_path / "w.duckdb", sha)
+    case = {"subject_type": "customer", "subject_id": "C-1", "pii_available": False, "evidence": [{
+        "evidence_id": "e1", "kind": "screening_hit", "reason": "sanctions match", "reference": {
+            "list_entity_id": "us_ofac_sdn:1", "list_version": "v1", "document_sha256s": [sha]}}]}
+    details = bundle_details(case, tmp_path / "w.duckdb")
+    assert details["pii_included"] is False and details["customer"]["full_name"] == "J*** D***"
+    assert details["customer"]["document_number"] == "########" and details["customer"]["kyc_status"] == "verified"
+    assert details["documents"][0]["fields"]["surname"] == "D***"
+    assert details["documents"][0]["original_name"] != "jane-doe-passport.png"
+    assert details["screening_hits"][0]["list_entry"]["primary_name"] == "DOE, Jane"  # public list data
+    assert bundle_details(case, tmp_path / "missing.duckdb")["error"].startswith("warehouse not readable")
+    # The extension comes from the bytes, whatever the file was called.
+    assert document_extension(png_bytes) == ".png" and document_extension(b"%PDF-1.7\n...") == ".pdf"
+    assert document_extension(b"\xff\xd8\xff\xe0rest") == ".jpg" and document_extension(b"MZ\x90\x00") == ".bin"

@@ -195,6 +195,12 @@ def _instance(args):
         raise _cli_error(str(exc)) from exc
 
 
+def _warehouse_path():
+    from kyc_assets.settings import Settings
+
+    return Settings.from_env().warehouse_path
+
+
 def cmd_case_export(args) -> int:
     from kyc_assets.cases.export import export_bundle
 
@@ -203,7 +209,7 @@ def cmd_case_export(args) -> int:
     try:
         manifest = _run(lambda: export_bundle(store, args.case_id, args.out, document_store=_document_store(),
                                               instance=instance, institution=_institution(),
-                                              actor=args.actor or "cli"))
+                                              actor=args.actor or "cli", warehouse_path=_warehouse_path()))
     finally:
         if instance is not None:
             instance.dispose()

@@ -1,12 +1,21 @@
 """The examiner's evidence bundle of one case, with a sha256 manifest that can be verified later.
 
-``kyc case export CASE_ID --out DIR`` writes into DIR (new or empty):
+The bundle stands on its own: an examiner with no access to the live system reads ``summary.html``
+(or ``README.txt``) first. ``kyc case export CASE_ID --out DIR`` writes into DIR (new or empty):
 
+- ``summary.html``: the case for people (subject, evidence in words, the list entry beside the
+  customer, the screening row with its explanation, extracted document fields, the alerts, the
+  decisions with their reasons, the SAR draft's status, the lineage and the file list); one file, no
+  scripts, no network; ``README.txt``: what each file is and how to verify the bundle,
 - ``case.json``: the case (status, priority, reasons, dates, retention, PII decrypted when
-  ``KYC_CASE_KEYS`` is set), ``decisions.json``: every decision with its four-eyes approval,
-- ``evidence.json``: the evidence items with their references, ``evidence/<sha256><ext>``: the
-  document bytes from the document store (decrypted with ``KYC_DOCUMENT_KEYS``; their sha256 is
-  their name, checked on read),
+  ``KYC_CASE_KEYS`` is set), ``decisions.json``: every decision with its reason and four-eyes approval,
+- ``evidence.json``: the evidence items with their references, ``details.json``: what the evidence
+  points to, read from the warehouse at export time: the customer profile, the extracted fields of each
+  document, each screening row (score, decision, explanation) with the list entry's full content, and
+  the alert rows of an account. PII follows the case store: shown when the store holds the case's PII
+  (``KYC_CASE_KEYS``), masked otherwise,
+- ``evidence/<sha256>.<ext>``: the document bytes from the document store (decrypted with
+  ``KYC_DOCUMENT_KEYS``; the sha256 is their name, checked on read; the extension comes from the bytes),
 - ``report.json``: the SAR draft of a confirmed case (validated against its schema),
 - ``trace.json`` / ``trace.txt``: the lineage (``kyc trace``), ``audit.json``: the case's audit entries,
 - ``manifest.json``: sha256 and size of every file above, and ``SHA256SUMS`` (``sha256sum -c`` format).
@@ -26,7 +35,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 BUNDLE_FORMAT = "kyc-evidence-bundle/1"
-_EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "application/pdf": ".pdf", "image/tiff": ".tif"}
+_EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "application/pdf": ".pdf", "image/tiff": ".tif",
+               "image/webp": ".webp"}
 
 
 class ExportError(ValueError):
@@ -46,10 +56,19 @@ def _write_json(path: Path, data) -> None:
                     encoding="utf-8")
 
 
+def document_extension(data: bytes) -> str:
+    """The file extension of a document from its bytes (the platform's intake detection), '.bin' if unknown."""
+    from kyc_assets.onboarding.ocr import detect_media_type
+
+    return _EXTENSIONS.get(detect_media_type(data) or "", ".bin")
+
+
 def export_bundle(store, case_id: str, out_dir: str | Path, *, document_store=None, instance=None,
-                  institution: str = "", actor: str = "cli") -> dict:
-    """Write the bundle of ``case_id`` into ``out_dir``; returns the manifest."""
+                  institution: str = "", actor: str = "cli", warehouse_path: str | Path | None = None) -> dict:
+    """Write the bundle of ``case_id`` into ``out_dir``; returns the manifest. ``warehouse_path``: the
+    DuckDB warehouse the evidence details are read from (without it, details.json says they are missing)."""
     from kyc_assets.audit.trace import build_trace, render_trace
+    from kyc_assets.cases.bundle import bundle_details, render_readme, render_summary
     from kyc_assets.cases.sar import build_sar
 
     case = store.get_case(case_id)  # CaseNotFound for an unknown id
@@ -66,28 +85,39 @@ def export_bundle(store, case_id: str, out_dir: str | Path, *, document_store=No
         _write_json(tmp / "decisions.json", decisions)
         _write_json(tmp / "evidence.json", evidence)
         full = {**case, "decisions": decisions, "evidence": evidence, "events": events}
+        report = None
         if case.get("report"):
-            _write_json(tmp / "report.json", build_sar(full, institution=institution or "unknown institution"))
+            report = build_sar(full, institution=institution or "unknown institution")
+            _write_json(tmp / "report.json", report)
         trace = build_trace(full, instance=instance, document_store=document_store)
         _write_json(tmp / "trace.json", trace)
         (tmp / "trace.txt").write_text(render_trace(trace) + "\n", encoding="utf-8")
         _write_json(tmp / "audit.json", list(reversed(store.audit_entries(subject=case["case_id"], limit=100_000))))
-        missing = []
+        details = bundle_details(full, warehouse_path)
+        _write_json(tmp / "details.json", details)
+        missing, document_files = [], {}
         for doc in trace["documents"]:
             if document_store is None or not document_store.contains(doc["sha256"]):
                 missing.append(doc["sha256"])
                 continue
             data = document_store.get(doc["sha256"])  # decrypted, hash-checked
-            ext = _EXTENSIONS.get(doc.get("media_type") or "", "")
             (tmp / "evidence").mkdir(exist_ok=True)
-            (tmp / "evidence" / f"{doc['sha256']}{ext}").write_bytes(data)
+            name = f"evidence/{doc['sha256']}{document_extension(data)}"
+            (tmp / name).write_bytes(data)
+            document_files[doc["sha256"]] = name
+        exported_at = datetime.now(UTC).isoformat(timespec="seconds")
+        context = {"case": full, "details": details, "trace": trace, "report": report, "missing": missing,
+                   "document_files": document_files, "exported_at": exported_at, "exported_by": actor,
+                   "institution": institution or "unknown institution", "format": BUNDLE_FORMAT}
+        (tmp / "README.txt").write_text(render_readme(context), encoding="utf-8")
+        (tmp / "summary.html").write_text(render_summary(context), encoding="utf-8")
         files = {}
         for path in sorted(p for p in tmp.rglob("*") if p.is_file()):
             rel = path.relative_to(tmp).as_posix()
             files[rel] = {"sha256": _sha256(path), "bytes": path.stat().st_size}
         manifest = {"format": BUNDLE_FORMAT, "case_id": case["case_id"], "status": case["status"],
                     "outcome": case.get("outcome"), "retain_until": case.get("retain_until"),
-                    "exported_at": datetime.now(UTC).isoformat(timespec="seconds"), "exported_by": actor,
+                    "exported_at": exported_at, "exported_by": actor,
                     "missing_documents": missing, "files": files}
         _write_json(tmp / "manifest.json", manifest)
         (tmp / "SHA256SUMS").write_text("".join(f"{v['sha256']}  {k}\n" for k, v in files.items()), encoding="utf-8")

@@ -214,15 +214,8 @@ def _account_activity(conn, tables: set[str], account: str, evidence: list[dict]
 
 
 def sniff_media_type(data: bytes) -> str:
-    """The media type of a stored document from its first bytes (never from its name)."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if data.startswith(b"%PDF-"):
-        return "application/pdf"
-    if data[:4] in (b"II*\x00", b"MM\x00*"):
-        return "image/tiff"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return "application/octet-stream"
+    """The media type of a stored document from its first bytes (never from its name): the intake's
+    detection (onboarding/ocr.py), ``application/octet-stream`` when it knows none."""
+    from kyc_assets.onboarding.ocr import detect_media_type
+
+    return detect_media_type(data) or "application/octet-stream"
