@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import psycopg2
 import pytest
 import sqlalchemy as sa
@@ -38,7 +36,7 @@ def test_chain_names_the_first_broken_entry_for_each_kind_of_tampering(tmp_path)
     assert store.verify_audit().problem == "entry 10 is missing (next is 11)"
 
 
-def test_verification_streams_a_large_log_quickly(tmp_path):
+def test_verification_streams_a_large_log(tmp_path):
     store = sqlite_store(tmp_path)
     with store._write() as conn:  # 100,000 entries written in bulk, hashes chained as append() does
         prev, rows = audit.GENESIS, []
@@ -49,11 +47,11 @@ def test_verification_streams_a_large_log_quickly(tmp_path):
                          "subject": "S", "detail": detail, "prev_hash": prev, "entry_hash": h})
             prev = h
         conn.execute(audit.audit_log.insert(), rows)
-    started = time.perf_counter()
-    report = store.verify_audit()
-    seconds = time.perf_counter() - started
+    report = store.verify_audit()  # its speed is measured in make bench, not asserted here
     assert report.intact and report.entries == 100_000
-    assert seconds < 10, f"verify took {seconds:.1f} s for 100,000 entries"
+    with store._write() as conn:  # and a change near the end of a long log is still found
+        conn.execute(sa.update(audit.audit_log).where(audit.audit_log.c.seq == 99_990).values(actor="mallory"))
+    assert store.verify_audit().first_broken == 99_990
 
 
 def test_postgres_refuses_update_delete_and_truncate_of_audit_rows(pg_database):

@@ -279,3 +279,61 @@ def test_bundle_details_mask_pii_when_the_store_holds_none(tmp_path, png_bytes):
     # The extension comes from the bytes, whatever the file was called.
     assert document_extension(png_bytes) == ".png" and document_extension(b"%PDF-1.7\n...") == ".pdf"
     assert document_extension(b"\xff\xd8\xff\xe0rest") == ".jpg" and document_extension(b"MZ\x90\x00") == ".bin"
+
+
+def test_invalid_values_are_refused_in_one_line(home, capsys):
+    from kyc_assets.cases.store import InvalidRequest
+
+    for argv, expected in (
+            (["case", "list", "--status", "opne"], ("invalid choice: 'opne' (choose from 'open', 'escalated', "
+                                                    "'pending_approval', 'closed', 'active')")),
+            (["case", "list", "--limit", "0"], "argument --limit: 0 must be at least 1"),
+            (["case", "list", "--sort", "name"], "argument --sort: invalid choice: 'name'"),
+            (["case", "decide", home["case_id"], "--decision", "maybe", "--reason", "r", "--as", "a"],
+             "argument --decision: invalid choice: 'maybe'"),
+            (["trace"], "the following arguments are required: CASE_ID")):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        out, err = capsys.readouterr()
+        assert exit_info.value.code == 2 and out == "", argv
+        assert len(err.strip().splitlines()) == 1 and expected in err, err
+    # The store refuses them too (the dashboard and scripts call it directly).
+    store = CaseStore.from_env()
+    with pytest.raises(InvalidRequest, match="unknown status 'opne'; valid: open, escalated"):
+        store.list_cases(status="opne")
+    with pytest.raises(InvalidRequest, match="unknown subject type"):
+        store.count_cases(subject_type="person")
+    assert [c["case_id"] for c in store.list_cases(status="active")] == [home["case_id"]]
+
+
+def _commands(parser, prefix=()):
+    """(words, parser) of every command under the case, trace and audit commands."""
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                words = (*prefix, name)
+                if words[0] in ("case", "trace", "audit"):
+                    yield words, sub
+                    yield from _commands(sub, words)
+
+
+def test_every_case_trace_and_audit_option_says_its_default_and_every_command_has_an_example():
+    import argparse
+
+    from kyc_assets.cli import build_parser
+
+    seen = set()
+    for words, parser in _commands(build_parser()):
+        seen.add(" ".join(words))
+        assert parser.epilog and parser.epilog.startswith("example") and f"kyc {' '.join(words)}" in parser.epilog, \
+            words
+        for action in parser._actions:
+            if isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):
+                continue
+            assert action.help, (words, action.dest)
+            if action.option_strings:
+                assert ("default" in action.help) != action.required, (words, action.option_strings, action.help)
+                assert "required" in action.help or not action.required, (words, action.option_strings)
+    assert {"case list", "case decide", "case export", "case verify-bundle", "trace", "audit verify"} <= seen

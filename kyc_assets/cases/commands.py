@@ -290,102 +290,159 @@ def cmd_audit_verify(args) -> int:
     return 1
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    """Add ``case``, ``trace`` and ``audit`` to the ``kyc`` parser."""
-    case = sub.add_parser("case", help="case work: list, show, assign, decide, approve, export")
-    cases = case.add_subparsers(dest="case_command", required=True)
+def _one_line_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Bad arguments as one line on stderr, exit code 2 (the usage stays in --help)."""
+    def error(message: str):
+        parser.exit(2, f"{parser.prog}: error: {message} (see {parser.prog} --help)\n")
 
-    def analyst(p, required=True, flag="--as", dest="analyst"):
-        p.add_argument(flag, dest=dest, required=required, metavar="ANALYST", help="the analyst acting")
+    parser.error = error
+    return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def _command(subparsers, name: str, help_text: str, *examples: str) -> argparse.ArgumentParser:
+    """A sub-command whose help ends with examples, and whose errors are one line."""
+    return _one_line_errors(subparsers.add_parser(
+        name, help=help_text, description=help_text[:1].upper() + help_text[1:] + ".",
+        epilog="example" + ("s" if len(examples) > 1 else "") + ":\n" + "\n".join(f"  {e}" for e in examples),
+        formatter_class=argparse.RawDescriptionHelpFormatter))
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``case``, ``trace`` and ``audit`` to the ``kyc`` parser. Every option says its default, every
+    command's help ends with an example, and a bad value is refused in one line (exit code 2)."""
+    from kyc_assets.cases.store import CASE_STATUS_FILTERS, QUEUE_SORTS
+
+    case = _command(sub, "case", "case work: list, show, assign, decide, approve, export",
+                    "kyc case list --status open", "kyc case show CASE-0123456789")
+    cases = case.add_subparsers(dest="case_command", required=True, metavar="COMMAND")
+
+    def analyst(p, required=True, flag="--as", dest="analyst", what="the analyst acting"):
+        p.add_argument(flag, dest=dest, required=required, metavar="ANALYST",
+                       help=f"{what} ({'required' if required else 'default: none'})")
         p.add_argument("--password-stdin", action="store_true",
-                       help="read the analyst's password from the first line of stdin (with KYC_ANALYSTS_FILE)")
+                       help="read the analyst's password from the first line of stdin, when KYC_ANALYSTS_FILE "
+                            "lists analysts (default: KYC_ANALYST_PASSWORD, else asked on a terminal)")
 
     def versioned(p):
-        p.add_argument("--expected-version", type=int, help="refuse if the case changed since this version")
+        p.add_argument("--expected-version", type=_positive, metavar="N",
+                       help="refuse if the case changed since this version (default: no check)")
 
-    p = cases.add_parser("list", help="the case queue, by priority and due date")
-    p.add_argument("--status", help="open, escalated, pending_approval, closed, or active (all but closed)")
-    p.add_argument("--assigned-to")
-    p.add_argument("--sort", default="priority", choices=["priority", "due_date", "opened_at", "updated_at", "risk"])
-    p.add_argument("--limit", type=int, default=1000)
-    p.add_argument("--json", action="store_true")
+    def json_flag(p, what: str):
+        p.add_argument("--json", action="store_true", help=f"{what} as JSON (default: text)")
+
+    p = _command(cases, "list", "the case queue, by priority and due date",
+                 "kyc case list --status open --sort due_date", "kyc case list --assigned-to alice --json")
+    p.add_argument("--status", choices=CASE_STATUS_FILTERS, metavar="STATUS",
+                   help=f"one of {', '.join(CASE_STATUS_FILTERS)} (active: all but closed; default: every case)")
+    p.add_argument("--assigned-to", metavar="ANALYST", help="only cases assigned to this analyst (default: anyone's)")
+    p.add_argument("--sort", default="priority", choices=QUEUE_SORTS, metavar="KEY",
+                   help=f"one of {', '.join(QUEUE_SORTS)} (default: priority, then due date)")
+    p.add_argument("--limit", type=_positive, default=1000, metavar="N", help="at most N cases (default: 1000)")
+    json_flag(p, "the cases")
     p.set_defaults(func=cmd_case_list)
 
-    p = cases.add_parser("show", help="one case with its evidence, decisions and report")
-    p.add_argument("case_id")
-    p.add_argument("--json", action="store_true")
+    p = _command(cases, "show", "one case with its evidence, decisions and report",
+                 "kyc case show CASE-0123456789 --json")
+    p.add_argument("case_id", metavar="CASE_ID", help="the case id, as kyc case list prints it")
+    json_flag(p, "the case")
     p.set_defaults(func=cmd_case_show)
 
-    p = cases.add_parser("assign", help="assign a case to an analyst")
-    p.add_argument("case_id")
-    p.add_argument("--to", required=True, metavar="ANALYST")
-    analyst(p, required=False, dest="actor")
+    p = _command(cases, "assign", "assign a case to an analyst", "kyc case assign CASE-0123456789 --to bob --as alice")
+    p.add_argument("case_id", metavar="CASE_ID", help="the case id")
+    p.add_argument("--to", required=True, metavar="ANALYST", help="the analyst who takes the case (required)")
+    analyst(p, required=False, dest="actor", what="the analyst assigning (default: the assignee)")
     versioned(p)
     p.set_defaults(func=cmd_case_assign)
 
-    p = cases.add_parser("decide", help="record a decision (confirmed needs a second analyst's approval)")
-    p.add_argument("case_id")
-    p.add_argument("--decision", required=True, choices=list(DECISIONS))
-    p.add_argument("--reason", required=True)
+    p = _command(cases, "decide", "record a decision (confirmed needs a second analyst's approval)",
+                 'kyc case decide CASE-0123456789 --decision false_positive --reason "different date of birth" '
+                 "--as alice")
+    p.add_argument("case_id", metavar="CASE_ID", help="the case id")
+    p.add_argument("--decision", required=True, choices=list(DECISIONS), metavar="DECISION",
+                   help=f"one of {', '.join(DECISIONS)} (required)")
+    p.add_argument("--reason", required=True, help="why, in words; kept in the audit log and the bundle (required)")
     analyst(p)
     versioned(p)
     p.set_defaults(func=cmd_case_decide)
 
-    p = cases.add_parser("approve", help="four-eyes: approve a proposed confirmation (or, with --report, "
-                                         "the SAR draft) as a second analyst")
-    p.add_argument("case_id")
-    p.add_argument("--report", action="store_true", help="approve the case's SAR draft instead")
-    p.add_argument("--reason")
+    p = _command(cases, "approve", "four-eyes: approve a proposed confirmation (or, with --report, the SAR draft) "
+                                   "as a second analyst",
+                 "kyc case approve CASE-0123456789 --as bob", "kyc case approve CASE-0123456789 --report --as bob")
+    p.add_argument("case_id", metavar="CASE_ID", help="the case id")
+    p.add_argument("--report", action="store_true",
+                   help="approve the case's SAR draft instead (default: the proposed confirmation)")
+    p.add_argument("--reason", help="why the approval (default: none)")
     analyst(p)
     versioned(p)
     p.set_defaults(func=cmd_case_approve)
 
-    p = cases.add_parser("reject", help="four-eyes: reject a proposed confirmation as a second analyst")
-    p.add_argument("case_id")
-    p.add_argument("--reason", required=True)
+    p = _command(cases, "reject", "four-eyes: reject a proposed confirmation as a second analyst",
+                 'kyc case reject CASE-0123456789 --reason "the DOB differs" --as bob')
+    p.add_argument("case_id", metavar="CASE_ID", help="the case id")
+    p.add_argument("--reason", required=True, help="why the rejection (required)")
     analyst(p)
     versioned(p)
     p.set_defaults(func=cmd_case_reject)
 
-    p = cases.add_parser("report", help="the SAR draft of a confirmed case (kyc-sar-json/1, schema-validated)")
-    p.add_argument("case_id")
-    p.add_argument("--out", help="file to write (default stdout)")
+    p = _command(cases, "report", "the SAR draft of a confirmed case (kyc-sar-json/1, schema-validated)",
+                 "kyc case report CASE-0123456789 --out sar.json")
+    p.add_argument("case_id", metavar="CASE_ID", help="the case id")
+    p.add_argument("--out", metavar="FILE", help="file to write, - for stdout (default: stdout)")
     p.set_defaults(func=cmd_case_report)
 
-    p = cases.add_parser("export", help="write the examiner's evidence bundle with a sha256 manifest")
-    p.add_argument("case_id")
-    p.add_argument("--out", required=True, metavar="DIR")
-    p.add_argument("--as", dest="actor", metavar="ANALYST", help="recorded as the exporter in the audit log")
+    p = _command(cases, "export", "write the examiner's evidence bundle with a sha256 manifest",
+                 "kyc case export CASE-0123456789 --out bundle/ --as examiner")
+    p.add_argument("case_id", metavar="CASE_ID", help="the case id")
+    p.add_argument("--out", required=True, metavar="DIR", help="a new or empty folder (required)")
+    p.add_argument("--as", dest="actor", metavar="ANALYST",
+                   help="recorded as the exporter in the audit log (default: cli)")
     p.add_argument("--without-instance", action="store_true",
-                   help="export without the Dagster materializations (the trace says they are not included); "
-                        "by default the instance in DAGSTER_HOME ($KYC_HOME/dagster_home) is required")
+                   help="export without the Dagster materializations, the trace saying they are not included "
+                        "(default: the instance in DAGSTER_HOME, else $KYC_HOME/dagster_home, is required)")
     p.set_defaults(func=cmd_case_export)
 
-    p = cases.add_parser("verify-bundle", help="check an exported bundle against its manifest")
-    p.add_argument("bundle", metavar="DIR")
+    p = _command(cases, "verify-bundle", "check an exported bundle against its manifest",
+                 "kyc case verify-bundle bundle/")
+    p.add_argument("bundle", metavar="DIR", help="the bundle folder written by kyc case export")
     p.set_defaults(func=cmd_case_verify_bundle)
 
-    p = cases.add_parser("purge", help="delete a closed case whose retention period has ended")
-    p.add_argument("case_id")
+    p = _command(cases, "purge", "delete a closed case whose retention period has ended",
+                 "kyc case purge CASE-0123456789 --as alice")
+    p.add_argument("case_id", metavar="CASE_ID", help="the case id")
     analyst(p, dest="actor")
     p.set_defaults(func=cmd_case_purge)
 
-    p = cases.add_parser("rotate-keys", help="re-encrypt the PII columns under the newest key of KYC_CASE_KEYS")
-    p.add_argument("--as", dest="actor", metavar="ANALYST")
+    p = _command(cases, "rotate-keys", "re-encrypt the PII columns under the newest key of KYC_CASE_KEYS",
+                 "kyc case rotate-keys --as ops")
+    p.add_argument("--as", dest="actor", metavar="ANALYST", help="recorded in the audit log (default: cli)")
     p.set_defaults(func=cmd_case_rotate_keys)
 
-    p = cases.add_parser("hash-password", help="scrypt hash of a password (stdin) for KYC_ANALYSTS_FILE")
+    p = _command(cases, "hash-password", "scrypt hash of a password (stdin) for KYC_ANALYSTS_FILE",
+                 "printf '%s\\n' \"$PASSWORD\" | kyc case hash-password")
     p.set_defaults(func=cmd_case_hash_password)
 
-    p = sub.add_parser("trace", help="the lineage of a case back to its source bytes")
-    p.add_argument("case_id")
-    p.add_argument("--json", action="store_true")
+    p = _command(sub, "trace", "the lineage of a case back to its source bytes",
+                 "kyc trace CASE-0123456789", "DAGSTER_HOME=/srv/dagster kyc trace CASE-0123456789 --json")
+    p.add_argument("case_id", metavar="CASE_ID", help="the case id")
+    json_flag(p, "the trace (every materialization, and the same grouped by asset and version)")
     p.add_argument("--without-instance", action="store_true",
                    help="list only the references recorded with the case, saying the materializations are not "
-                        "included; by default the instance in DAGSTER_HOME ($KYC_HOME/dagster_home) is required")
+                        "included (default: the instance in DAGSTER_HOME, else $KYC_HOME/dagster_home, is required)")
     p.set_defaults(func=cmd_trace)
 
-    audit = sub.add_parser("audit", help="audit log tools").add_subparsers(dest="audit_command", required=True)
-    p = audit.add_parser("verify", help="recompute the audit log's hash chain")
-    p.add_argument("--json", action="store_true")
+    audit = _command(sub, "audit", "audit log tools", "kyc audit verify")
+    audits = audit.add_subparsers(dest="audit_command", required=True, metavar="COMMAND")
+    p = _command(audits, "verify", "recompute the audit log's hash chain (exit 1 naming the first broken entry)",
+                 "kyc audit verify", "kyc audit verify --json")
+    json_flag(p, "the result")
     p.set_defaults(func=cmd_audit_verify)

@@ -133,6 +133,8 @@ CLOSED = "closed"
 ACTIVE_STATUSES = (OPEN, ESCALATED, PENDING_APPROVAL)
 DECISIONS = ("false_positive", "confirmed", "escalate")
 QUEUE_SORTS = ("priority", "due_date", "opened_at", "updated_at", "risk")
+CASE_STATUS_FILTERS = (OPEN, ESCALATED, PENDING_APPROVAL, CLOSED, "active")  # active: every status but closed
+SUBJECT_TYPES = ("customer", "account", "document")
 # Suppression statuses.
 ACTIVE = "active"
 LIFTED = "lifted"
@@ -408,6 +410,10 @@ class CaseStore:
             return None
 
     def _filtered(self, query, *, status, assigned_to, subject_type, min_priority, search):
+        if status and status not in CASE_STATUS_FILTERS:
+            raise InvalidRequest(f"unknown status {str(status)[:40]!r}; valid: {', '.join(CASE_STATUS_FILTERS)}")
+        if subject_type and subject_type not in SUBJECT_TYPES:
+            raise InvalidRequest(f"unknown subject type {str(subject_type)[:40]!r}; valid: {', '.join(SUBJECT_TYPES)}")
         if status == "active":
             query = query.where(cases.c.status.in_(ACTIVE_STATUSES))
         elif status:
