@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from kyc_assets_tests.test_cli_cases import home  # noqa: F401 -- the fixture: a KYC_HOME with one case
 from kyc_assets_tests.web_seed import PASSWORDS, SCRIPT_NAME, build_world, make_app, running
 
 CHROMIUM = "/usr/bin/chromium"
@@ -121,3 +122,31 @@ def test_review_and_four_eyes_approval_in_chromium(chromium, tmp_path):
     assert ("alice", "case_approve_refused") in actions
     assert ("bob", "case_confirmation_approved") in actions and ("bob", "report_approved") in actions
     assert (ARTIFACTS / "case_approved.png").stat().st_size > 10_000
+
+
+def test_the_evidence_bundle_summary_reads_on_its_own(chromium, home, capsys, tmp_path):  # noqa: F811
+    """The examiner's summary.html opened from disk: the hit side by side, the decisions with reasons,
+    the document link working, and not one request outside the bundle."""
+    from kyc_assets.cli import main
+    from kyc_assets_tests.test_cli_cases import _warehouse
+
+    case_id = home["case_id"]
+    _warehouse(home["path"] / "warehouse.duckdb", home["sha"])
+    assert main(["case", "decide", case_id, "--decision", "confirmed", "--reason", "same DOB and passport",
+                 "--as", "alice"]) == 0
+    assert main(["case", "approve", case_id, "--as", "bob"]) == 0
+    bundle = tmp_path / "bundle"
+    assert main(["case", "export", case_id, "--out", str(bundle), "--without-instance"]) == 0
+    capsys.readouterr()
+    page = chromium.new_page(viewport={"width": 1200, "height": 900})
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto((bundle / "summary.html").as_uri())
+    text = page.inner_text("body")
+    for expected in ("DOE, Jane", "Janet Doe (aka)", "same DOB and passport", "approved by bob", "P1234567"):
+        assert expected in text, expected
+    link = page.locator("a[href^='evidence/']").first.get_attribute("href")
+    assert (bundle / link).read_bytes() == home["png"]
+    assert requests and all(url.startswith("file://") for url in requests)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "bundle_summary.png"), full_page=True)

@@ -139,7 +139,9 @@ def render_summary(context: dict) -> str:
                              undefined=jinja2.ChainableUndefined)
     env.filters["when"] = _when
     env.filters["value"] = _value
-    return env.get_template(TEMPLATE).render(**context)
+    evidence = sorted(context["case"].get("evidence") or [], key=lambda e: (
+        e["kind"], str((e.get("reference") or {}).get("partition") or ""), e["evidence_id"]))
+    return env.get_template(TEMPLATE).render(**{**context, "case": {**context["case"], "evidence": evidence}})
 
 
 README = """Evidence bundle of case {case_id} ({fmt})
@@ -154,7 +156,8 @@ Files
   decisions.json   every decision with its reason and its four-eyes approval
   evidence.json    the evidence items and their references (asset, partition, run id, data version)
   details.json     what the evidence points to, read from the warehouse at export: customer profile,
-                   extracted document fields, screening rows with explanations, list entries, alerts{pii_details}
+                   extracted document fields, screening rows with explanations, list entries, alerts
+                   {pii_details}
   trace.json       the lineage: every Dagster materialization behind the evidence (trace.txt: as text)
   audit.json       the audit log entries of this case
 {report_line}{document_lines}  manifest.json    sha256 and size of every file above
@@ -169,7 +172,8 @@ Any changed, missing or added file makes both fail.
 
 def render_readme(context: dict) -> str:
     case, details = context["case"], context["details"]
-    pii_note = "" if details.get("pii_included") else " (personal data masked: the case store holds none)"
+    pii_note = "(personal data as the case store holds it)" if details.get("pii_included") else \
+        "(personal data masked: the case store holds none for this case)"
     documents = "".join(f"  {name:<16} document {sha[:12]}, bytes as received (sha256 = its name)\n"
                         for sha, name in context["document_files"].items())
     return README.format(
