@@ -117,6 +117,26 @@ def latest_at_or_before(instance, asset_key: str, partition: str | None, cursor:
     return records[0] if records else None
 
 
+def latest_per_partition(instance, asset_key: str, partitions: list[str], cursor: int) -> dict[str, object]:
+    """For each partition, its newest materialization with storage id <= ``cursor``, in few queries (the
+    records come newest first; pages are read until every partition is found or none is left)."""
+    import dagster as dg
+
+    found: dict[str, object] = {}
+    wanted = set(partitions)
+    records_filter = dg.AssetRecordsFilter(asset_key=dg.AssetKey.from_user_string(asset_key),
+                                           asset_partitions=sorted(wanted), before_storage_id=cursor + 1)
+    page_cursor = None
+    while wanted - set(found):
+        result = instance.fetch_materializations(records_filter, limit=max(100, 4 * len(wanted)), cursor=page_cursor)
+        for record in result.records:
+            found.setdefault(record.asset_materialization.partition, record)
+        if not result.has_more:
+            break
+        page_cursor = result.cursor
+    return found
+
+
 class _Walker:
     """Caches parent lookups across the evidence items of one escalation (they share most nodes)."""
 
@@ -124,6 +144,21 @@ class _Walker:
         self.instance = instance
         self.graph = asset_graph
         self._parents: dict[tuple[int, str, Scope], tuple[list, str | None]] = {}
+        self._by_id: dict[tuple[str, int], object] = {}
+        self._latest: dict[tuple[str, int], dict[str, object]] = {}  # (asset, cursor) -> partition -> record
+
+    def _pointed(self, asset_key: str, storage_id: int):
+        if (asset_key, storage_id) not in self._by_id:
+            self._by_id[(asset_key, storage_id)] = materialization_by_id(self.instance, asset_key, storage_id)
+        return self._by_id[(asset_key, storage_id)]
+
+    def _latest_at(self, asset_key: str, partitions: list[str], cursor: int) -> list:
+        known = self._latest.setdefault((asset_key, cursor), {})
+        missing = [p for p in partitions if p not in known]
+        if missing:
+            found = latest_per_partition(self.instance, asset_key, missing, cursor)
+            known.update({p: found.get(p) for p in missing})
+        return [known[p] for p in partitions if known[p] is not None]
 
     def _partitions_def(self, asset_key: str):
         import dagster as dg
@@ -150,14 +185,14 @@ class _Walker:
         child_key = _key(record)
         if not known:
             # No graph (or an asset no longer in it): an unpartitioned pointer is still exact.
-            pointed = materialization_by_id(self.instance, parent_key, cursor)
+            pointed = self._pointed(parent_key, cursor)
             if pointed is None:
                 return [], f"{parent_key}: pointed materialization {cursor} not found"
             if pointed.asset_materialization.partition is not None:
                 return [], f"{parent_key}: partitions read by {child_key} unknown (asset not in the graph)"
             return self._by_list_source([pointed], scope), None
         if parent_def is None:
-            pointed = materialization_by_id(self.instance, parent_key, cursor)
+            pointed = self._pointed(parent_key, cursor)
             return (self._by_list_source([pointed], scope), None) if pointed is not None else \
                 ([], f"{parent_key}: pointed materialization {cursor} not found")
         child_partition = record.asset_materialization.partition
@@ -173,8 +208,7 @@ class _Walker:
                     child_partition, dg.AssetKey.from_user_string(parent_key),
                     dg.AssetKey.from_user_string(child_key))
                 keys = sorted(result.partitions_subset.get_partition_keys())
-        found = [r for r in (latest_at_or_before(self.instance, parent_key, p, cursor) for p in keys) if r is not None]
-        return found, None
+        return self._latest_at(parent_key, keys, cursor), None
 
     @staticmethod
     def _by_list_source(records: list, scope: Scope) -> list:

@@ -65,6 +65,7 @@ def _collect(instance, refs: list[dict], escalation_runs: list[str]) -> tuple[di
     nodes: dict[int, dict] = {}
     problems: list[dict] = []
     plain = walker(instance)  # evidence escalated before lineage was recorded: exact parents only
+    wanted: dict[str, dict[int, list[str]]] = {}  # asset -> storage id -> evidence ids
 
     def add(record, evidence_id: str) -> None:
         node = nodes.setdefault(record.storage_id, {**_materialization(record), "evidence_ids": []})
@@ -92,13 +93,19 @@ def _collect(instance, refs: list[dict], escalation_runs: list[str]) -> tuple[di
                          for note in sorted(set(found.unresolved))]
         for p in ref.get("lineage_unresolved") or []:
             problems.append({"evidence_id": eid, "asset_key": p.split(":")[0], "problem": p})
-        for asset_key, ids in sorted(lineage.items()):
-            records = materializations_by_ids(instance, asset_key, ids)
-            for record in records:
+        for asset_key, ids in lineage.items():
+            for storage_id in ids:
+                wanted.setdefault(asset_key, {}).setdefault(int(storage_id), []).append(eid)
+    for asset_key, ids in sorted(wanted.items()):  # one query per asset (and 500 ids), whatever the evidence count
+        ordered = sorted(ids)
+        records = [r for i in range(0, len(ordered), 500)
+                   for r in materializations_by_ids(instance, asset_key, ordered[i:i + 500])]
+        for record in records:
+            for eid in ids[record.storage_id]:
                 add(record, eid)
-            for missing in sorted(set(ids) - {r.storage_id for r in records}):
-                problems.append({"evidence_id": eid, "asset_key": asset_key,
-                                 "problem": f"materialization {missing} of {asset_key} is not in this instance"})
+        for missing in sorted(set(ids) - {r.storage_id for r in records}):
+            problems.append({"evidence_id": ids[missing][0], "asset_key": asset_key,
+                             "problem": f"materialization {missing} of {asset_key} is not in this instance"})
     for run in escalation_runs:
         record = materialization_of_run(instance, ESCALATION_ASSET, run)
         if record is None:
