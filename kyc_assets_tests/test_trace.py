@@ -430,3 +430,27 @@ def test_partition_ranges_join_consecutive_days_only():
     assert partition_ranges(["2026-03-03", "2026-03-01", "2026-03-02", "2026-03-05"]) == \
         "2026-03-01..2026-03-03, 2026-03-05"
     assert partition_ranges(["b" * 4, "a" * 4]) == "aaaa, bbbb" and partition_ranges([]) == ""
+
+
+def test_evidence_escalated_before_lineage_was_recorded_is_traced_exactly_or_flagged(world):
+    """An older case has no ``lineage`` on its evidence: the trace starts from the row's own run, follows the
+    exact (unpartitioned) inputs, and names what it cannot know instead of guessing by recency."""
+    store, instance, runs = world["store"], world["instance"], world["runs"]
+    case = store.get_case(next(c["case_id"] for c in store.list_cases() if c["subject_id"] == "C-A"))
+    recorded = {m["storage_id"]: m for m in build_trace(case, instance=instance)["materializations"]}
+    for e in case["evidence"]:
+        for key in ("lineage", "storage_id", "lineage_unresolved"):
+            e["reference"].pop(key, None)
+    trace = build_trace(case, instance=instance)
+    got = {m["storage_id"]: m for m in trace["materializations"]}
+    assert {m["asset_key"] for m in got.values()} == {
+        "escalated_cases", "screening_results", "customers", "watchlist_entries", "watchlist_us_ofac_sdn"}
+    assert set(got) <= set(recorded)  # the same materializations, as far as they can be known
+    assert [p["problem"] for p in trace["lineage_problems"]] == [
+        "extracted_entities: partitions read by customers unknown (asset not in the graph)"]
+    assert "NOT FOUND" in render_trace(trace)
+    # A reference to a run the instance does not know is reported, never replaced by the newest run's.
+    case["evidence"][0]["reference"]["run_id"] = "no-such-run"
+    problems = build_trace(case, instance=instance)["lineage_problems"]
+    assert problems[0]["problem"] == "no materialization of screening_results in run no-such-run"
+    assert runs[("screening_results", None)]
