@@ -305,12 +305,14 @@ def render_trace(trace: dict) -> str:
     outcome = f", {trace['outcome']}" if trace.get("outcome") else ""
     lines = [f"case {trace['case_id']}: {trace['subject_type']} {trace['subject_id']} ({trace['status']}{outcome})"]
     lines.append(f"evidence ({len(trace['evidence'])} items):")
+    included = trace.get("materializations_included", True)
     for g in trace.get("evidence_groups") or group_evidence(trace["evidence"]):
+        # With the lineage below, its data version is printed there (once); without, here.
+        version = "" if included and trace["materializations"] else f" data_version {g['data_version'] or '-'}"
         lines.append(f"  {g['kind']} x{len(g['evidence_ids'])}: "
                      f"{_where(g['asset_key'], g['partition_ranges'], len(g['partitions']))} "
-                     f"run {g['run_id'] or '-'} data_version {g['data_version'] or '-'} "
-                     f"(evidence {_ids(g['evidence_ids'])})")
-    if not trace.get("materializations_included", True):
+                     f"run {g['run_id'] or '-'}{version} (evidence {_ids(g['evidence_ids'])})")
+    if not included:
         lines.append("materializations: not included (references recorded with the case only)")
     else:
         groups = trace.get("materialization_groups") or []
