@@ -232,6 +232,7 @@ def test_the_bundle_stands_on_its_own(home, capsys, tmp_path):
     bundle = tmp_path / "bundle"
     code, _, err = run(capsys, "case", "export", case_id, "--out", str(bundle), "--without-instance")
     assert code == 0, err
+    assert bundle.stat().st_mode & 0o777 == 0o700  # it holds personal data, as its --help says
     details = json.loads((bundle / "details.json").read_text())
     (hit,) = details["screening_hits"]
     assert hit["screening_row"]["explanation"].startswith("name 0.97") and hit["screening_row"]["score"] == 0.96

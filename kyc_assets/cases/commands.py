@@ -397,13 +397,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = _command(cases, "report", "the SAR draft of a confirmed case (kyc-sar-json/1, schema-validated)",
                  "kyc case report CASE-0123456789 --out sar.json")
     p.add_argument("case_id", metavar="CASE_ID", help="the case id")
-    p.add_argument("--out", metavar="FILE", help="file to write, - for stdout (default: stdout)")
+    p.add_argument("--out", metavar="FILE", help="file to write, - for stdout (default: stdout); readable by you "
+                                                 "only (mode 0600): it holds personal data")
     p.set_defaults(func=cmd_case_report)
 
     p = _command(cases, "export", "write the examiner's evidence bundle with a sha256 manifest",
                  "kyc case export CASE-0123456789 --out bundle/ --as examiner")
     p.add_argument("case_id", metavar="CASE_ID", help="the case id")
-    p.add_argument("--out", required=True, metavar="DIR", help="a new or empty folder (required)")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="a new or empty folder, readable by you only (mode 0700): the bundle holds personal data "
+                        "(required)")
     p.add_argument("--as", dest="actor", metavar="ANALYST",
                    help="recorded as the exporter in the audit log (default: cli)")
     p.add_argument("--without-instance", action="store_true",
