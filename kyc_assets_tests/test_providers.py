@@ -205,9 +205,11 @@ def test_rate_limit_spaces_requests(server):
     started = time.monotonic()
     for _ in range(6):
         client.screen("A B")
+    # Six requests at 20/s take at least five intervals. Only this lower bound is asserted: gaps seen at
+    # the server also carry the loopback latency, which a loaded machine stretches and shrinks at will
+    # (the exact spacing is proven with a fake clock in the test below).
     assert time.monotonic() - started >= 5 / 20 * 0.95
-    gaps = [b - a for a, b in zip(s.times, s.times[1:], strict=False)]
-    assert min(gaps) >= 0.04
+    assert len(s.times) == 6
 
 
 def test_rate_limiter_with_a_fake_clock():
