@@ -93,6 +93,9 @@ class WorldParams:
     friends_share: float = 0.2  # persons in circles of friends (bill splitting, paying each other back)
     rosca_share: float = 0.01  # persons in rotating savings circles
     p2p_share: float = 0.25  # share of the free (non-scheduled) ordinary transfers that go person to person
+    community_size: int = 150  # people live in communities: families, friends, local shops and most p2p inside
+    p2p_locality: float = 0.8  # share of person-to-person transfers inside the sender's community
+    recruit_locality: float = 0.3  # share of a pattern's members recruited in its first member's community
     optional_columns: bool = False  # add currency, sender/receiver country and channel (uninformative)
     day_resolution: bool = True  # timestamps are dates (YYYY-MM-DD) like the hidden benchmark; else seconds
 
@@ -295,8 +298,9 @@ def _needed_days(typology: str, size: int) -> float:
     return 1.0
 
 
-def _draw_patterns(rng, p: WorldParams, kind: np.ndarray, open_day: np.ndarray) -> list[_Pattern]:
-    """Choose pattern members (weighted towards new accounts) and lay out every pattern in time."""
+def _draw_patterns(rng, p: WorldParams, kind: np.ndarray, open_day: np.ndarray,
+                   community: np.ndarray) -> list[_Pattern]:
+    """Choose pattern members (weighted towards new accounts, some recruited locally) and lay out every pattern."""
     n = len(kind)
     target = round(p.laundering_share * n)
     names = [t for t, w in p.typology_mix if w > 0]
@@ -304,26 +308,50 @@ def _draw_patterns(rng, p: WorldParams, kind: np.ndarray, open_day: np.ndarray) 
     weights /= weights.sum()
     persons = np.flatnonzero(kind == _PERSON)
     w = np.where(open_day[persons] > 0, p.mule_new_bias, 1.0)
-    person_order = list(persons[np.argsort(rng.random(len(persons)) ** (1.0 / w))])  # weighted; pop() takes the next
+    order = persons[np.argsort(rng.random(len(persons)) ** (1.0 / w))]  # weighted; pop() takes the next
+    person_order = list(order)
+    local: dict[int, list[int]] = {}
+    for acc in order:
+        local.setdefault(int(community[acc]), []).append(int(acc))
+    used = np.zeros(n, dtype=bool)
+
+    def recruit(near: int | None) -> int:
+        pool = local.get(near, []) if near is not None else person_order
+        while pool and used[pool[-1]]:
+            pool.pop()
+        if not pool:
+            pool = person_order
+            while used[pool[-1]]:
+                pool.pop()
+        acc = int(pool.pop())
+        used[acc] = True
+        return acc
+
+    def available() -> int:
+        return len(persons) - int(used[persons].sum())
+
     fronts = {k: list(rng.permutation(np.flatnonzero(kind == k))) for k in (_MERCHANT, _EMPLOYER)}
     patterns: list[_Pattern] = []
-    used = 0
-    while used < target and len(person_order) > 3:
+    taken = 0
+    while taken < target and available() > 3:
         typology = str(rng.choice(names, p=weights))
         if typology == "cycle":
             size = int(rng.integers(p.min_cycle_length, p.max_cycle_length + 1))
         else:
             size = _loguniform_int(rng, max(p.min_pattern_size, 4 if typology in ("bipartite", "stack") else 3),
                                    p.max_pattern_size)
-        size = max(2, min(size, target - used if target - used >= 2 else size, len(person_order)))
+        size = max(2, min(size, target - taken if target - taken >= 2 else size, available()))
         if typology != "cycle" and size < 3:
             typology = "cycle"
-        members = [int(person_order.pop()) for _ in range(size)]
+        members = [recruit(None)]
+        for _ in range(size - 1):
+            members.append(recruit(int(community[members[0]]) if rng.random() < p.recruit_locality else None))
         # a front business: a merchant as sink/hub, an employer as the source of a fan-out ("payroll")
         front_kind = {"fan_in": _MERCHANT, "gather_scatter": _MERCHANT, "scatter_gather": _MERCHANT,
                       "fan_out": _EMPLOYER}.get(typology)
         if front_kind is not None and fronts[front_kind] and rng.random() < p.front_business_share:
             slot = -1 if typology == "scatter_gather" else 0
+            used[members[slot]] = False  # back in the pool
             person_order.insert(int(rng.integers(0, len(person_order) + 1)), members[slot])
             members[slot] = int(fronts[front_kind].pop())
         lo_d, hi_d = p.min_duration_days, min(p.max_duration_days, p.n_days - 2)
@@ -337,7 +365,7 @@ def _draw_patterns(rng, p: WorldParams, kind: np.ndarray, open_day: np.ndarray) 
         first_day = max(float(open_day[members].max()), 0.0)
         start = float(rng.uniform(first_day, max(first_day, p.n_days - 1 - duration)))
         patterns.append(_plan_pattern(rng, typology, size, duration, start, members))
-        used += size
+        taken += size
     return patterns
 
 
@@ -356,7 +384,7 @@ def _lognormal(rng, mu: float, sigma: float, size) -> np.ndarray:
 
 
 def _ordinary(rng, p: WorldParams, kind: np.ndarray, open_day: np.ndarray, living: np.ndarray,
-              n_free: int) -> _Edges:
+              community: np.ndarray, n_free: int) -> _Edges:
     """Ordinary activity. ``living``: persons with an ordinary life (ordinary people and camouflaged members).
     ``n_free`` transfers are not scheduled (shops, person to person, business to business); scheduled ones
     (payroll, rent, utilities, families, friends, savings circles) come on top."""
@@ -397,7 +425,11 @@ def _ordinary(rng, p: WorldParams, kind: np.ndarray, open_day: np.ndarray, livin
     e.add(payers[who], utility[who], day, _lognormal(rng, 4.4, 0.45, len(who)))
 
     # families: households of 2-5 send each other money both ways (honest 2-cycles), a parent supports a child
-    fam = rng.permutation(living[rng.random(len(living)) < p.family_share])
+    def by_community(pool: np.ndarray) -> np.ndarray:  # shuffled, then grouped by community: groups stay local
+        pool = rng.permutation(pool)
+        return pool[np.argsort(community[pool], kind="stable")]
+
+    fam = by_community(living[rng.random(len(living)) < p.family_share])
     pos = 0
     while pos + 2 <= len(fam):
         size = int(rng.integers(2, 6))
@@ -414,10 +446,9 @@ def _ordinary(rng, p: WorldParams, kind: np.ndarray, open_day: np.ndarray, livin
             e.add(house[0], house[1], day, _lognormal(rng, 5.5, 0.4, len(day)))
 
     # circles of friends: one pays the bill, the others pay back (honest fan-in); debts passed round (honest cycles)
-    pool = living[rng.random(len(living)) < p.friends_share]
+    pool = by_community(living[rng.random(len(living)) < p.friends_share])
     circles = []
     pos = 0
-    pool = rng.permutation(pool)
     while pos + 3 <= len(pool):
         size = int(rng.integers(3, 13))
         circles.append(pool[pos : pos + size])
@@ -437,7 +468,7 @@ def _ordinary(rng, p: WorldParams, kind: np.ndarray, open_day: np.ndarray, livin
                 e.add(others, payer, t + rng.uniform(0, 7, len(others)), _lognormal(rng, 3.3, 0.6, len(others)))
 
     # rotating savings circles: every month each member pays that month's collector
-    savers = rng.permutation(living[rng.random(len(living)) < p.rosca_share])
+    savers = by_community(living[rng.random(len(living)) < p.rosca_share])
     pos = 0
     while pos + 5 <= len(savers):
         size = int(rng.integers(5, 13))
@@ -464,11 +495,28 @@ def _ordinary(rng, p: WorldParams, kind: np.ndarray, open_day: np.ndarray, livin
     weight = activity[living] * (nd - open_day[living]) / nd
     weight /= weight.sum()
     buyer = living[rng.choice(len(living), k_shop, p=weight)]
-    favourites = zipf_pick(rng.permutation(merchants), len(kind) * 4, 1.0).reshape(len(kind), 4)
+    # favourite shops: three in the buyer's community (when it has shops), one popular anywhere
+    shops = merchants[np.argsort(community[merchants], kind="stable")]
+    n_comm = int(community.max()) + 1
+    first = np.searchsorted(community[shops], np.arange(n_comm))
+    count = np.searchsorted(community[shops], np.arange(n_comm), side="right") - first
+    c = community[np.arange(len(kind))]
+    local_pick = shops[(first[c][:, None] + (rng.random((len(kind), 3)) * np.maximum(count[c], 1)[:, None])
+                        .astype(np.int64)) % len(shops)]
+    anywhere = zipf_pick(rng.permutation(merchants), len(kind) * 4, 1.0).reshape(len(kind), 4)
+    favourites = np.where((count[c] > 0)[:, None], np.concatenate([local_pick, anywhere[:, :1]], axis=1), anywhere)
     e.add(buyer, favourites[buyer, rng.integers(0, 4, k_shop)], rng.uniform(0, nd, k_shop),
           _lognormal(rng, 3.5, 1.0, k_shop))
+    # person to person: mostly inside the sender's community, sometimes anywhere
+    people = living[np.argsort(community[living], kind="stable")]
+    p_first = np.searchsorted(community[people], np.arange(n_comm))
+    p_count = np.searchsorted(community[people], np.arange(n_comm), side="right") - p_first
     sender = living[rng.choice(len(living), k_p2p, p=weight)]
-    receiver = living[rng.choice(len(living), k_p2p, p=weight)]
+    cs = community[sender]
+    local_receiver = people[(p_first[cs] + (rng.random(k_p2p) * np.maximum(p_count[cs], 1)).astype(np.int64))
+                            % len(people)]
+    far_receiver = living[rng.choice(len(living), k_p2p, p=weight)]
+    receiver = np.where(rng.random(k_p2p) < p.p2p_locality, local_receiver, far_receiver)
     ok = sender != receiver
     e.add(sender[ok], receiver[ok], rng.uniform(0, nd, ok.sum()), _lognormal(rng, 4.7, 1.2, ok.sum()))
     business = np.concatenate([merchants, employers])
@@ -479,6 +527,23 @@ def _ordinary(rng, p: WorldParams, kind: np.ndarray, open_day: np.ndarray, livin
     r_to = living[rng.choice(len(living), k_refund, p=weight)]
     e.add(favourites[r_to, 0], r_to, rng.uniform(0, nd, k_refund), _lognormal(rng, 3.5, 1.0, k_refund))
     return e
+
+
+def _pair_class(kind: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """0 person->person, 1 person->business, 2 business->person, 3 business->business."""
+    return (kind[src] != _PERSON).astype(np.int8) * 2 + (kind[dst] != _PERSON).astype(np.int8)
+
+
+def _resample_like(rng, amounts: np.ndarray, classes: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """For each wanted class, an amount drawn from the ordinary amounts of that class (all amounts if none)."""
+    out = np.empty(len(wanted), dtype=float)
+    for c in np.unique(wanted):
+        pool = amounts[classes == c]
+        if len(pool) == 0:
+            pool = amounts
+        rows = wanted == c
+        out[rows] = pool[rng.integers(0, len(pool), int(rows.sum()))]
+    return out
 
 
 def _timestamps(day: np.ndarray, start: date, day_resolution: bool) -> np.ndarray:
@@ -515,7 +580,9 @@ def generate_world(seed: int, params: WorldParams = TUNE_PARAMS,
     open_day = np.where(rng.random(n) < p.new_account_share, rng.uniform(1, p.n_days - 14, n), 0.0)
     open_day[kind != _PERSON] = 0.0
 
-    patterns = _draw_patterns(rng, p, kind, open_day)
+    # communities: people (and shops) of a place; families, friends, local shops and most p2p stay inside one
+    community = rng.integers(0, max(1, (kind == _PERSON).sum() // p.community_size), n)
+    patterns = _draw_patterns(rng, p, kind, open_day, community)
     launder = np.zeros(n, dtype=bool)
     for pat in patterns:
         launder[pat.members] = True
@@ -547,10 +614,10 @@ def generate_world(seed: int, params: WorldParams = TUNE_PARAMS,
             fees.extend([0.0] * n_cover)
     la = lau.arrays()
 
-    n_sched_estimate = _ordinary(np.random.default_rng([seed, 1]), p, kind, open_day.copy(), living, 0)
+    n_sched_estimate = _ordinary(np.random.default_rng([seed, 1]), p, kind, open_day, living, community, 0)
     n_sched = sum(len(d) for d in n_sched_estimate.day)
     n_free = max(0, p.target_transfers - n_sched - len(la["day"]))
-    od = _ordinary(np.random.default_rng([seed, 1]), p, kind, open_day, living, n_free).arrays()
+    od = _ordinary(np.random.default_rng([seed, 1]), p, kind, open_day, living, community, n_free).arrays()
 
     # an account only transacts once opened: shift ordinary transfers that fall before an opening
     lo = np.maximum(open_day[od["src"]], open_day[od["dst"]])
@@ -559,10 +626,12 @@ def generate_world(seed: int, params: WorldParams = TUNE_PARAMS,
     ok = (od["day"] >= 0) & (od["day"] < p.n_days) & (od["src"] != od["dst"])
     od = {k: v[ok] for k, v in od.items()}
 
-    # laundering amounts: resampled from the ordinary amounts, jittered; forwards keep the value less a fee
-    ordinary_amounts = od["amount"]
-    amount = ordinary_amounts[rng.integers(0, len(ordinary_amounts), len(la["day"]))] * rng.lognormal(
-        0, 0.05, len(la["day"]))
+    # laundering amounts: resampled from the ordinary transfers between the same kinds of account (person or
+    # business at each end), jittered; forwards keep the value less a fee
+    def like_ordinary(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+        return _resample_like(rng, od["amount"], _pair_class(kind, od["src"], od["dst"]), _pair_class(kind, src, dst))
+
+    amount = like_ordinary(la["src"], la["dst"]) * rng.lognormal(0, 0.05, len(la["day"]))
     for i, parent in enumerate(parents):
         if parent >= 0:
             amount[i] = amount[parent] * (1 - fees[i])
@@ -583,8 +652,8 @@ def generate_world(seed: int, params: WorldParams = TUNE_PARAMS,
         customer = living[rng.integers(0, len(living), len(quiet))]
         extra = {"src": np.where(is_shop, customer, quiet), "dst": np.where(is_shop, quiet, shop),
                  "day": open_day[quiet] + rng.uniform(0, 1, len(quiet)) * (p.n_days - open_day[quiet]),
-                 "amount": ordinary_amounts[rng.integers(0, len(ordinary_amounts), len(quiet))],
                  "kind": np.zeros(len(quiet), dtype=np.int8)}
+        extra["amount"] = like_ordinary(extra["src"], extra["dst"])
         cols = {k: np.concatenate([cols[k], extra[k]]) for k in cols}
 
     cents = np.maximum(np.round(cols["amount"] * 100), 1).astype(np.int64)
