@@ -186,6 +186,8 @@ def _summary(evals: list[dict]) -> dict:
     out["alert_rate"] = f"{_mean([p['alert_rate'] for p in policy]):.2%}"
     out["P/R@policy"] = f"{_mean([p['precision'] for p in policy]):.3f}/{_mean([p['recall'] for p in policy]):.3f}"
     typologies = sorted({t for p in policy for t in p["recall_by_typology"]})
+    out["AP_by_typology"] = {t: _mean([e["average_precision_by_typology"][t] for e in evals
+                                       if t in e["average_precision_by_typology"]]) for t in typologies}
     out["recall_by_typology@policy"] = {
         t: _mean([p["recall_by_typology"][t]["recall"] for p in policy if t in p["recall_by_typology"]])
         for t in typologies}

@@ -25,6 +25,7 @@ from kyc_assets.sample_data.aml_world import (
 )
 
 SMALL = WorldParams(n_accounts=3_000, target_transfers=18_000)
+MEDIUM = WorldParams(n_accounts=8_000, target_transfers=48_000)
 
 
 @lru_cache(maxsize=4)
@@ -116,7 +117,7 @@ def test_labels_one_row_per_account_shares_and_sizes_within_params():
 
 
 def test_patterns_vary_in_duration_from_days_to_months():
-    tx, labels = generate_world(2, WorldParams(n_accounts=6_000, target_transfers=36_000))
+    tx, labels = _world(2, MEDIUM)
     e = _edges(tx, labels)
     span = e[e["in_pattern"]].groupby("ps")["day"].agg(lambda d: d.max() - d.min())
     assert (span <= 7).sum() >= 3 and (span >= 60).sum() >= 3
@@ -161,7 +162,7 @@ def test_cycles_are_rings_that_close_in_time():
 
 
 def test_laundering_amounts_look_like_ordinary_amounts_between_the_same_kinds_of_account():
-    tx, labels = _world(7, WorldParams(n_accounts=8_000, target_transfers=48_000))
+    tx, labels = _world(2, MEDIUM)
     e = _edges(tx, labels)
     business = ["payroll_employer", "merchant", "landlord", "utility"]
     person = set(labels.loc[~labels["role"].isin(business), "account_id"])
@@ -230,10 +231,23 @@ def test_evaluate_perfect_and_reversed_rankings():
     assert ev["at_budget"]["2.0%"]["precision"] == 0.5 and ev["at_budget"]["2.0%"]["recall"] == 1.0
     assert ev["alert_policy"]["alert_rate"] == 0.02 and ev["alert_policy"]["precision"] == 0.5
     assert ev["alert_policy"]["recall_by_typology"] == {"fan_in": {"accounts": 2, "recall": 1.0}}
+    assert ev["average_precision_by_typology"] == {"fan_in": 1.0}
     reversed_ = perfect.assign(risk_score=-perfect["risk_score"], alert=perfect["alert"][::-1].to_numpy())
     ev = evaluate(labels, reversed_)
     assert ev["average_precision"] < 0.02 and ev["precision_top_1pct"] == 0.0
     assert ev["alert_policy"]["recall"] == 0.0
+
+
+def test_evaluate_by_typology_compares_each_typology_with_ordinary_accounts():
+    labels = _labels([True] * 2 + [False] * 8)
+    labels.loc[1, "typology"] = "cycle"
+    # fan_in account A0 ranks first, cycle account A1 last
+    scores = pd.DataFrame({"account_id": labels["account_id"], "risk_score": [9, 0, 5, 5, 4, 4, 3, 3, 2, 1],
+                           "alert": [True] + [False] * 9})
+    ev = evaluate(labels, scores)
+    assert ev["average_precision_by_typology"]["fan_in"] == 1.0
+    assert ev["average_precision_by_typology"]["cycle"] == round(1 / 9, 4)
+    assert ev["alert_policy"]["recall_by_typology"]["cycle"] == {"accounts": 1, "recall": 0.0}
 
 
 def test_evaluate_ties_missing_accounts_and_text_alerts():

@@ -733,7 +733,8 @@ def evaluate(labels: pd.DataFrame, scores: pd.DataFrame, budgets: tuple[float, .
 
     ``scores``: ``account_id, risk_score, alert`` (accounts missing from ``scores`` rank last and are not
     alerted; accounts not in ``labels`` are ignored). Returns ``average_precision`` (scikit-learn),
-    ``precision_top_1pct``, ``at_budget`` (precision and recall among the top share of accounts, per budget; ties
+    ``precision_top_1pct``, ``average_precision_by_typology`` (each typology's accounts against the ordinary
+    ones), ``at_budget`` (precision and recall among the top share of accounts, per budget; ties
     at the cut count in expectation), ``alert_policy`` (alert rate, precision, recall, and recall by typology at
     the ``alert`` column), and counts.
     """
@@ -759,17 +760,21 @@ def evaluate(labels: pd.DataFrame, scores: pd.DataFrame, budgets: tuple[float, .
         hits = _top_k_hits(y, risk, k)
         at_budget[f"{b:.1%}"] = {"accounts": k, "precision": round(hits / k, 4),
                                  "recall": round(hits / positives, 4) if positives else float("nan")}
-    by_typology = {}
+    by_typology, ap_by_typology = {}, {}
     typ = labels["typology"].to_numpy()
     for t in sorted({str(v) for v in typ[y] if v is not None}):
         rows = y & (typ == t)
         by_typology[t] = {"accounts": int(rows.sum()), "recall": round(float(alert[rows].mean()), 4)}
+        # this typology's accounts against the ordinary ones (other laundering left out)
+        keep = rows | ~y
+        ap_by_typology[t] = round(float(average_precision_score(rows[keep], risk[keep])), 4)
     return {
         "accounts": n,
         "positives": positives,
         "prevalence": round(positives / n, 4) if n else float("nan"),
         "average_precision": round(ap, 4),
         "precision_top_1pct": round(_top_k_hits(y, risk, k1) / k1, 4),
+        "average_precision_by_typology": ap_by_typology,
         "at_budget": at_budget,
         "alert_policy": {
             "alert_rate": round(float(alert.mean()), 4) if n else float("nan"),
