@@ -4,6 +4,7 @@ sizes, time-respecting cycles, amounts indistinguishable from ordinary ones, hon
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from functools import lru_cache
 
 import numpy as np
@@ -61,6 +62,16 @@ def test_tune_and_eval_seeds_and_params_are_disjoint():
     assert len(EVAL_SEEDS) >= 100 and len(TUNE_SEEDS) >= 100
     assert EVAL_PARAMS and all(p != TUNE_PARAMS for p in EVAL_PARAMS)
     assert len(set(EVAL_PARAMS)) == len(EVAL_PARAMS)
+
+
+@pytest.mark.parametrize("params", [TUNE_PARAMS, *EVAL_PARAMS])
+def test_every_published_parameter_set_generates_a_valid_world(params):
+    small = replace(params, n_accounts=2_000, target_transfers=12_000)
+    tx, labels = generate_world(int(EVAL_SEEDS[0]), small)
+    _, quarantine = validate_transactions(tx, now=pd.Timestamp("2027-01-01", tz="UTC"))
+    assert quarantine.empty
+    assert abs(labels["is_laundering"].mean() - params.laundering_share) < 0.01
+    assert ("channel" in tx.columns) == params.optional_columns
 
 
 def test_default_world_resembles_the_hidden_benchmark():
