@@ -62,7 +62,7 @@ EXPLANATIONS: dict[str, str] = {
                         "burst (that account's g_fan_out_burst): a receiver of a distribution account",
     "g_mule_likeness": "the account itself looks like a mule: new, few counterparties, passes funds on",
     "g_relay": "value-conserving relays through the account: received then sent on within the flow window, "
-               "90-100% of the amount, to someone else",
+               "90-100% of the amount, to someone else (in excess of the chance matches at 100-111%)",
     "g_relay_member": "relays (see g_relay) in which the account is the payer or the final payee",
     "g_cycle_count": "time-respecting cycles of 3-8 unexplained transfers through the account within the span",
     "g_cycle_max_len": "longest time-respecting cycle of unexplained transfers through the account",
@@ -216,7 +216,7 @@ class _Pairs:
 def _pairs(e: _Edges, quiet: np.ndarray) -> _Pairs:
     """Distinct pairs; a pair is *explained* when paid back (reciprocal), when both accounts share a quiet
     counterparty (family, friends, colleagues), or when it is a regular payment (>= 3 transfers at steady
-    intervals of >= 5 days: salary, rent, bills)."""
+    intervals of >= 5 days, or transfers exactly a month apart: salary, rent, bills)."""
     n = e.n
     key = e.s * (1 << 32) + e.r
     order = np.lexsort((e.day, key))
@@ -231,7 +231,12 @@ def _pairs(e: _Edges, quiet: np.ndarray) -> _Pairs:
     g_sq = np.bincount(pid[has_gap], weights=gap[has_gap] ** 2, minlength=len(uk))
     g_mean = g_sum / gaps
     g_std = np.sqrt(np.maximum(g_sq / gaps - g_mean ** 2, 0.0))
-    periodic = (count >= 3) & (g_mean >= 5) & (g_std <= 0.25 * g_mean + 1.5)
+    g_min = np.full(len(uk), np.inf)
+    g_max = np.zeros(len(uk))
+    np.minimum.at(g_min, pid[has_gap], gap[has_gap])
+    np.maximum.at(g_max, pid[has_gap], gap[has_gap])
+    monthly = (count >= 2) & (g_min >= 27) & (g_max <= 33)  # e.g. two salaries in a short horizon
+    periodic = ((count >= 3) & (g_mean >= 5) & (g_std <= 0.25 * g_mean + 1.5)) | monthly
     ps, pr = uk >> 32, uk & ((1 << 32) - 1)
     reciprocal = np.isin(pr * (1 << 32) + ps, uk)
     und = sp.csr_matrix((np.ones(len(uk), dtype=np.float32), (ps, pr)), shape=(n, n))
@@ -263,10 +268,19 @@ def _relays(e: _Edges, quiet: np.ndarray, params: GraphParams) -> tuple[np.ndarr
     pi = np.repeat(np.arange(len(inn)), count)
     oj = np.repeat(lo, count) + np.arange(total) - np.repeat(np.cumsum(count) - count, count)
     ratio = o_a[oj] / np.maximum(a[pi], 1e-9)
-    ok = (ratio >= params.relay_ratio[0]) & (ratio <= params.relay_ratio[1]) & (o_r[oj] != payer[pi])
-    np.add.at(relay, x[pi[ok]], 1)
-    np.add.at(member, payer[pi[ok]], 1)
-    np.add.at(member, o_r[oj[ok]], 1)
+    lo_r, hi_r = params.relay_ratio
+    other = o_r[oj] != payer[pi]
+    ok = (ratio >= lo_r) & (ratio <= hi_r) & other
+    # chance matches: a busy account pairs many receipts with many payments, some of them close in amount.
+    # The control band (hi, hi * hi / lo] has the same log-width just above: as likely by chance, but no
+    # relay forwards more than it received. Relays count in excess of the control matches.
+    control = (ratio > hi_r) & (ratio <= hi_r * hi_r / lo_r) & other
+    raw = np.bincount(x[pi[ok]], minlength=n).astype(float)
+    chance = np.bincount(x[pi[control]], minlength=n).astype(float)
+    relay = np.maximum(raw - chance, 0.0)
+    weight = np.where(raw > 0, relay / np.maximum(raw, 1.0), 0.0)[x[pi[ok]]]
+    np.add.at(member, payer[pi[ok]], weight)
+    np.add.at(member, o_r[oj[ok]], weight)
     return relay, member
 
 
@@ -558,3 +572,22 @@ def structural_risk(features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         part = np.where(strong, names[pick], "")
         reasons = reasons + np.where((reasons != "") & (part != ""), ";", "") + part
     return risk, reasons
+
+
+def graph_features_by_day(frame: pd.DataFrame, days, horizon_days: int, params: GraphParams | None = None
+                          ) -> pd.DataFrame:
+    """Graph features as of each day of ``days``, over the transfers of the ``horizon_days`` ending on it
+    (the daily assets: each day sees the flows up to that day only). ``frame`` is a scan frame (``ts``, ``s``,
+    ``r``, ``amt``). Columns: ``account_id``, ``as_of_date`` (datetime.date), :data:`GRAPH_FEATURES`."""
+    parts = []
+    if len(frame):
+        day = pd.to_datetime(frame["ts"]).dt.date
+        for d in sorted({pd.Timestamp(x).date() for x in days}):
+            window = frame[((day <= d) & (day > d - pd.Timedelta(days=int(horizon_days)))).to_numpy()]
+            if len(window):
+                parts.append(graph_features(window, params).features.assign(as_of_date=d))
+    if not parts:
+        return pd.DataFrame({"account_id": pd.Series(dtype=object), "as_of_date": pd.Series(dtype=object),
+                             **{c: pd.Series(dtype=float) for c in GRAPH_FEATURES}})
+    out = pd.concat(parts, ignore_index=True)
+    return out[["account_id", "as_of_date", *GRAPH_FEATURES]]

@@ -201,7 +201,8 @@ def run_period(con: duckdb.DuckDBPyConnection, table: str, config: MonitorConfig
         model = anomaly_model or fit_model(features, contamination=config.contamination, seed=config.seed,
                                            available=available, max_training_rows=20_000)
         scores = score_with_model(features, model, alert_threshold=config.policy.threshold, available=available,
-                                  supervised=supervised)
+                                  supervised=supervised, alert_policy=config.policy.policy,
+                                  alert_budget=config.policy.budget)
         scores["triggered_rules"] = scores["triggered_rules"].map(";".join)
         best = _keep_max(None, pd.concat([scores[RESULT_COLUMNS],
                                           features.drop(columns=["account_id", "as_of_date"])], axis=1))
@@ -254,9 +255,15 @@ def period_calibrate(best: pd.DataFrame, contamination: float, threshold: float)
         # strictly between the last alert kept and the first one dropped
         cut = (cut + float(ranked[budget])) / 2 if budget > 0 else 1.0
         r = risk[model_only]
-        mapped = np.where(r < cut, threshold * r / max(cut, 1e-12),
-                          threshold + (1 - threshold) * (r - cut) / max(1 - cut, 1e-12))
-        risk[model_only] = np.clip(mapped, 0.0, 1.0)
+        mapped = np.clip(np.where(r < cut, threshold * r / max(cut, 1e-12),
+                                  threshold + (1 - threshold) * (r - cut) / max(1 - cut, 1e-12)), 0.0, 1.0)
+        # ties at the cut (accounts with the same graph evidence): the first ``budget`` by account id stay
+        ids = best["account_id"].astype(str).to_numpy()[model_only]
+        order = np.lexsort((ids, -r))
+        beyond = np.zeros(len(r), dtype=bool)
+        beyond[order[budget:]] = True
+        mapped = np.where(beyond, np.minimum(mapped, np.nextafter(threshold, 0)), mapped)
+        risk[model_only] = mapped
     best["risk_score"] = risk
     best["alert"] = risk >= threshold
     return best

@@ -21,7 +21,9 @@ else IQR / 1.349, else std, else 1).
 Graph typologies: when the feature rows carry the whole-horizon graph features (``g_*``, see
 :mod:`kyc_assets.monitoring.graph`), their unsupervised structural risk ``g`` combines with the window risk
 ``w`` above as ``1 - (1 - g) * (1 - GRAPH_WINDOW_WEIGHT * w)``: the shape of the flows carries the ranking,
-the window rules and the anomaly model add to it. The graph typologies found lead the reasons.
+the window rules and the anomaly model add to it (measured on the tuning worlds: AP 0.72 against 0.67 when a
+rule alone decides). Under the ``threshold`` policy a triggered rule stays decisive: the risk is
+``max(w, combined)``. The graph typologies found lead the reasons.
 
 Learning from decisions: with a trained :class:`~kyc_assets.monitoring.model.SupervisedModel` (analysts'
 confirmed and false-positive cases), its calibrated probability ``p`` and the unsupervised risk ``u`` combine
@@ -292,7 +294,9 @@ def score_with_model(
     graph_text = np.full(n, "", dtype=object)
     if n and set(GRAPH_FEATURES) <= set(features.columns):
         g, graph_text = structural_risk(features)
-        risk = 1.0 - (1.0 - g) * (1.0 - GRAPH_WINDOW_WEIGHT * risk)
+        combined = 1.0 - (1.0 - g) * (1.0 - GRAPH_WINDOW_WEIGHT * risk)
+        # under the threshold policy a triggered rule stays decisive (risk >= T + (1 - T) / 2)
+        risk = np.maximum(risk, combined) if alert_policy == "threshold" else combined
     if supervised is not None and n:
         p = supervised.predict_proba(features)
         risk = (risk + p) / 2.0
