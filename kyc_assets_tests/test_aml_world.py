@@ -214,6 +214,25 @@ def test_ordinary_activity_has_honest_cycles_and_fan_ins():
     assert honest.isin(p2p["s"]).sum() > 0
 
 
+def test_ordinary_activity_has_honest_value_relays_and_bursts():
+    tx, labels = _world(2, MEDIUM)
+    e = _edges(tx, labels)
+    honest = set(labels.loc[~labels["is_laundering"], "account_id"])
+    h = e[e["s"].isin(honest) & e["r"].isin(honest)]
+    # value relays: an ordinary account passes on 90-100% of an amount it received, within a week, to a third party
+    pairs = h.merge(h, left_on="r", right_on="s", suffixes=("_in", "_out"))
+    relay = pairs[(pairs["day_out"] >= pairs["day_in"]) & (pairs["day_out"] - pairs["day_in"] <= 7)
+                  & (pairs["s_in"] != pairs["r_out"]) & pairs["amount_out"].between(0.9 * pairs["amount_in"],
+                                                                                    pairs["amount_in"])]
+    assert relay["r_in"].nunique() >= 100
+    assert (relay["amount_out"] == relay["amount_in"]).sum() >= 30  # whole amounts passed on
+    # bursts: an ordinary person receives from 15+ distinct people within three weeks
+    people = set(labels.loc[labels["role"] == "ordinary", "account_id"]) & honest
+    p2p = h[h["s"].isin(people) & h["r"].isin(people)]
+    window = p2p.assign(week=p2p["day"] // 21).groupby(["r", "week"])["s"].nunique()
+    assert (window >= 15).sum() >= 5
+
+
 def test_world_params_reject_nonsense():
     with pytest.raises(ValueError, match="laundering_share"):
         WorldParams(laundering_share=0.7)

@@ -9,8 +9,12 @@ away. This generator is built to that brief:
   month), merchants (fan-in from many customers, then fan-out to suppliers and the owner), rent and utilities
   (monthly fan-in), families (transfers both ways: honest 2-cycles), circles of friends (bill splitting: honest
   fan-in; paying each other back round the circle: honest time-respecting cycles), rotating savings circles
-  (every member pays the month's collector: honest bipartite fan-in), random person-to-person transfers,
-  heavy-tailed activity levels, and accounts opened during the period.
+  (every member pays the month's collector: honest bipartite fan-in), second (savings) accounts of the same
+  person (thin accounts, value going both ways), honest value relays (money from a relative passed on whole to a
+  landlord or a shop within days), collections (gifts, fundraisers: many people pay one person within days, who
+  pays most of it on), sole traders paid by regular clients for months, communities (families, friends, local
+  shops and most person-to-person transfers stay local), random person-to-person transfers, heavy-tailed
+  activity levels, and accounts opened during the period.
 - **Laundering patterns vary** in typology (fan-in, fan-out, cycles of length 2-8, scatter-gather,
   gather-scatter, bipartite layering, stacked layers, chains), duration (days to months), size (3 to 30
   accounts) and overlap with ordinary activity (members keep ordinary lives; front businesses are merchants or
@@ -93,6 +97,11 @@ class WorldParams:
     friends_share: float = 0.2  # persons in circles of friends (bill splitting, paying each other back)
     rosca_share: float = 0.01  # persons in rotating savings circles
     p2p_share: float = 0.25  # share of the free (non-scheduled) ordinary transfers that go person to person
+    own_account_share: float = 0.04  # persons with a second (savings) account here: thin, and value goes both ways
+    relay_rate: float = 0.02  # per person and month: money received from family/friends passed on (rent, a shop)
+    collection_share: float = 0.006  # persons who collect from many people within days (gifts, a fundraiser, a
+    # shared trip) and then pay most of it on
+    sole_trader_share: float = 0.012  # persons paid by regular clients from their own accounts (tutors, cleaners)
     community_size: int = 150  # people live in communities: families, friends, local shops and most p2p inside
     p2p_locality: float = 0.8  # share of person-to-person transfers inside the sender's community
     recruit_locality: float = 0.3  # share of a pattern's members recruited in its first member's community
@@ -408,6 +417,18 @@ def _ordinary(rng, p: WorldParams, kind: np.ndarray, open_day: np.ndarray, livin
         ranks = np.arange(1, len(pool) + 1, dtype=float) ** -a
         return pool[rng.choice(len(pool), size, p=ranks / ranks.sum())]
 
+    # second (savings) accounts: thin accounts that only trade with their owner's main account, value both ways
+    pair = rng.permutation(living)[: 2 * int(p.own_account_share * len(living) / 2)].reshape(-1, 2)
+    main_acc, savings = pair[:, 0], pair[:, 1]
+    living = np.setdiff1d(living, savings)
+    who, day = _monthly_days(rng, nd, rng.uniform(0, 28, len(pair)), jitter=2.0)
+    keep = rng.random(len(who)) < 0.8
+    put = _lognormal(rng, 5.5, 0.8, len(pair))
+    e.add(main_acc[who[keep]], savings[who[keep]], day[keep], put[who[keep]] * _lognormal(rng, 0, 0.2, keep.sum()))
+    back = rng.random(len(who)) < 0.35  # taking money back out: often the very amount put in
+    e.add(savings[who[back]], main_acc[who[back]], np.minimum(day[back] + rng.uniform(1, 20, back.sum()), nd - 0.01),
+          put[who[back]] * np.where(rng.random(back.sum()) < 0.5, 1.0, _lognormal(rng, 0, 0.5, back.sum())))
+
     # payroll: employer fan-out every month (a third of employers pay twice a month)
     staff = living[rng.random(len(living)) < p.employed_share]
     boss = zipf_pick(rng.permutation(employers), len(staff), 0.9)
@@ -489,6 +510,60 @@ def _ordinary(rng, p: WorldParams, kind: np.ndarray, open_day: np.ndarray, livin
             payers_m = group[group != collector]
             e.add(payers_m, collector, m_day + rng.uniform(0, 3, len(payers_m)),
                   contribution * _lognormal(rng, 0, 0.01, len(payers_m)))
+
+    # honest relays: money from a relative or friend passed on within days, whole or nearly (rent, a shop, another
+    # relative): the value-relay shape of a mule, for ordinary reasons
+    people = living[np.argsort(community[living], kind="stable")]
+    n_comm = int(community.max()) + 1
+    p_first = np.searchsorted(community[people], np.arange(n_comm))
+    p_count = np.searchsorted(community[people], np.arange(n_comm), side="right") - p_first
+
+    def neighbour(of: np.ndarray) -> np.ndarray:  # someone of the same community (possibly anyone when empty)
+        c = community[of]
+        return people[(p_first[c] + (rng.random(len(of)) * np.maximum(p_count[c], 1)).astype(np.int64)) % len(people)]
+
+    k = int(rng.poisson(p.relay_rate * len(living) * nd / 30))
+    relay = living[rng.integers(0, len(living), k)]
+    giver = neighbour(relay)
+    t = rng.uniform(0, nd - 6, k)
+    x = _lognormal(rng, 5.3, 0.9, k)
+    target = np.select([rng.random(k) < 0.4, rng.random(k) < 0.5], [
+        landlords[rng.integers(0, len(landlords), k)], merchants[rng.integers(0, len(merchants), k)]], neighbour(relay))
+    ok = (giver != relay) & (target != relay) & (target != giver)
+    whole = rng.random(k) < 0.5
+    e.add(giver[ok], relay[ok], t[ok], x[ok])
+    e.add(relay[ok], target[ok], (t + rng.uniform(0.5, 6, k))[ok],
+          (x * np.where(whole, 1.0, rng.uniform(0.9, 1.0, k)))[ok])
+
+    # collections: many people pay one person within days (gifts, a fundraiser, a shared trip), who pays most on
+    collectors = living[rng.random(len(living)) < p.collection_share]
+    for c in collectors:
+        m = int(rng.integers(6, 41))
+        local = rng.random(m) < 0.6
+        givers = np.where(local, neighbour(np.full(m, c)), living[rng.integers(0, len(living), m)])
+        givers = np.unique(givers[givers != c])
+        t0 = rng.uniform(0, nd - 30)
+        t_in = t0 + rng.uniform(0, rng.uniform(1, 21), len(givers))
+        gifts = _lognormal(rng, 3.8, 0.8, len(givers))
+        e.add(givers, c, t_in, gifts)
+        n_out = int(rng.integers(1, 4))
+        out_to = np.where(rng.random(n_out) < 0.5, merchants[rng.integers(0, len(merchants), n_out)],
+                          neighbour(np.full(n_out, c)))
+        out_to = out_to[out_to != c]
+        e.add(c, out_to, t_in.max() + rng.uniform(0.5, 14, len(out_to)),
+              gifts.sum() * rng.uniform(0.5, 1.0) * rng.dirichlet(np.ones(len(out_to)) * 3) if len(out_to) else [])
+
+    # sole traders: regular clients (mostly neighbours) pay a person for lessons, cleaning, repairs, for months
+    traders = living[rng.random(len(living)) < p.sole_trader_share]
+    for tr in traders:
+        m = int(rng.integers(4, 31))
+        clients = np.unique(np.where(rng.random(m) < 0.75, neighbour(np.full(m, tr)),
+                                     living[rng.integers(0, len(living), m)]))
+        clients = clients[clients != tr]
+        fee = _lognormal(rng, 4.2, 0.5, 1)[0]
+        visits = 1 + rng.poisson(rng.uniform(0.5, 4), len(clients))
+        who = np.repeat(clients, visits)
+        e.add(who, tr, rng.uniform(0, nd, len(who)), fee * _lognormal(rng, 0, 0.25, len(who)))
 
     # merchants pay their owner monthly and their suppliers and employers (business to business)
     owner = rng.choice(living, len(merchants))
