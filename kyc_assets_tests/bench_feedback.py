@@ -46,7 +46,9 @@ def feedback_loop(transactions: pd.DataFrame, labels: pd.DataFrame, *, split_day
         "decided_at": pd.Timestamp("2000-01-01") + pd.to_timedelta(np.arange(len(alerted)), unit="min"),
         "typology": truth["typology"].reindex(alerted["account_id"]).to_numpy(dtype=object),
     })
-    supervised = fit_supervised(run1.features, decisions, min_labels=min_labels)
+    features = run1.features.merge(run1.results[["account_id", "risk_score"]], on="account_id")
+    supervised = fit_supervised(features.rename(columns={"risk_score": "unsupervised_risk"}), decisions,
+                                min_labels=min_labels)
     base = monitor_run(second, now=now)[0].results
     out = {"period_1_alerts": len(alerted), "period_1_precision": round(float(decisions["confirmed"].mean()), 3)
            if len(decisions) else None, "labels": len(decisions), "supervised": supervised is not None}
@@ -67,6 +69,7 @@ def feedback_loop(transactions: pd.DataFrame, labels: pd.DataFrame, *, split_day
         "lift": round(p1 / p0, 3) if p0 else None,
         "ap_unsupervised": round(float(average_precision_score(y, r0)), 3),
         "ap_with_decisions": round(float(average_precision_score(y, r1)), 3),
+        "combination_weight": supervised.weight,
         "supervised_validation": {k: v for k, v in supervised.validation.items() if k != "calibration"},
     })
     return out

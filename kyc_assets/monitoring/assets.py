@@ -222,7 +222,7 @@ def build_monitoring_assets(start_date: str, retrain_cron: str = DEFAULT_RETRAIN
         positive), a supervised gradient-boosting model on the same features (graph typologies included) is
         trained beside it, validated on the latest decisions (time-based split) and versioned too."""
         from kyc_assets.monitoring.model import fit_model, fit_supervised, read_feature_window
-        from kyc_assets.monitoring.scoring import inputs_from_features
+        from kyc_assets.monitoring.scoring import inputs_from_features, score_with_model
         from kyc_assets.monitoring.validation import alert_decisions
 
         try:
@@ -244,6 +244,9 @@ def build_monitoring_assets(start_date: str, retrain_cron: str = DEFAULT_RETRAIN
         latest = training.sort_values("as_of_date").drop_duplicates("account_id", keep="last") if len(training) \
             else training
         previous_supervised = registry.latest("supervised")
+        if len(decided) and len(latest):
+            latest = latest.assign(unsupervised_risk=score_with_model(
+                latest.reset_index(drop=True), model, available=available)["risk_score"].to_numpy())
         supervised = fit_supervised(latest, decided[["account_id", "confirmed", "decided_at"]],
                                     min_labels=monitoring.model_min_labels, seed=monitoring.seed,
                                     available=available,

@@ -71,7 +71,7 @@ from kyc_assets.monitoring.graph import GraphParams
 # The assets read 37 days of transactions per as-of date (monitoring/assets.py LOOKBACK_DAYS), so the
 # windows every path shares stop at 30 days; patterns over longer spans are the graph module's job.
 DEFAULT_WINDOWS: tuple[int, ...] = (1, 7, 30)
-HIGH_RISK_COUNTRIES: tuple[str, ...] = ("IR", "KP", "MM", "SY", "AF", "YE")
+HIGH_RISK_COUNTRIES: tuple[str, ...] = ("IR", "KP", "MM", "SY", "AF", "YE", "RU")  # = KYC_HIGH_RISK_COUNTRIES default
 WINDOW_FEATURES: tuple[str, ...] = (
     "tx_out_count",
     "tx_in_count",

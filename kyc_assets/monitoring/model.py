@@ -258,6 +258,8 @@ class SupervisedModel:
     classifier: object
     validation: dict = field(default_factory=dict)
     previous_version: str | None = None
+    # share of the supervised probability in the combined risk (chosen on the held-out decisions)
+    weight: float = 0.5
 
     def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
         """P(confirmed) per feature row (missing columns count as 0, like the anomaly model's NaN)."""
@@ -272,7 +274,7 @@ class SupervisedModel:
         return {"version": self.version, "kind": "supervised", "feature_columns": self.feature_columns,
                 "params": self.params, "code_version": self.code_version, "training_rows": self.training_rows,
                 "positives": self.positives, "trained_at": self.trained_at, "validation": self.validation,
-                "previous_version": self.previous_version}
+                "previous_version": self.previous_version, "weight": self.weight}
 
 
 def _classifier(seed: int):
@@ -326,7 +328,10 @@ def fit_supervised(features: pd.DataFrame, decisions: pd.DataFrame, *, min_label
                    available: set[str] | None = None, trained_at: datetime | None = None) -> SupervisedModel | None:
     """Train on analysts' decisions, or None while fewer than ``min_labels`` decided cases (or one class only).
 
-    ``features``: one row per account (``account_id`` + feature columns, the graph features included).
+    ``features``: one row per account (``account_id`` + feature columns, the graph features included), and
+    optionally ``unsupervised_risk`` (the risk without this model): then the share of the supervised
+    probability in the combined risk, ``weight`` in {0, 0.25, 0.5, 0.75, 1}, is the one with the best average
+    precision on the held-out decisions (0 when learning does not help yet); else 0.5.
     ``decisions``: ``account_id``, ``confirmed`` (bool), ``decided_at`` (time-based split: the latest
     ``validation_share`` of the decisions is held out for the validation report, then the model is refitted on
     all of them), optional ``typology`` (recall by typology).
@@ -341,12 +346,21 @@ def fit_supervised(features: pd.DataFrame, decisions: pd.DataFrame, *, min_label
     y = labelled["confirmed"].to_numpy(dtype=int)
     cut = int(round(len(labelled) * (1 - validation_share)))
     validation: dict = {"split": "time", "train_rows": cut, "validation_rows": len(labelled) - cut}
+    weight = 0.5
     if 0 < cut < len(labelled) and len(np.unique(y[:cut])) == 2:
         held = _classifier(seed).fit(x[:cut], y[:cut])
         p_val = held.predict_proba(x[cut:])[:, 1]
         prev_p = previous.predict_proba(labelled.iloc[cut:]) if previous is not None else None
         typ = labelled["typology"].to_numpy(dtype=object)[cut:] if "typology" in labelled else None
         validation.update(validation_report(y[cut:], p_val, typ, previous_p=prev_p))
+        if "unsupervised_risk" in labelled and 0 < y[cut:].sum() < len(y) - cut:
+            from sklearn.metrics import average_precision_score
+
+            u = labelled["unsupervised_risk"].to_numpy(dtype=float)[cut:]
+            ap = {w: average_precision_score(y[cut:], (1 - w) * u + w * p_val) for w in (0.0, 0.25, 0.5, 0.75, 1.0)}
+            weight = max(ap, key=lambda w: (round(ap[w], 6), -w))
+            validation.update(ap_unsupervised=float(ap[0.0]), ap_combined=float(ap[weight]),
+                              combination_weight=weight)
     clf = _classifier(seed).fit(x, y)
     params = {"algorithm": "HistGradientBoostingClassifier", "max_iter": 200, "learning_rate": 0.05,
               "max_leaf_nodes": 15, "min_samples_leaf": 10, "l2_regularization": 1.0, "seed": int(seed),
@@ -359,7 +373,8 @@ def fit_supervised(features: pd.DataFrame, decisions: pd.DataFrame, *, min_label
         version=digest.hexdigest()[:12], feature_columns=columns, params=params,
         code_version=SUPERVISED_CODE_VERSION, training_rows=len(labelled), positives=int(y.sum()),
         trained_at=(trained_at or datetime.now(UTC)).isoformat(timespec="seconds"), classifier=clf,
-        validation=validation, previous_version=previous.version if previous is not None else None)
+        validation=validation, previous_version=previous.version if previous is not None else None,
+        weight=float(weight))
 
 
 class ModelRegistry:

@@ -26,8 +26,9 @@ rule alone decides). Under the ``threshold`` policy a triggered rule stays decis
 ``max(w, combined)``. The graph typologies found lead the reasons.
 
 Learning from decisions: with a trained :class:`~kyc_assets.monitoring.model.SupervisedModel` (analysts'
-confirmed and false-positive cases), its calibrated probability ``p`` and the unsupervised risk ``u`` combine
-as ``(u + p) / 2``, and ``learned_from_decisions`` joins the reasons when ``p >= 0.5``.
+confirmed and false-positive cases), its probability ``p`` and the unsupervised risk ``u`` combine as
+``(1 - a) * u + a * p``, with the weight ``a`` the model chose on its held-out decisions, and
+``learned_from_decisions`` joins the reasons when ``p >= 0.5``.
 
 Optional columns are optional: a rule that needs an input column the data lacks (countries for
 ``high_risk_corridor``) is skipped, never scored as a silent zero, and :func:`skipped_rules` names it.
@@ -299,7 +300,7 @@ def score_with_model(
         risk = np.maximum(risk, combined) if alert_policy == "threshold" else combined
     if supervised is not None and n:
         p = supervised.predict_proba(features)
-        risk = (risk + p) / 2.0
+        risk = (1.0 - supervised.weight) * risk + supervised.weight * p
         graph_text = _join(graph_text, np.where(p >= 0.5, "learned_from_decisions", ""))
     reasons = _join(_join(graph_text, rule_text), top) if n else rule_text
     dates = features["as_of_date"] if "as_of_date" in features.columns else None
