@@ -31,6 +31,8 @@ FIGURES = [
     ("monitoring", "detection on held-out worlds", "bench_monitoring", "heldout_detection_figures", {}, False),
     ("monitoring", "detection, held-out, required columns only", "bench_monitoring", "heldout_detection_figures",
      {"required_only": True}, False),
+    ("monitoring", "learnability: supervised probe, held-out", "bench_monitoring", "supervised_reference_figures", {},
+     True),
     ("cases", "case queue with 100,000 cases (PostgreSQL)", "bench_cases", "bench_case_queue", {}, False),
     ("cases", "kyc audit verify over 1,000,000 entries", "bench_audit", "bench_audit_verify", {}, False),
 ]

@@ -16,6 +16,8 @@ The lead calls these from ``kyc_assets_tests/bench.py``:
   budgets of 0.5%, 1% and 2% of accounts, recall by typology at the alert policy, alert rate, time.
   ``required_only=True`` drops the optional columns (currency, countries, channel): sender, receiver, amount
   and day only, like the hidden benchmark.
+- :func:`supervised_reference_figures`: how learnable those held-out worlds are: a gradient-boosting probe on
+  simple four-column features, trained with the labels of TUNE worlds (a reference, not a detector; slow).
 
 ``python -m kyc_assets_tests.bench_monitoring`` prints them. Figures are rates and ratios, never asserted.
 """
@@ -254,6 +256,81 @@ def heldout_detection_figures(k_seeds: int = 2, required_only: bool = False, par
                                           "cpu": round(float(np.mean(cpu_seconds)), 1)},
     }
     return figure
+
+
+def probe_features(tx: pd.DataFrame) -> pd.DataFrame:
+    """Simple per-account features from the four required columns only (no platform code): counts, values and
+    distinct counterparties in and out, flow-through, activity span, counterparties' degree, reciprocity, the share
+    of outgoing transfers passing on 96-100% of an amount received in the 30 days before, and neighbours' means."""
+    e = pd.DataFrame({"s": tx["sender_account"], "r": tx["receiver_account"], "a": tx["amount"].astype(float),
+                      "d": (pd.to_datetime(tx["timestamp"], utc=True) - pd.Timestamp("2000-01-01", tz="UTC")).dt.days})
+    out = e.groupby("s").agg(n_out=("a", "size"), v_out=("a", "sum"), u_out=("r", "nunique"), d0o=("d", "min"),
+                             d1o=("d", "max"))
+    inn = e.groupby("r").agg(n_in=("a", "size"), v_in=("a", "sum"), u_in=("s", "nunique"), d0i=("d", "min"),
+                             d1i=("d", "max"))
+    f = out.join(inn, how="outer")
+    f[["n_out", "v_out", "u_out", "n_in", "v_in", "u_in"]] = f[["n_out", "v_out", "u_out", "n_in", "v_in",
+                                                                  "u_in"]].fillna(0)
+    f["flow"] = np.minimum(f["v_in"], f["v_out"]) / np.maximum(np.maximum(f["v_in"], f["v_out"]), 1)
+    f["span"] = f[["d1o", "d1i"]].max(axis=1) - f[["d0o", "d0i"]].min(axis=1)
+    f = f.drop(columns=["d0o", "d1o", "d0i", "d1i"])
+    degree = f["u_in"] + f["u_out"]
+    e["deg_r"], e["deg_s"] = e["r"].map(degree), e["s"].map(degree)
+    f["cp_deg_out"], f["cp_deg_in"] = e.groupby("s")["deg_r"].median(), e.groupby("r")["deg_s"].median()
+    f["cp_low_out"] = (e["deg_r"] <= 5).groupby(e["s"]).mean()
+    f["cp_low_in"] = (e["deg_s"] <= 5).groupby(e["r"]).mean()
+    pairs = e[["s", "r"]].drop_duplicates()
+    mutual = pairs.merge(pairs, left_on=["s", "r"], right_on=["r", "s"])
+    f["reciprocity"] = mutual.groupby("s_x").size().reindex(f.index).fillna(0) / np.maximum(degree, 1)
+    ins = e[["r", "a", "d"]].set_axis(["acc", "a_in", "d_in"], axis=1)
+    outs = e[["s", "a", "d"]].set_axis(["acc", "a_out", "d_out"], axis=1)
+    m = outs.merge(ins, on="acc")
+    m = m[(m["d_out"] > m["d_in"]) & (m["d_out"] - m["d_in"] <= 30) & m["a_out"].between(0.96 * m["a_in"], m["a_in"])]
+    f["passed_on"] = m.groupby("acc").size().reindex(f.index).fillna(0) / np.maximum(f["n_out"], 1)
+    base = ["u_in", "u_out", "flow", "passed_on", "cp_low_out", "cp_low_in"]
+    both = pd.concat([pairs.set_axis(["x", "y"], axis=1), pairs[["r", "s"]].set_axis(["x", "y"], axis=1)])
+    for col in base:
+        both[col] = both["y"].map(f[col])
+    return f.join(both.groupby("x")[base].mean().add_prefix("nb_")).fillna(0)
+
+
+def supervised_reference_figures(train_seeds: int = 3, k_seeds: int = 1) -> dict:
+    """How learnable the held-out worlds are: a gradient-boosting probe on :func:`probe_features`, trained with the
+    labels of ``train_seeds`` TUNE worlds (TUNE_PARAMS), evaluated on ``k_seeds`` EVAL seeds x each EVAL
+    parameter set. A reference for the platform's figures (the platform sees no labels), not a detector."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from kyc_assets.sample_data.aml_world import (
+        EVAL_PARAMS,
+        EVAL_SEEDS,
+        TUNE_PARAMS,
+        TUNE_SEEDS,
+        evaluate,
+        generate_world,
+    )
+
+    def world(seed, params):
+        tx, labels = generate_world(seed, params)
+        f = probe_features(tx).reindex(labels["account_id"]).fillna(0)
+        return f, labels
+
+    train = [world(seed, TUNE_PARAMS) for seed in list(TUNE_SEEDS)[:train_seeds]]
+    x = pd.concat([f for f, _ in train])
+    y = np.concatenate([lab["is_laundering"].to_numpy() for _, lab in train])
+    model = HistGradientBoostingClassifier(max_iter=300, learning_rate=0.05, random_state=0).fit(x, y)
+    per_set, evals = {}, []
+    for set_no, params in enumerate(EVAL_PARAMS):
+        for seed in list(EVAL_SEEDS)[:k_seeds]:
+            f, labels = world(seed, params)
+            risk = model.predict_proba(f)[:, 1]
+            ev = evaluate(labels, pd.DataFrame({"account_id": labels["account_id"], "risk_score": risk,
+                                                "alert": False}))
+            evals.append(ev)
+            per_set.setdefault(f"eval_set_{set_no}", []).append(ev["average_precision"])
+    return {"worlds": f"trained on {train_seeds} TUNE worlds, evaluated on {len(evals)} held-out worlds",
+            "AP": _mean([e["average_precision"] for e in evals]),
+            "P@top1%": _mean([e["precision_top_1pct"] for e in evals]),
+            "AP_per_param_set": {k: _mean(v) for k, v in per_set.items()}}
 
 
 def main() -> None:
