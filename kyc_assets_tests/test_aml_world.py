@@ -172,6 +172,33 @@ def test_cycles_are_rings_that_close_in_time():
     assert _closes_in_time(fake.assign(day=[5, 6, 7]), {"a", "b", "c"})
 
 
+def _path_in_time(edges: pd.DataFrame, members: set[str]) -> bool:
+    """Some walk through every member once, each transfer on a later day than the one before (a chain)."""
+    out: dict[str, list[tuple[int, str]]] = {}
+    for s, r, day in edges[["s", "r", "day"]].itertuples(index=False):
+        out.setdefault(s, []).append((day, r))
+
+    def walk(node: str, day: int, seen: frozenset[str]) -> bool:
+        if len(seen) == len(members):
+            return True
+        return any(walk(nxt, d, seen | {nxt}) for d, nxt in out.get(node, []) if d > day and nxt not in seen)
+
+    return any(walk(start, -1, frozenset({start})) for start in members)
+
+
+def test_chains_pass_value_along_in_time():
+    chains = WorldParams(n_accounts=3_000, target_transfers=18_000, typology_mix=(("chain", 1.0),),
+                         max_pattern_size=12)
+    tx, labels = generate_world(9, chains)
+    e = _edges(tx, labels)
+    groups = labels[labels["typology"] == "chain"].groupby("pattern_id")["account_id"].agg(set)
+    assert len(groups) >= 10
+    for pattern, members in groups.items():
+        assert _path_in_time(e[e["in_pattern"] & (e["ps"] == pattern)], members), pattern
+    fake = pd.DataFrame({"s": ["a", "b"], "r": ["b", "c"], "day": [5, 4]})
+    assert not _path_in_time(fake, {"a", "b", "c"}) and _path_in_time(fake.assign(day=[4, 5]), {"a", "b", "c"})
+
+
 def test_laundering_amounts_look_like_ordinary_amounts_between_the_same_kinds_of_account():
     tx, labels = _world(2, MEDIUM)
     e = _edges(tx, labels)

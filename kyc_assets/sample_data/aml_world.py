@@ -299,7 +299,7 @@ def _plan_pattern(rng, typology: str, size: int, duration: float, start: float, 
                                        replace=False))
             first = len(hops)
             for h in range(len(members) - 1):
-                hops.append((members[h], members[h + 1], start + float(steps[h]) + rng.uniform(0, 0.99),
+                hops.append((members[h], members[h + 1], math.floor(start) + float(steps[h]) + rng.uniform(0, 0.99),
                              first + h - 1 if h else -1))
     else:  # pragma: no cover - guarded by WorldParams
         raise ValueError(typology)
