@@ -158,15 +158,14 @@ EVAL_SEEDS = range(10_000, 11_000)
 
 @dataclass
 class _Edges:
-    """Transfer buffers (account indices, fractional day, amount or NaN = drawn later, kind, pattern)."""
+    """Transfer buffers: account indices, fractional day, amount (NaN: drawn later), kind (ordinary, laundering,
+    cover)."""
 
     src: list = field(default_factory=list)
     dst: list = field(default_factory=list)
     day: list = field(default_factory=list)
     amount: list = field(default_factory=list)
     kind: list = field(default_factory=list)
-    parent: list = field(default_factory=list)  # laundering: index of the edge whose value this one forwards
-    fee: list = field(default_factory=list)
 
     def add(self, src, dst, day, amount=np.nan, kind=_ORDINARY) -> None:
         day = np.atleast_1d(np.asarray(day, dtype=float))
@@ -580,7 +579,6 @@ def _ordinary(rng, p: WorldParams, kind: np.ndarray, open_day: np.ndarray, livin
     buyer = living[rng.choice(len(living), k_shop, p=weight)]
     # favourite shops: three in the buyer's community (when it has shops), one popular anywhere
     shops = merchants[np.argsort(community[merchants], kind="stable")]
-    n_comm = int(community.max()) + 1
     first = np.searchsorted(community[shops], np.arange(n_comm))
     count = np.searchsorted(community[shops], np.arange(n_comm), side="right") - first
     c = community[np.arange(len(kind))]
@@ -591,13 +589,8 @@ def _ordinary(rng, p: WorldParams, kind: np.ndarray, open_day: np.ndarray, livin
     e.add(buyer, favourites[buyer, rng.integers(0, 4, k_shop)], rng.uniform(0, nd, k_shop),
           _lognormal(rng, 3.5, 1.0, k_shop))
     # person to person: mostly inside the sender's community, sometimes anywhere
-    people = living[np.argsort(community[living], kind="stable")]
-    p_first = np.searchsorted(community[people], np.arange(n_comm))
-    p_count = np.searchsorted(community[people], np.arange(n_comm), side="right") - p_first
     sender = living[rng.choice(len(living), k_p2p, p=weight)]
-    cs = community[sender]
-    local_receiver = people[(p_first[cs] + (rng.random(k_p2p) * np.maximum(p_count[cs], 1)).astype(np.int64))
-                            % len(people)]
+    local_receiver = neighbour(sender)
     far_receiver = living[rng.choice(len(living), k_p2p, p=weight)]
     receiver = np.where(rng.random(k_p2p) < p.p2p_locality, local_receiver, far_receiver)
     ok = sender != receiver
