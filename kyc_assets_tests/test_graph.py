@@ -83,12 +83,13 @@ def test_value_relay_needs_time_order_and_most_of_the_amount():
     rows = [(1, "A", "X", 1000.0), (3, "X", "B", 980.0),  # relayed: 98% two days later
             (1, "A", "Y", 1000.0), (3, "Y", "B", 500.0),  # half only
             (5, "C", "Z", 1000.0), (4, "Z", "D", 990.0),  # before the receipt
-            (1, "E", "W", 1000.0), (30, "W", "F", 990.0)]  # after the flow window (10 days)
+            (1, "E", "W", 1000.0), (45, "W", "F", 990.0),  # after the flow window (30 days)
+            (1, "G", "V", 1000.0), (3, "V", "H", 1000.0)]  # passed on whole: no fee kept, not a relay
     f = graph_features(_frame(rows)).features.set_index("account_id")
     assert f.loc["X", "g_relay"] == 1 and f.loc["A", "g_relay_member"] == 1 and f.loc["B", "g_relay_member"] == 1
-    assert f.loc[["Y", "Z", "W"], "g_relay"].sum() == 0
-    wider = graph_features(_frame(rows), GraphParams(flow_days=40, relay_ratio=(0.4, 1.0))).features
-    assert wider.set_index("account_id").loc[["Y", "W"], "g_relay"].tolist() == [1, 1]
+    assert f.loc[["Y", "Z", "W", "V"], "g_relay"].sum() == 0
+    wider = graph_features(_frame(rows), GraphParams(flow_days=50, relay_ratio=(0.4, 1.0))).features
+    assert wider.set_index("account_id").loc[["Y", "W", "V"], "g_relay"].tolist() == [1, 1, 1]
 
 
 def test_scatter_gather_and_bipartite_layers():
@@ -113,12 +114,13 @@ def test_personalised_pagerank_starts_from_confirmed_cases():
 def test_communities_of_suspicious_transfers_and_alerted_neighbours():
     burst = [(40 + i % 5, f"M{i}", "HUB", 300.0 + i) for i in range(12)]
     family = [(60, "M0", "FRIEND", 20.0), (65, "FRIEND", "M0", 20.0)]  # paid back: explained, not suspicious
+    family += [(70, "P", "Q", 10.0), (75, "Q", "P", 10.0)]  # a pair on its own
     f = graph_features(_frame(burst + family + _background())).features.set_index("account_id")
     assert f.loc["HUB", "g_community_size"] == 13 and f.loc["M1", "g_community_size"] == 13
     assert f.loc["FRIEND", "g_community_size"] == 0
     assert f.loc["HUB", "g_community_density"] == pytest.approx(12 / (13 * 12))
     assert f.loc["FRIEND", "g_alerted_neighbour_share"] == 1.0  # its only counterparty is in that community
-    assert f.loc["B1", "g_alerted_neighbour_share"] == 0.0
+    assert f.loc["P", "g_alerted_neighbour_share"] == 0.0
 
 
 def test_empty_input_and_features_by_day_see_only_the_past():

@@ -86,8 +86,8 @@ class GraphParams:
     max_cycle_len: int = 8          # cycles of 3..max_cycle_len transfers
     max_degree: int = 40            # busier accounts are not intermediaries of paths, relays or layers
     max_paths: int = 4_000_000      # per expansion level; beyond, the expansion stops (reported)
-    flow_days: int = 10             # a relay: sent on within this many days of the receipt
-    relay_ratio: tuple[float, float] = (0.9, 1.0)  # ... carrying this share of the amount received
+    flow_days: int = 30             # a relay: sent on within this many days of the receipt
+    relay_ratio: tuple[float, float] = (0.9, 0.9995)  # ... carrying this share of the amount received (a fee kept)
     burst_windows: tuple[int, ...] = (3, 7, 14, 30, 60)  # fan-in / fan-out burst windows (days)
     sg_min_paths: int = 3           # scatter-gather: distinct intermediaries
     pagerank_alpha: float = 0.85
@@ -539,16 +539,17 @@ def _alerted_neighbour_share(ps, pr, n, label, prior) -> np.ndarray:
 # --- the unsupervised structural risk ------------------------------------------------------------------
 
 # (reason, explanation, feature, scale): a typology's strength is 1 - exp(-feature / scale), in [0, 1).
+# Scales tuned on the tuning worlds only (aml_world TUNE_SEEDS[0:5] with TUNE_PARAMS, coordinate search).
 TYPOLOGY_SIGNALS: tuple[tuple[str, str, str, float], ...] = (
-    ("fan_in_burst", "collected from a burst of new unexplained senders", "g_fan_in_burst", 8.0),
+    ("fan_in_burst", "collected from a burst of new unexplained senders", "g_fan_in_burst", 2.8),
     ("fan_out_burst", "paid a burst of new unexplained receivers", "g_fan_out_burst", 8.0),
-    ("fan_in_feeder", "paid an account that collects from a burst of unexplained senders", "g_fan_in_member", 8.0),
-    ("fan_out_receiver", "was paid by an account that pays a burst of unexplained receivers", "g_fan_out_member", 8.0),
-    ("value_relay", "sent on 90-100% of what it received within days", "g_relay", 1.5),
-    ("relay_counterparty", "paid or was paid through value-conserving relays", "g_relay_member", 2.0),
-    ("graph_cycle", "money returned through a time-respecting cycle of unexplained transfers", "g_cycle_max_len", 4.0),
-    ("scatter_gather", "split over several intermediaries and gathered again", "g_scatter_gather", 3.0),
-    ("bipartite_layering", "shares several unexplained counterparties with other accounts", "g_bipartite", 3.0),
+    ("fan_in_feeder", "paid an account that collects from a burst of unexplained senders", "g_fan_in_member", 2.8),
+    ("fan_out_receiver", "was paid by an account that pays a burst of unexplained receivers", "g_fan_out_member", 4.0),
+    ("value_relay", "sent on 90-100% of what it received within days", "g_relay", 4.2),
+    ("relay_counterparty", "paid or was paid through value-conserving relays", "g_relay_member", 5.6),
+    ("graph_cycle", "money returned through a time-respecting cycle of unexplained transfers", "g_cycle_max_len", 1.4),
+    ("scatter_gather", "split over several intermediaries and gathered again", "g_scatter_gather", 1.5),
+    ("bipartite_layering", "shares several unexplained counterparties with other accounts", "g_bipartite", 6.0),
 )
 
 
