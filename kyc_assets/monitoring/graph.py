@@ -78,6 +78,10 @@ EXPLANATIONS: dict[str, str] = {
     "g_alerted_neighbour_share": "share of counterparties in high-risk communities",
 }
 
+SINK_KEEP_WEIGHT = 1.0
+MIN_FAN = 3  # a fan-in or fan-out burst has at least this many new counterparties
+
+
 @dataclass(frozen=True)
 class GraphParams:
     """Settings of the graph typologies (see the module docstring)."""
@@ -194,7 +198,7 @@ def _burst_llr(acc: np.ndarray, day: np.ndarray, total: np.ndarray, n: int, wind
     for w in windows:
         k = (np.searchsorted(key, key + int(w), side="left") - pos).astype(float)
         mu = np.maximum(total[a] * float(w) / max(horizon, 1.0), 1e-3)
-        llr = np.where(k > mu, k * np.log(k / mu) - (k - mu), 0.0)
+        llr = np.where((k > mu) & (k >= MIN_FAN), k * np.log(k / mu) - (k - mu), 0.0)
         np.maximum.at(best, a, llr)
     return best
 
@@ -464,6 +468,9 @@ def graph_features(edges: _Edges | pd.DataFrame, params: GraphParams | None = No
     # accounts on the other side of those bursts
     fan_in = _burst_llr(pr[unexpl], pairs.first[unexpl], np.maximum(deg_in, 1), n, params.burst_windows, horizon)
     fan_out = _burst_llr(ps[unexpl], pairs.first[unexpl], np.maximum(deg_out, 1), n, params.burst_windows, horizon)
+    # a collection that is paid on within days (gifts, a fundraiser) is what people do; a collection account
+    # that keeps what many strangers sent it is the sink of a fan-in
+    fan_in = fan_in * (1.0 - SINK_KEEP_WEIGHT * timed)
     fan_in_member = np.zeros(n)
     fan_out_member = np.zeros(n)
     np.maximum.at(fan_in_member, ps[unexpl], fan_in[pr[unexpl]])
@@ -541,15 +548,15 @@ def _alerted_neighbour_share(ps, pr, n, label, prior) -> np.ndarray:
 # (reason, explanation, feature, scale): a typology's strength is 1 - exp(-feature / scale), in [0, 1).
 # Scales tuned on the tuning worlds only (aml_world TUNE_SEEDS[0:5] with TUNE_PARAMS, coordinate search).
 TYPOLOGY_SIGNALS: tuple[tuple[str, str, str, float], ...] = (
-    ("fan_in_burst", "collected from a burst of new unexplained senders", "g_fan_in_burst", 2.8),
-    ("fan_out_burst", "paid a burst of new unexplained receivers", "g_fan_out_burst", 8.0),
-    ("fan_in_feeder", "paid an account that collects from a burst of unexplained senders", "g_fan_in_member", 2.8),
+    ("fan_in_burst", "collected from a burst of new unexplained senders", "g_fan_in_burst", 7.8),
+    ("fan_out_burst", "paid a burst of new unexplained receivers", "g_fan_out_burst", 4.0),
+    ("fan_in_feeder", "paid an account that collects from a burst of unexplained senders", "g_fan_in_member", 10.9),
     ("fan_out_receiver", "was paid by an account that pays a burst of unexplained receivers", "g_fan_out_member", 4.0),
     ("value_relay", "sent on 90-100% of what it received within days", "g_relay", 4.2),
     ("relay_counterparty", "paid or was paid through value-conserving relays", "g_relay_member", 5.6),
     ("graph_cycle", "money returned through a time-respecting cycle of unexplained transfers", "g_cycle_max_len", 1.4),
     ("scatter_gather", "split over several intermediaries and gathered again", "g_scatter_gather", 1.5),
-    ("bipartite_layering", "shares several unexplained counterparties with other accounts", "g_bipartite", 6.0),
+    ("bipartite_layering", "shares several unexplained counterparties with other accounts", "g_bipartite", 8.4),
 )
 
 

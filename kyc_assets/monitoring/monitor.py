@@ -199,7 +199,8 @@ def run_period(con: duckdb.DuckDBPyConnection, table: str, config: MonitorConfig
         features[list(GRAPH_FEATURES)] = features[list(GRAPH_FEATURES)].fillna(0.0)
         # one anomaly model for the whole period, as the assets use one model version for every day
         model = anomaly_model or fit_model(features, contamination=config.contamination, seed=config.seed,
-                                           available=available, max_training_rows=20_000)
+                                           available=available, max_training_rows=20_000,
+                                           n_estimators=100)
         scores = score_with_model(features, model, alert_threshold=config.policy.threshold, available=available,
                                   supervised=supervised, alert_policy=config.policy.policy,
                                   alert_budget=config.policy.budget)
