@@ -251,6 +251,7 @@ def heldout_detection_figures(k_seeds: int = 2, required_only: bool = False, par
         "degree_baseline": {k: v for k, v in _summary(results["degree"]).items() if not k.endswith("policy")
                             and k not in ("alert_rate", "recall_by_typology@policy")},
         "AP_per_param_set": {s: {n: _mean(v) for n, v in d.items()} for s, d in per_set.items()},
+        "platform_AP_per_world": [e["average_precision"] for e in results["platform"]],
         "chance_AP": _mean([e["prevalence"] for e in results["platform"]]),
         "kyc_monitor_seconds_per_world": {"wall": round(float(np.mean(seconds)), 1),
                                           "cpu": round(float(np.mean(cpu_seconds)), 1)},
