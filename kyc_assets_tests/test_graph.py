@@ -134,3 +134,14 @@ def test_empty_input_and_features_by_day_see_only_the_past():
     by_day = graph_features_by_day(frame, days, horizon_days=90).set_index(["account_id", "as_of_date"])
     assert by_day.loc[("A", days[0]), "g_cycle_max_len"] == 0  # the cycle closes on 16 January
     assert by_day.loc[("A", days[1]), "g_cycle_max_len"] == 4
+
+
+def test_layering_chain_of_quick_hand_to_hand_transfers():
+    rows = [(1, "A", "B", 120.0), (2, "B", "C", 75.0), (4, "C", "D", 310.0), (5, "D", "E", 40.0)]
+    f = graph_features(_frame(rows + _background())).features.set_index("account_id")
+    assert f.loc[list("ABCDE"), "g_chain_len"].tolist() == [4, 4, 4, 4, 4]
+    slow = [(1, "A", "B", 120.0), (2, "B", "C", 75.0), (20, "C", "D", 310.0), (21, "D", "E", 40.0)]
+    g = graph_features(_frame(slow + _background())).features.set_index("account_id")
+    assert g.loc[list("ABCDE"), "g_chain_len"].tolist() == [2, 2, 2, 2, 2]  # two chains of two transfers
+    capped = graph_features(_frame(rows), GraphParams(max_cycle_len=3)).features.set_index("account_id")
+    assert capped.loc["A", "g_chain_len"] == 3

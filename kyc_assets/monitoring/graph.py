@@ -34,7 +34,7 @@ GRAPH_FEATURES: tuple[str, ...] = (
     "g_in_degree", "g_out_degree", "g_degree_ratio", "g_reciprocity", "g_flow_through", "g_timed_flow_through",
     "g_unexplained_in", "g_unexplained_out", "g_fan_in_peer", "g_fan_out_peer",
     "g_fan_in_burst", "g_fan_out_burst", "g_fan_in_member", "g_fan_out_member", "g_mule_likeness",
-    "g_relay", "g_relay_member", "g_cycle_count", "g_cycle_max_len", "g_cycle_return_share",
+    "g_relay", "g_relay_member", "g_chain_len", "g_cycle_count", "g_cycle_max_len", "g_cycle_return_share",
     "g_scatter_gather", "g_gather_scatter", "g_bipartite",
     "g_pagerank", "g_ppr_known_bad", "g_community_size", "g_community_density", "g_community_risk",
     "g_alerted_neighbour_share",
@@ -64,6 +64,8 @@ EXPLANATIONS: dict[str, str] = {
     "g_relay": "value-conserving relays through the account: received then sent on within the flow window, "
                "90-100% of the amount, to someone else (in excess of the chance matches at 100-111%)",
     "g_relay_member": "relays (see g_relay) in which the account is the payer or the final payee",
+    "g_chain_len": "longest chain of unexplained transfers through the account, each sent on within days of the "
+                   "previous one (layering: money passed from hand to hand), up to max_cycle_len transfers",
     "g_cycle_count": "time-respecting cycles of 3-8 unexplained transfers through the account within the span",
     "g_cycle_max_len": "longest time-respecting cycle of unexplained transfers through the account",
     "g_cycle_return_share": "largest share of value that came back to the account through such a cycle",
@@ -79,6 +81,7 @@ EXPLANATIONS: dict[str, str] = {
 }
 
 SINK_KEEP_WEIGHT = 1.0
+RELAY_UNEXPLAINED_ONLY = True
 MIN_FAN = 3  # a fan-in or fan-out burst has at least this many new counterparties
 
 
@@ -94,6 +97,7 @@ class GraphParams:
     relay_ratio: tuple[float, float] = (0.9, 0.9995)  # ... carrying this share of the amount received (a fee kept)
     burst_windows: tuple[int, ...] = (3, 7, 14, 30, 60)  # fan-in / fan-out burst windows (days)
     sg_min_paths: int = 3           # scatter-gather: distinct intermediaries
+    chain_hop_days: int = 3         # a layering chain: each transfer within this many days of the previous
     pagerank_alpha: float = 0.85
 
     def __post_init__(self) -> None:
@@ -252,7 +256,8 @@ def _pairs(e: _Edges, quiet: np.ndarray) -> _Pairs:
     return _Pairs(ps, pr, d[first_idx], count, periodic, reciprocal, common, unexplained)
 
 
-def _relays(e: _Edges, quiet: np.ndarray, params: GraphParams) -> tuple[np.ndarray, np.ndarray]:
+def _relays(e: _Edges, quiet: np.ndarray, params: GraphParams,
+            tx_unexplained: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Value-conserving relays: a transfer into a quiet account X followed, within ``flow_days`` (on a later
     day), by a transfer out of X to someone else carrying ``relay_ratio`` of the amount. Returns (relays at X,
     relays in which the account is the payer or the final payee)."""
@@ -260,8 +265,9 @@ def _relays(e: _Edges, quiet: np.ndarray, params: GraphParams) -> tuple[np.ndarr
     relay, member = np.zeros(n), np.zeros(n)
     order = np.lexsort((e.day, e.s))
     o_s, o_d, o_a, o_r = e.s[order], e.day[order], e.amt[order], e.r[order]
+    o_u = tx_unexplained[order] if tx_unexplained is not None else np.ones(len(order), dtype=bool)
     o_key = o_s * (1 << 32) + o_d
-    inn = np.flatnonzero(quiet[e.r])
+    inn = np.flatnonzero(quiet[e.r] & (tx_unexplained if tx_unexplained is not None else True))
     x, d, a, payer = e.r[inn], e.day[inn], e.amt[inn], e.s[inn]
     lo = np.searchsorted(o_key, x * (1 << 32) + d + 1, side="left")
     hi = np.searchsorted(o_key, x * (1 << 32) + d + params.flow_days, side="right")
@@ -273,7 +279,7 @@ def _relays(e: _Edges, quiet: np.ndarray, params: GraphParams) -> tuple[np.ndarr
     oj = np.repeat(lo, count) + np.arange(total) - np.repeat(np.cumsum(count) - count, count)
     ratio = o_a[oj] / np.maximum(a[pi], 1e-9)
     lo_r, hi_r = params.relay_ratio
-    other = o_r[oj] != payer[pi]
+    other = (o_r[oj] != payer[pi]) & o_u[oj]
     ok = (ratio >= lo_r) & (ratio <= hi_r) & other
     # chance matches: a busy account pairs many receipts with many payments, some of them close in amount.
     # The control band (hi, hi * hi / lo] has the same log-width just above: as likely by chance, but no
@@ -365,6 +371,33 @@ def _cycles(e: _Edges, use: np.ndarray, n: int, params: GraphParams, notes: dict
     if paths.truncated:
         notes["cycle_expansion_truncated"] = True
     return cyc_count, cyc_len, cyc_ret, sg
+
+
+def _chains(e: _Edges, use: np.ndarray, n: int, params: GraphParams) -> np.ndarray:
+    """Per account: the longest time-respecting path of transfers in ``use`` through it where each transfer
+    leaves 1..``chain_hop_days`` days after the previous one arrived (capped at ``max_cycle_len``)."""
+    longest = np.zeros(n)
+    paths = _Paths(e.s[use], e.r[use], e.day[use], e.amt[use], params)
+    if len(paths.s) == 0:
+        return longest
+    nodes = np.stack([paths.s, paths.r], axis=1)
+    tl = paths.d.copy()
+    for length in range(2, params.max_cycle_len + 1):
+        pi, ei = paths.expand(nodes[:, -1], tl + 1, tl + params.chain_hop_days)
+        if pi is None or len(pi) == 0:
+            break
+        nxt = paths.r[ei]
+        prev = nodes[pi]
+        fresh = np.ones(len(pi), dtype=bool)
+        for j in range(prev.shape[1]):
+            fresh &= prev[:, j] != nxt
+        pi, ei, nxt = pi[fresh], ei[fresh], nxt[fresh]
+        if len(pi) == 0:
+            break
+        nodes = np.concatenate([nodes[pi], nxt[:, None]], axis=1)
+        tl = paths.d[ei]
+        np.maximum.at(longest, nodes.ravel(), length)
+    return longest
 
 
 def _pagerank(ps, pr, weight, n: int, personalization: dict[int, float] | None, alpha: float) -> np.ndarray:
@@ -477,11 +510,12 @@ def graph_features(edges: _Edges | pd.DataFrame, params: GraphParams | None = No
     np.maximum.at(fan_out_member, pr[unexpl], fan_out[ps[unexpl]])
     activity = np.log1p(legs)
 
-    relay, relay_member = _relays(e, quiet, params)
     pair_key = ps * (1 << 32) + pr
     tx_unexpl = np.isin(s * (1 << 32) + r, pair_key[unexpl])
+    relay, relay_member = _relays(e, quiet, params, tx_unexpl if RELAY_UNEXPLAINED_ONLY else None)
     use = tx_unexpl & quiet[s] & quiet[r]
     cyc_count, cyc_len, cyc_ret, sg = _cycles(e, use, n, params, notes)
+    chain = _chains(e, use, n, params)
     bip = _bipartite(ps, pr, n, unexpl & quiet[ps] & quiet[pr])
 
     value = np.bincount(np.searchsorted(pair_key, s * (1 << 32) + r), weights=amt, minlength=len(pair_key))
@@ -502,7 +536,7 @@ def graph_features(edges: _Edges | pd.DataFrame, params: GraphParams | None = No
         "g_fan_in_peer": _peer_percentile(u_in, activity), "g_fan_out_peer": _peer_percentile(u_out, activity),
         "g_fan_in_burst": fan_in, "g_fan_out_burst": fan_out,
         "g_fan_in_member": fan_in_member, "g_fan_out_member": fan_out_member, "g_mule_likeness": mule,
-        "g_relay": relay, "g_relay_member": relay_member,
+        "g_relay": relay, "g_relay_member": relay_member, "g_chain_len": chain,
         "g_cycle_count": cyc_count, "g_cycle_max_len": cyc_len, "g_cycle_return_share": cyc_ret,
         "g_scatter_gather": sg, "g_gather_scatter": np.minimum(fan_in, fan_out), "g_bipartite": bip,
         "g_pagerank": pagerank, "g_ppr_known_bad": ppr,
@@ -548,15 +582,16 @@ def _alerted_neighbour_share(ps, pr, n, label, prior) -> np.ndarray:
 # (reason, explanation, feature, scale): a typology's strength is 1 - exp(-feature / scale), in [0, 1).
 # Scales tuned on the tuning worlds only (aml_world TUNE_SEEDS[0:5] with TUNE_PARAMS, coordinate search).
 TYPOLOGY_SIGNALS: tuple[tuple[str, str, str, float], ...] = (
-    ("fan_in_burst", "collected from a burst of new unexplained senders", "g_fan_in_burst", 7.8),
+    ("fan_in_burst", "collected from a burst of new unexplained senders", "g_fan_in_burst", 21.8),
     ("fan_out_burst", "paid a burst of new unexplained receivers", "g_fan_out_burst", 4.0),
-    ("fan_in_feeder", "paid an account that collects from a burst of unexplained senders", "g_fan_in_member", 10.9),
+    ("fan_in_feeder", "paid an account that collects from a burst of unexplained senders", "g_fan_in_member", 15.3),
     ("fan_out_receiver", "was paid by an account that pays a burst of unexplained receivers", "g_fan_out_member", 4.0),
     ("value_relay", "sent on 90-100% of what it received within days", "g_relay", 4.2),
     ("relay_counterparty", "paid or was paid through value-conserving relays", "g_relay_member", 5.6),
+    ("layering_chain", "passed money from hand to hand along a chain of quick transfers", "g_chain_len", 8.0),
     ("graph_cycle", "money returned through a time-respecting cycle of unexplained transfers", "g_cycle_max_len", 1.4),
     ("scatter_gather", "split over several intermediaries and gathered again", "g_scatter_gather", 1.5),
-    ("bipartite_layering", "shares several unexplained counterparties with other accounts", "g_bipartite", 8.4),
+    ("bipartite_layering", "shares several unexplained counterparties with other accounts", "g_bipartite", 16.8),
 )
 
 
