@@ -36,7 +36,13 @@ def world_figures(tx: pd.DataFrame, labels: pd.DataFrame) -> dict:
 
 
 def main() -> None:
-    from kyc_assets.sample_data.aml_world import EVAL_PARAMS, EVAL_SEEDS, TUNE_PARAMS, TUNE_SEEDS, generate_world
+    from kyc_assets.sample_data.aml_world import (
+        EVAL_PARAMS,
+        EVAL_SEEDS,
+        TUNE_PARAMS,
+        TUNE_SEEDS,
+        generate_world,
+    )
 
     which = sys.argv[1] if len(sys.argv) > 1 else "tune"
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 3

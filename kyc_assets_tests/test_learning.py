@@ -35,7 +35,7 @@ def _decisions(run, labels, n: int) -> pd.DataFrame:
 
 
 def test_budget_is_the_default_policy_and_counts_active_account_days(world):
-    tx, labels, run, quarantine = world
+    _tx, _labels, run, quarantine = world
     assert quarantine.empty and run.notes["alert_policy"] == "budget"
     budget = run.notes["alert_budget"]
     assert int(run.results["alert"].sum()) == budget["alerts"] == int(np.ceil(0.005 * budget["active_account_days"]))

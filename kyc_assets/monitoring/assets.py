@@ -271,7 +271,7 @@ def build_monitoring_assets(start_date: str, retrain_cron: str = DEFAULT_RETRAIN
                 "params": dg.MetadataValue.json(model.params),
                 "feature_columns": dg.MetadataValue.json(model.feature_columns),
                 "feature_summary": dg.MetadataValue.json(model.summary),
-                "decided_cases": int(len(decided)),
+                "decided_cases": len(decided),
                 "min_labels": monitoring.model_min_labels,
                 "supervised_version": supervised.version if supervised is not None else "",
                 "supervised_validation": dg.MetadataValue.json(supervised.validation if supervised is not None
@@ -321,9 +321,7 @@ def build_monitoring_assets(start_date: str, retrain_cron: str = DEFAULT_RETRAIN
         (structuring, fan-in/out, cycles, pass-through, high-risk corridors, velocity), an alert flag
         under the configured policy (threshold or daily alert budget), and the reasons: triggered
         typologies first, then the features that contributed most."""
-        from kyc_assets.monitoring.scoring import score_with_model
-
-        from kyc_assets.monitoring.scoring import inputs_from_features, skipped_rules
+        from kyc_assets.monitoring.scoring import inputs_from_features, score_with_model, skipped_rules
 
         version = current_model_version(context.instance)
         supervised_version = current_supervised_version(context.instance)

@@ -297,7 +297,7 @@ def validation_report(y: np.ndarray, p: np.ndarray, typology: np.ndarray | None 
     stability against the previous version's predictions on the same cases (PSI, rank correlation)."""
     from sklearn.metrics import average_precision_score, brier_score_loss
 
-    out: dict = {"rows": int(len(y)), "positives": int(y.sum())}
+    out: dict = {"rows": len(y), "positives": int(y.sum())}
     if len(y) == 0:
         return out
     out["average_precision"] = float(average_precision_score(y, p)) if 0 < y.sum() < len(y) else None
@@ -344,7 +344,7 @@ def fit_supervised(features: pd.DataFrame, decisions: pd.DataFrame, *, min_label
     columns = model_feature_columns(features, available, graph=True)
     x = feature_matrix(labelled, columns)
     y = labelled["confirmed"].to_numpy(dtype=int)
-    cut = int(round(len(labelled) * (1 - validation_share)))
+    cut = round(len(labelled) * (1 - validation_share))
     validation: dict = {"split": "time", "train_rows": cut, "validation_rows": len(labelled) - cut}
     weight = 0.5
     if 0 < cut < len(labelled) and len(np.unique(y[:cut])) == 2:

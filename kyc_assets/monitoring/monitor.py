@@ -1,13 +1,20 @@
 """The single transaction-monitoring path shared by the Dagster assets and ``kyc monitor``.
 
-validate -> features at several as-of dates across the whole period -> scores -> per account, the
-as-of date of its highest risk.
+validate -> graph typologies over the whole period + window features at several as-of dates -> scores ->
+per account, the as-of date of its highest risk -> the alert policy over the period.
 
-An account's result covers the whole input, not only its last days: features are computed as of every
-``as_of_step_days`` (7) days counting back from the last transaction date (windows ending there), each
-as-of date is scored on its own (one model per date, as the daily assets do) over the accounts active since
-the previous as-of date, and each account keeps its highest-risk date with that date's reasons. A pattern early in the period is therefore still alerted.
-The alert policy is applied once over the period: :func:`period_calibrate`.
+An account's result covers the whole input, not only its last days: the graph typologies
+(:mod:`kyc_assets.monitoring.graph`) look at every transfer of the period at once; the window features are
+computed as of every ``as_of_step_days`` (7) days counting back from the last transaction date (windows
+ending there) over the accounts active since the previous as-of date, all scored by one anomaly model (a
+registered one, or one fitted on the batch and said so in the notes), with the same rules and the same
+combination as the assets (:func:`~kyc_assets.monitoring.scoring.score_with_model`). Each account keeps its
+highest-risk date with that date's reasons, so a pattern early in the period is still alerted.
+
+The alert policy is applied once over the period: under the default ``budget`` policy the
+``ceil(budget * active account-days)`` highest-risk accounts are alerted (the daily budget summed over the
+period's days); under ``threshold``, :func:`period_calibrate`. :class:`MonitorConfig` holds every choice
+(features, model, policy) and is built from the platform settings by ``MonitorConfig.from_settings``.
 
 :func:`monitor_file` streams a file of any size: chunks are validated (duplicates found across chunks)
 and appended to a DuckDB table that spills to disk past ``memory_limit``, so a multi-GB file never sits

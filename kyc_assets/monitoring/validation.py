@@ -249,14 +249,14 @@ def build_report(model: AnomalyModel, training: pd.DataFrame, *, previous: Anoma
 
     lines += ["## Learning from decisions", ""]
     if supervised is None:
-        lines += ["No supervised model: fewer decided cases than `KYC_MODEL_MIN_LABELS`, or only one outcome. "
-                  "Scores come from the unsupervised model, the graph typologies and the rules.", ""]
+        lines += [("No supervised model: fewer decided cases than `KYC_MODEL_MIN_LABELS`, or only one outcome. "
+                  "Scores come from the unsupervised model, the graph typologies and the rules."), ""]
         metrics["supervised_version"] = None
     else:
         v = supervised.validation
-        lines += [f"Supervised model `{supervised.version}` ({supervised.params.get('algorithm')}) trained on "
+        lines += [(f"Supervised model `{supervised.version}` ({supervised.params.get('algorithm')}) trained on "
                   f"{supervised.training_rows} decided cases ({supervised.positives} confirmed); time-based "
-                  f"validation on the latest {v.get('validation_rows', 0)} decisions:", ""]
+                  f"validation on the latest {v.get('validation_rows', 0)} decisions:"), ""]
         if v.get("at_budget"):
             lines += [_md_table(pd.DataFrame([{"top share of cases": k, **val} for k, val in v["at_budget"].items()])), ""]
         lines += [f"- average precision: {v.get('average_precision')}", f"- Brier score: {v.get('brier')}"]
