@@ -27,7 +27,7 @@ def _precision_at(y: np.ndarray, risk: np.ndarray, share: float) -> float:
     return float(y[np.argsort(-risk, kind="stable")[:k]].mean())
 
 
-def feedback_loop(transactions: pd.DataFrame, labels: pd.DataFrame, *, split_day: int, budget: float = 0.01,
+def feedback_loop(transactions: pd.DataFrame, labels: pd.DataFrame, *, split_day: int, budget: float = 0.05,
                   min_labels: int = 50, now: pd.Timestamp | None = None) -> dict:
     """Run the loop on one world; ``split_day`` (days from the first transaction) starts period 2."""
     from kyc_assets.monitoring.model import fit_supervised
@@ -67,6 +67,9 @@ def feedback_loop(transactions: pd.DataFrame, labels: pd.DataFrame, *, split_day
         "budget": f"top {budget:.1%} of the period-2 accounts not decided in period 1 ({len(accounts)})",
         "precision_unsupervised": round(p0, 3), "precision_with_decisions": round(p1, 3),
         "lift": round(p1 / p0, 3) if p0 else None,
+        "precision_at_budgets": {f"{b:.0%}": {"unsupervised": round(_precision_at(y, r0, b), 3),
+                                              "with_decisions": round(_precision_at(y, r1, b), 3)}
+                                 for b in (0.01, 0.02, 0.05, 0.1)},
         "ap_unsupervised": round(float(average_precision_score(y, r0)), 3),
         "ap_with_decisions": round(float(average_precision_score(y, r1)), 3),
         "combination_weight": supervised.weight,
