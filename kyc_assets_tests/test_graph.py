@@ -77,6 +77,10 @@ def test_fan_in_burst_against_own_history_and_its_feeders():
     by_id = dict(zip(result.features["account_id"], zip(risk, reasons, strict=True), strict=True))
     assert by_id["HUB"][0] > by_id["SHOP"][0] and "fan_in_burst" in by_id["HUB"][1].split(";")
     assert "fan_in_feeder" in by_id["M3"][1].split(";")
+    from kyc_assets.monitoring.graph import explain_reasons
+
+    assert explain_reasons("fan_in_burst;structuring;g_relay") == [
+        "collected from a burst of new unexplained senders", "structuring", EXPLANATIONS["g_relay"]]
 
 
 def test_value_relay_needs_time_order_and_most_of_the_amount():

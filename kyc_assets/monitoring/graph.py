@@ -607,6 +607,13 @@ TYPOLOGY_SIGNALS: tuple[tuple[str, str, str, float], ...] = (
 )
 
 
+def explain_reasons(reasons: str) -> list[str]:
+    """Readable explanations of a ';'-separated reasons string (graph typologies and graph features; other
+    names, such as window rules or model features, are returned as they are)."""
+    typologies = {name: text for name, text, _, _ in TYPOLOGY_SIGNALS}
+    return [typologies.get(r) or EXPLANATIONS.get(r) or r for r in str(reasons or "").split(";") if r]
+
+
 def structural_risk(features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """The unsupervised graph risk in [0, 1] per row and its reasons (';'-joined typology names, strongest
     first, those with strength >= 0.5): a noisy-or of the typology strengths (:data:`TYPOLOGY_SIGNALS`)."""
