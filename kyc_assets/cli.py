@@ -76,12 +76,43 @@ def cmd_extract(args) -> int:
     return 1 if failed else 0
 
 
-def cmd_monitor(args) -> int:
-    """Score every account over the whole period of a transaction file, streamed in chunks."""
-    from kyc_assets.monitoring.monitor import monitor_file
-    from kyc_assets.monitoring.schema import TransactionSchemaError
+def _monitoring_models(settings) -> tuple[object, object, str]:
+    """The registered anomaly model and supervised model (None when none is registered) and a note."""
+    from kyc_assets.monitoring.model import ModelRegistry
 
+    registry = ModelRegistry(settings.models_dir)
+    version = registry.latest("anomaly") if registry.root.exists() else None
+    if version is None:
+        return None, None, f"no anomaly model registered in {registry.root}: fitted one on this batch"
+    anomaly = registry.load(version)
+    supervised_version = registry.latest("supervised")
+    supervised = registry.load(supervised_version) if supervised_version else None
+    note = f"registered anomaly model {version}"
+    if supervised is not None:
+        note += f" and supervised model {supervised_version}"
+    return anomaly, supervised, note
+
+
+def cmd_monitor(args) -> int:
+    """Score every account over the whole period of a transaction file, streamed in chunks, with the
+    platform's own configuration (settings), model registry and alert policy."""
+    from kyc_assets.monitoring.monitor import MonitorConfig, monitor_file
+    from kyc_assets.monitoring.schema import TransactionSchemaError
+    from kyc_assets.settings import Settings
+
+    try:
+        settings = Settings.from_env()
+        config = MonitorConfig.from_settings(settings)
+        if args.budget is not None:
+            config = config.with_options(alert_policy="budget", alert_budget=args.budget)
+        elif args.policy:
+            config = config.with_options(alert_policy=args.policy)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from exc
+    anomaly, supervised, model_note = _monitoring_models(settings) if not args.fit_model else \
+        (None, None, "fitted an anomaly model on this batch (--fit-model)")
     source = sys.stdin if args.transactions == "-" else args.transactions
+    notes: dict = {}
     with contextlib.ExitStack() as stack:
         sink = None
         if args.quarantine:
@@ -92,7 +123,8 @@ def cmd_monitor(args) -> int:
                 frame.to_csv(qfh, index=False, header=header[0])
                 header[0] = False
         try:
-            result, quarantined = monitor_file(source, chunk_rows=args.chunk_rows, on_quarantine=sink)
+            result, quarantined = monitor_file(source, chunk_rows=args.chunk_rows, on_quarantine=sink, notes=notes,
+                                               config=config, anomaly_model=anomaly, supervised=supervised)
         except TransactionSchemaError as exc:
             raise CLIError(str(exc)) from exc
         with _output(args.output) as fh:
@@ -102,8 +134,14 @@ def cmd_monitor(args) -> int:
         if sink is not None and header[0]:  # nothing quarantined: still write the header
             qfh.write("transaction_id,reason\n")
     reasons = ", ".join(f"{n} {r}" for r, n in sorted(quarantined.items(), key=lambda kv: -kv[1])[:3])
-    print(f"{len(result)} accounts scored, {int(result['alert'].sum())} alerted, {sum(quarantined.values())} rows "
-          f"quarantined{f' ({reasons})' if reasons else ''}", file=sys.stderr)
+    policy = config.policy
+    policy_text = (f"budget {policy.budget:.2%} of active accounts per day" if policy.policy == "budget"
+                   else f"threshold {policy.threshold}")
+    print(f"{len(result)} accounts scored, {int(result['alert'].sum())} alerted ({policy_text}), "
+          f"{sum(quarantined.values())} rows quarantined{f' ({reasons})' if reasons else ''}", file=sys.stderr)
+    print(f"model: {model_note}", file=sys.stderr)
+    if notes.get("skipped_rules"):
+        print(f"rules skipped (input columns absent): {', '.join(notes['skipped_rules'])}", file=sys.stderr)
     return 0
 
 
@@ -225,6 +263,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quarantine", help="also write the quarantined rows, with their reason, to this CSV")
     p.add_argument("--chunk-rows", type=int, default=500_000,
                    help="rows validated at a time (memory stays bounded whatever the file size)")
+    p.add_argument("--budget", type=float,
+                   help="alert budget: share of the accounts active on a day that are alerted, e.g. 0.005 "
+                        "(default KYC_ALERT_BUDGET; implies --policy budget)")
+    p.add_argument("--policy", choices=["budget", "threshold"],
+                   help="alert policy (default KYC_ALERT_POLICY): a daily budget, or risk >= KYC_ALERT_THRESHOLD")
+    p.add_argument("--fit-model", action="store_true",
+                   help="fit the anomaly model on this file even when one is registered in KYC_MODELS_DIR")
     p.set_defaults(func=cmd_monitor)
 
     p = sub.add_parser("screen", help="screen names against sanctions lists")

@@ -62,6 +62,7 @@ def build_resources(settings: Settings) -> dict:
             alert_policy=settings.alert_policy, alert_budget=settings.alert_budget,
             models_dir=str(settings.models_dir), warehouse_path=str(settings.warehouse_path),
             model_training_days=settings.model_training_days, model_max_age_days=settings.model_max_age_days,
+            model_min_labels=settings.model_min_labels,
             alert_share_min=settings.alert_share_min, alert_share_max=settings.alert_share_max,
             feature_max_null_rate=settings.feature_max_null_rate, feature_drift_psi=settings.feature_drift_psi),
         "case_store": CaseStoreResource(database_url=settings.database_url,

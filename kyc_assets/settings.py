@@ -66,9 +66,10 @@ class Settings:
     model_max_age_days: int = 14
     model_retrain_cron: str = "0 3 * * 1"
     model_contamination: float = 0.01
-    alert_policy: str = "threshold"
+    model_min_labels: int = 50
+    alert_policy: str = "budget"
     alert_threshold: float = 0.7
-    alert_budget: float = 0.02
+    alert_budget: float = 0.005
     alert_share_min: float = 0.0
     alert_share_max: float = 0.2
     feature_max_null_rate: float = 0.05
@@ -257,7 +258,7 @@ def _monitoring_settings(env: Mapping[str, str], home: Path) -> dict:
     url_set = bool(env.get("KYC_TRANSACTIONS_URL", "").strip())
     if table and not url_set:
         raise ValueError("KYC_TRANSACTIONS_TABLE needs KYC_TRANSACTIONS_URL (a SQLAlchemy URL)")
-    policy = env.get("KYC_ALERT_POLICY", "threshold").strip().lower()
+    policy = env.get("KYC_ALERT_POLICY", "budget").strip().lower()
     if policy not in ("threshold", "budget"):
         raise ValueError(f"KYC_ALERT_POLICY must be 'threshold' or 'budget', not {policy!r}")
     values = {
@@ -270,14 +271,19 @@ def _monitoring_settings(env: Mapping[str, str], home: Path) -> dict:
         "model_max_age_days": int(env.get("KYC_MODEL_MAX_AGE_DAYS", "14")),
         "model_retrain_cron": env.get("KYC_MODEL_RETRAIN_CRON", "0 3 * * 1"),
         "model_contamination": float(env.get("KYC_MODEL_CONTAMINATION", "0.01")),
+        # analysts' decided cases (confirmed / false positive) needed before a supervised model is trained
+        "model_min_labels": int(env.get("KYC_MODEL_MIN_LABELS", "50")),
         "alert_policy": policy,
         "alert_threshold": float(env.get("KYC_ALERT_THRESHOLD", "0.7")),
-        "alert_budget": float(env.get("KYC_ALERT_BUDGET", "0.02")),
+        # share of the accounts active on a day that may be alerted (the default policy is this budget)
+        "alert_budget": float(env.get("KYC_ALERT_BUDGET", "0.005")),
         "alert_share_min": float(env.get("KYC_ALERT_SHARE_MIN", "0")),
         "alert_share_max": float(env.get("KYC_ALERT_SHARE_MAX", "0.2")),
         "feature_max_null_rate": float(env.get("KYC_FEATURE_MAX_NULL_RATE", "0.05")),
         "feature_drift_psi": float(env.get("KYC_FEATURE_DRIFT_PSI", "0.25")),
     }
+    if values["model_min_labels"] < 2:
+        raise ValueError("KYC_MODEL_MIN_LABELS must be at least 2")
     if values["transactions_chunk_rows"] < 1 or values["model_training_days"] < 1:
         raise ValueError("KYC_TRANSACTIONS_CHUNK_ROWS and KYC_MODEL_TRAINING_DAYS must be at least 1")
     if not 0 < values["alert_threshold"] < 1 or not 0 < values["alert_budget"] <= 1:

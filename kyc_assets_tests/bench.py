@@ -28,6 +28,11 @@ FIGURES = [
     ("monitoring", "monitoring 1,000,000 transactions", "bench_monitoring", "throughput", {"n": 1_000_000}, False),
     ("monitoring", "monitoring 5,000,000 transactions", "bench_monitoring", "throughput", {"n": 5_000_000}, True),
     ("monitoring", "detection vs the seed approach", "bench_monitoring", "detection_figures", {}, False),
+    ("monitoring", "detection on held-out worlds", "bench_monitoring", "heldout_detection_figures", {}, False),
+    ("monitoring", "detection, held-out, required columns only", "bench_monitoring", "heldout_detection_figures",
+     {"required_only": True}, False),
+    ("monitoring", "learnability: supervised probe, held-out", "bench_monitoring", "supervised_reference_figures", {},
+     True),
     ("cases", "case queue with 100,000 cases (PostgreSQL)", "bench_cases", "bench_case_queue", {}, False),
     ("cases", "kyc audit verify over 1,000,000 entries", "bench_audit", "bench_audit_verify", {}, False),
 ]

@@ -38,7 +38,9 @@ def test_generate_sample_is_deterministic(sample, tmp_path):
 
 def test_monitor_scores_accounts_and_flags_structuring(sample, tmp_path):
     out = tmp_path / "scores.csv"
-    assert main(["monitor", "--transactions", str(sample / "transactions.csv"), "--output", str(out)]) == 0
+    # the threshold policy: a triggered rule alerts (the default policy is the daily alert budget)
+    assert main(["monitor", "--transactions", str(sample / "transactions.csv"), "--output", str(out),
+                 "--policy", "threshold"]) == 0
     rows = list(csv.DictReader(out.open()))
     assert list(rows[0]) == ["account_id", "risk_score", "alert", "reasons"]
     assert all(0 <= float(r["risk_score"]) <= 1 and r["alert"] in ("true", "false") for r in rows)
@@ -46,6 +48,22 @@ def test_monitor_scores_accounts_and_flags_structuring(sample, tmp_path):
     structuring = {t["account_id"] for t in labels["typologies"] if t["typology"] == "structuring"}
     flagged = {r["account_id"] for r in rows if r["alert"] == "true" and "structuring" in r["reasons"]}
     assert structuring and structuring <= flagged
+
+
+def test_monitor_budget_option_and_summary(sample, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("KYC_HOME", str(tmp_path / "home"))
+    counts = {}
+    for budget in ("0.005", "0.05"):
+        out = tmp_path / f"scores-{budget}.csv"
+        assert main(["monitor", "--transactions", str(sample / "transactions.csv"), "--output", str(out),
+                     "--budget", budget]) == 0
+        rows = list(csv.DictReader(out.open()))
+        assert list(rows[0]) == ["account_id", "risk_score", "alert", "reasons"]
+        counts[budget] = sum(r["alert"] == "true" for r in rows)
+        err = capsys.readouterr().err
+        assert f"budget {float(budget):.2%} of active accounts per day" in err
+        assert "no anomaly model registered" in err and "fitted one on this batch" in err
+    assert 0 < counts["0.005"] < counts["0.05"]
 
 
 def test_monitor_missing_column_is_a_one_line_error_and_writes_nothing(tmp_path, capsys):

@@ -200,7 +200,8 @@ def test_scatter_gather_paths_flag_source_intermediaries_and_destination():
         assert _row(f, account)["scatter_gather_paths"] == 4
     assert _row(f, "LONE")["scatter_gather_paths"] == 0
     assert compute_features(_tx(rows), as_of=[AS_OF], scatter_gather_min_paths=5)["scatter_gather_paths"].max() == 0
-    later = compute_features(_tx(rows), as_of=[date(2024, 4, 30)])  # 30-day pattern window has passed
+    # 30-day pattern window has passed (a 90-day window keeps the accounts in the lookback)
+    later = compute_features(_tx(rows), as_of=[date(2024, 4, 30)], windows=(1, 7, 30, 90))
     assert later["scatter_gather_paths"].max() == 0
 
 
@@ -227,7 +228,7 @@ def test_window_values_match_a_brute_force_computation():
         "amount": rng.integers(1, 5000, n).astype(float),
     })
     as_of = [date(2024, 2, 15), date(2024, 4, 1), date(2024, 4, 29)]
-    f = compute_features(tx, as_of=as_of)
+    f = compute_features(tx, as_of=as_of, windows=(1, 7, 30, 90))
     for _, row in f.sample(15, random_state=1).iterrows():
         end = pd.Timestamp(row["as_of_date"], tz="UTC") + pd.Timedelta(days=1)
         for w in (7, 30, 90):

@@ -39,7 +39,7 @@ def test_score_accounts_equals_fit_then_score():
     f = _features(days=1)
     model = fit_model(f, contamination=0.02, seed=0)
     with_model = score_with_model(f, model)
-    batch = score_accounts(f)
+    batch = score_accounts(f, contamination=0.02)
     pd.testing.assert_frame_equal(with_model.drop(columns="model_version"), batch)
     assert (with_model["model_version"] == model.version).all()
 

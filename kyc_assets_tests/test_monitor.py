@@ -16,7 +16,8 @@ ACCOUNTS = [f"C{i:05d}" for i in range(1800)]
 @pytest.fixture(scope="module")
 def world():
     raw, labels = generate_transactions(ACCOUNTS, n=80_000, start=date(2024, 1, 1), days=90, seed=8)
-    results, quarantine = monitor_transactions(raw, now=NOW)
+    # the threshold policy: a triggered rule alerts (the default policy is the daily alert budget)
+    results, quarantine = monitor_transactions(raw, now=NOW, alert_policy="threshold")
     return raw, labels, results, quarantine
 
 
@@ -42,7 +43,7 @@ def test_a_pattern_early_in_the_period_is_still_alerted():
              "receiver_account": "EARLY", "amount": "9600.00", "channel": "cash_deposit"} for i in range(5)]
     background, _ = generate_transactions(ACCOUNTS[:300], n=15_000, start=date(2024, 1, 1), days=90, seed=3)
     raw = pd.concat([background, pd.DataFrame(rows)], ignore_index=True)
-    results, _ = monitor_transactions(raw, now=NOW)
+    results, _ = monitor_transactions(raw, now=NOW, alert_policy="threshold")
     early = results.set_index("account_id").loc["EARLY"]
     assert early["alert"] and "structuring" in early["reasons"].split(";")
     assert early["as_of_date"] < date(2024, 2, 1)  # the last transaction date is at the end of March

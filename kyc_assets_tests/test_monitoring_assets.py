@@ -134,3 +134,44 @@ def test_budget_policy_alerts_a_fixed_share(monitoring, monkeypatch):
                           "group by as_of_date")
     for n, alerts in shares:
         assert alerts == -(-n * 5 // 100)  # ceil(5% of the day's accounts)
+
+
+def test_decided_cases_train_a_supervised_model_beside_the_anomaly_model(monitoring, monkeypatch):
+    """Analysts' decisions (confirmed / false positive) on alert cases: once there are KYC_MODEL_MIN_LABELS of
+    them, anomaly_model also trains the supervised model; scores and the validation report use it."""
+    from kyc_assets.cases.escalation import anomaly_candidates
+    from kyc_assets.cases.store import CaseStore, cases
+
+    run, home = monitoring["run"], monitoring["home"]
+    run(["transactions", "transactions_quarantine", "transaction_features"], partition_range_tags(DAYS))
+    first = run(["anomaly_model"]).asset_materializations_for_node("anomaly_model")[0].metadata
+    assert first["supervised_version"].value == ""  # no decisions yet: unsupervised only, as before
+    version = first["model_version"].value
+    accounts = [r[0] for r in _query(home, "select distinct account_id from kyc.transaction_features "
+                                           "order by account_id limit 24")]
+    scores = pd.DataFrame({"account_id": accounts, "as_of_date": [date(2026, 9, 20)] * len(accounts),
+                           "risk_score": [0.9] * len(accounts), "alert": [True] * len(accounts),
+                           "triggered_rules": [""] * len(accounts), "reasons": ["fan_in_burst"] * len(accounts),
+                           "run_id": ["r"] * len(accounts), "model_version": [version] * len(accounts)})
+    store = CaseStore(f"sqlite:///{home / 'cases.sqlite'}")
+    store.escalate(anomaly_candidates(scores), sla_days=5)
+    with store.engine.begin() as conn:
+        for i, account in enumerate(accounts):
+            conn.execute(cases.update().where(cases.c.subject_id == account).values(
+                status="closed", outcome="confirmed" if i % 3 == 0 else "false_positive",
+                closed_at=f"2026-09-21T10:{i:02d}:00+00:00"))
+    store.engine.dispose()
+    monkeypatch.setenv("KYC_MODEL_MIN_LABELS", "100")
+    assert run(["anomaly_model"]).asset_materializations_for_node("anomaly_model")[0].metadata[
+        "supervised_version"].value == ""  # 24 decisions < 100
+    monkeypatch.setenv("KYC_MODEL_MIN_LABELS", "20")
+    meta = run(["anomaly_model"]).asset_materializations_for_node("anomaly_model")[0].metadata
+    supervised = meta["supervised_version"].value
+    assert supervised and (home / "models" / f"{supervised}.joblib").exists()
+    assert meta["decided_cases"].value == 24 and meta["supervised_validation"].value["split"] == "time"
+    scored = run(["anomaly_scores"], partition_range_tags(DAYS[-2:]))
+    assert scored.asset_materializations_for_node("anomaly_scores")[0].metadata["supervised_version"].value == \
+        supervised
+    md = run(["model_validation_report"]).asset_materializations_for_node(
+        "model_validation_report")[0].metadata["report"].value
+    assert f"Supervised model `{supervised}`" in md and "## Precision and recall at several budgets" in md

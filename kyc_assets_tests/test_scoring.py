@@ -17,7 +17,8 @@ ACCOUNTS = [f"C{i:05d}" for i in range(1500)]
 @pytest.fixture(scope="module")
 def world():
     raw, labels = generate_transactions(ACCOUNTS, n=60_000, start=date(2024, 1, 1), days=60, seed=3)
-    results, quarantine = monitor_transactions(raw)
+    # the threshold policy: a triggered rule alerts (the default policy is the daily alert budget)
+    results, quarantine = monitor_transactions(raw, alert_policy="threshold")
     return raw, labels, results, quarantine
 
 
@@ -153,7 +154,8 @@ def test_monitor_quarantines_and_routes_options():
                         "timestamp": ["2024-03-30T10:00:00Z", "2024-03-31T10:00:00Z", "not a date"],
                         "sender_account": ["A", "B", "C"], "receiver_account": ["B", "C", "A"],
                         "amount": ["100", "9500", "5"]})
-    results, quarantine = monitor_transactions(raw, reporting_threshold=9_000, alert_threshold=0.8)
+    results, quarantine = monitor_transactions(raw, reporting_threshold=9_000, alert_threshold=0.8,
+                                               alert_policy="threshold")
     assert quarantine["reason"].tolist() == ["unparseable timestamp"]
     assert set(results["account_id"]) == {"A", "B", "C"}
     with pytest.raises(ValueError, match="unknown monitoring option"):

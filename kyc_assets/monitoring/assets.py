@@ -21,9 +21,19 @@ from kyc_assets.quality.checks import gx_check, table_metadata
 from kyc_assets.resources import CaseStoreResource, MonitoringSettingsResource, TransactionSourceResource
 
 _MONITORING = {"group_name": "monitoring", "owners": ["team:aml-monitoring"]}
-# The features of day D read transactions D-36..D: the 30-day windows plus the 7 days in which a
-# dormant account (inactive >= 30 days) can be seen waking up.
-LOOKBACK_DAYS = 37
+# The features of day D read transactions D-89..D: the graph typologies look at the flows of those 90 days
+# (cycles, fan-in and fan-out bursts spread over weeks to months); the window features use the last 37 (the
+# 30-day windows plus the 7 days in which a dormant account, inactive >= 30 days, can be seen waking up).
+LOOKBACK_DAYS = 90
+
+
+def feature_params(monitoring: MonitoringSettingsResource):
+    """The feature configuration from the monitoring resource: the same :class:`FeatureParams` the CLI
+    builds from the settings (``FeatureParams.from_settings``), with the resource's windows."""
+    from kyc_assets.monitoring.features import FeatureParams
+
+    return FeatureParams(windows=tuple(monitoring.windows), reporting_threshold=monitoring.reporting_threshold,
+                         high_risk_countries=tuple(monitoring.high_risk_countries))
 
 
 def daily_partitions(start_date: str) -> dg.DailyPartitionsDefinition:
@@ -43,6 +53,15 @@ def current_model_version(instance: dg.DagsterInstance) -> str:
     if value is None:
         raise dg.Failure("the latest anomaly_model materialization records no model_version")
     return str(value.value)
+
+
+def current_supervised_version(instance: dg.DagsterInstance) -> str | None:
+    """The supervised model recorded by the latest ``anomaly_model`` materialization (None: not enough labels)."""
+    record = instance.get_latest_materialization_event(MODEL_KEY)
+    if record is None or record.asset_materialization is None:
+        return None
+    value = record.asset_materialization.metadata.get("supervised_version")
+    return str(value.value) if value is not None and value.value else None
 
 
 def _days(frame: pd.DataFrame) -> pd.Series:
@@ -161,14 +180,22 @@ def build_monitoring_assets(start_date: str, retrain_cron: str = DEFAULT_RETRAIN
         """Per-account aggregates as of the day over rolling windows (1, 7, 30 days by default):
         flows in and out, fan-in and fan-out, cash share, structuring, round amounts, high-risk
         corridors, pass-through, velocity change and cycles."""
-        from kyc_assets.monitoring.features import compute_features
+        from kyc_assets.monitoring.features import compute_features, prepare_transactions
+        from kyc_assets.monitoring.graph import GRAPH_FEATURES, graph_features_by_day
+        from kyc_assets.monitoring.scoring import available_inputs, skipped_rules
 
         days = [pd.Timestamp(key).date() for key in context.partition_keys]
-        features = compute_features(transactions, as_of=days, windows=tuple(monitoring.windows),
-                                    reporting_threshold=monitoring.reporting_threshold,
-                                    high_risk_countries=tuple(monitoring.high_risk_countries))
+        params = feature_params(monitoring)
+        features = compute_features(transactions, as_of=days, params=params)
+        graph = graph_features_by_day(prepare_transactions(transactions) if len(transactions) else
+                                      pd.DataFrame(columns=["ts", "s", "r", "amt"]), days, LOOKBACK_DAYS, params.graph)
+        features = features.merge(graph, on=["account_id", "as_of_date"], how="left")
+        features[list(GRAPH_FEATURES)] = features[list(GRAPH_FEATURES)].fillna(0.0)
         features["as_of_date"] = pd.to_datetime(features["as_of_date"])
-        yield dg.Output(features, metadata=table_metadata(features, input_transactions=len(transactions)))
+        available = available_inputs(transactions) if len(transactions) else set()
+        yield dg.Output(features, metadata=table_metadata(
+            features, input_transactions=len(transactions), optional_inputs=", ".join(sorted(available)) or "none",
+            rules_skipped=", ".join(skipped_rules(available)) or "none"))
         count_columns = [c for c in features.columns if c.endswith("_count_1d") or c.startswith("tx_")]
         yield gx_check(features, gx.not_null("account_id") + gx.unique("account_id", "as_of_date")
                        + [e for c in count_columns for e in gx.between(c, 0, None)],
@@ -185,22 +212,49 @@ def build_monitoring_assets(start_date: str, retrain_cron: str = DEFAULT_RETRAIN
                                                    "feature list; artefact written and reloadable.")],
         **_MONITORING,
     )
-    def anomaly_model(context: dg.AssetExecutionContext, monitoring: MonitoringSettingsResource):
+    def anomaly_model(context: dg.AssetExecutionContext, monitoring: MonitoringSettingsResource,
+                      case_store: CaseStoreResource):
         """The unsupervised anomaly detector (IsolationForest on log-scaled, robust-scaled features),
         trained on the last ``model_training_days`` as-of dates of transaction_features and stored as a
         versioned artefact in the model registry, with its parameters, feature list, training-data
-        version (hash), code version and feature statistics recorded for model risk management."""
-        from kyc_assets.monitoring.model import fit_model, read_feature_window
+        version (hash), code version and feature statistics recorded for model risk management.
+        Once analysts have decided at least ``KYC_MODEL_MIN_LABELS`` alert cases (confirmed or false
+        positive), a supervised gradient-boosting model on the same features (graph typologies included) is
+        trained beside it, validated on the latest decisions (time-based split) and versioned too."""
+        from kyc_assets.monitoring.model import fit_model, fit_supervised, read_feature_window
+        from kyc_assets.monitoring.scoring import inputs_from_features, score_with_model
+        from kyc_assets.monitoring.validation import alert_decisions
 
         try:
             training = read_feature_window(monitoring.warehouse_path, last_days=monitoring.model_training_days)
         except LookupError as exc:
             raise dg.Failure(str(exc)) from None
+        available = inputs_from_features(training)
         model = fit_model(training, contamination=monitoring.contamination, seed=monitoring.seed,
-                          max_training_rows=monitoring.model_max_training_rows)
+                          max_training_rows=monitoring.model_max_training_rows, available=available)
         registry = monitoring.registry()
         path = registry.save(model)
         reloaded = registry.load(model.version)
+        engine = case_store.store().engine
+        try:
+            decisions = alert_decisions(engine)
+        finally:
+            engine.dispose()
+        decided = decisions[decisions["decided"]].rename(columns={"confirmed": "confirmed"})
+        latest = training.sort_values("as_of_date").drop_duplicates("account_id", keep="last") if len(training) \
+            else training
+        previous_supervised = registry.latest("supervised")
+        if len(decided) and len(latest):
+            latest = latest.assign(unsupervised_risk=score_with_model(
+                latest.reset_index(drop=True), model, available=available)["risk_score"].to_numpy())
+        supervised = fit_supervised(latest, decided[["account_id", "confirmed", "decided_at"]],
+                                    min_labels=monitoring.model_min_labels, seed=monitoring.seed,
+                                    available=available,
+                                    previous=registry.load(previous_supervised) if previous_supervised else None) \
+            if len(decided) else None
+        if supervised is not None:
+            registry.save(supervised)
+            context.log.info(f"supervised model {supervised.version} trained on {supervised.training_rows} decisions")
         context.log.info(f"anomaly model {model.version} trained on {model.training_rows} account-days")
         enough = model.training_rows >= 50 and bool(model.feature_columns) and reloaded.forest is not None
         yield dg.MaterializeResult(
@@ -217,6 +271,11 @@ def build_monitoring_assets(start_date: str, retrain_cron: str = DEFAULT_RETRAIN
                 "params": dg.MetadataValue.json(model.params),
                 "feature_columns": dg.MetadataValue.json(model.feature_columns),
                 "feature_summary": dg.MetadataValue.json(model.summary),
+                "decided_cases": len(decided),
+                "min_labels": monitoring.model_min_labels,
+                "supervised_version": supervised.version if supervised is not None else "",
+                "supervised_validation": dg.MetadataValue.json(supervised.validation if supervised is not None
+                                                               else {}),
             },
             check_results=[dg.AssetCheckResult(
                 check_name="anomaly_model_trained", passed=enough,
@@ -262,25 +321,31 @@ def build_monitoring_assets(start_date: str, retrain_cron: str = DEFAULT_RETRAIN
         (structuring, fan-in/out, cycles, pass-through, high-risk corridors, velocity), an alert flag
         under the configured policy (threshold or daily alert budget), and the reasons: triggered
         typologies first, then the features that contributed most."""
-        from kyc_assets.monitoring.scoring import score_with_model
+        from kyc_assets.monitoring.scoring import inputs_from_features, score_with_model, skipped_rules
 
         version = current_model_version(context.instance)
+        supervised_version = current_supervised_version(context.instance)
         try:
             model = monitoring.registry().load(version)
+            supervised = monitoring.registry().load(supervised_version) if supervised_version else None
         except FileNotFoundError as exc:
             raise dg.Failure(f"{exc}; rematerialize anomaly_model") from None
         days = sorted(context.partition_keys)
         day_of = _days(transaction_features)
         todays = transaction_features[day_of.isin(days).to_numpy()].reset_index(drop=True)
+        available = inputs_from_features(transaction_features)
         scores = score_with_model(todays, model, alert_threshold=monitoring.alert_threshold,
-                                  alert_policy=monitoring.alert_policy, alert_budget=monitoring.alert_budget)
+                                  alert_policy=monitoring.alert_policy, alert_budget=monitoring.alert_budget,
+                                  available=available, supervised=supervised)
         scores["as_of_date"] = pd.to_datetime(scores["as_of_date"])
         scores["triggered_rules"] = scores["triggered_rules"].map(
             lambda v: ";".join(v) if isinstance(v, (list, tuple)) else (v or ""))
         scores["run_id"] = context.run_id
         alerts = int(scores["alert"].sum()) if len(scores) else 0
         yield dg.Output(scores, metadata=table_metadata(scores, alerts=alerts, model_version=version,
-                                                        alert_policy=monitoring.alert_policy))
+                                                        supervised_version=supervised_version or "",
+                                                        alert_policy=monitoring.alert_policy,
+                                                        rules_skipped=", ".join(skipped_rules(available)) or "none"))
 
         alerted_without_reason = int((scores["alert"] & (scores["reasons"].fillna("") == "")).sum()) \
             if len(scores) else 0
@@ -366,10 +431,12 @@ def build_monitoring_assets(start_date: str, retrain_cron: str = DEFAULT_RETRAIN
             decisions = alert_decisions(engine)
         finally:
             engine.dispose()
+        supervised_version = current_supervised_version(context.instance)
         report = build_report(model, training, previous=previous, previous_training=previous_training,
                               scores_by_day=read_scores_by_day(monitoring.warehouse_path, version),
                               decisions=decisions, alert_threshold=monitoring.alert_threshold,
-                              psi_threshold=monitoring.feature_drift_psi)
+                              psi_threshold=monitoring.feature_drift_psi,
+                              supervised=registry.load(supervised_version) if supervised_version else None)
         path = registry.root / f"{version}.validation.md"
         path.write_text(report.markdown, encoding="utf-8")
         m = report.metrics

@@ -5,7 +5,7 @@ A self-transaction (sender == receiver) is the account's own cash movement and g
 for ``cash_withdrawal``, *in* otherwise (cash deposit); it has no counterparty.
 
 For an as-of date D, the window of w days is the w calendar days ending on D inclusive (UTC dates).
-Features per window w (suffix ``_{w}d``; windows default to 1, 7, 30 and 90 days):
+Features per window w (suffix ``_{w}d``; windows default to 1, 7 and 30 days):
 
 - ``tx_out_count``, ``tx_in_count``: number of out / in legs.
 - ``amount_out_sum``, ``amount_in_sum``, ``amount_out_mean``, ``amount_out_max``, ``amount_out_std``
@@ -59,14 +59,19 @@ Amounts are ``amount_base`` when present (converted to the base currency), else 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import date
 
 import duckdb
 import numpy as np
 import pandas as pd
 
-DEFAULT_WINDOWS: tuple[int, ...] = (1, 7, 30, 90)
-HIGH_RISK_COUNTRIES: tuple[str, ...] = ("IR", "KP", "MM", "SY", "AF", "YE")
+from kyc_assets.monitoring.graph import GraphParams
+
+# The assets read 37 days of transactions per as-of date (monitoring/assets.py LOOKBACK_DAYS), so the
+# windows every path shares stop at 30 days; patterns over longer spans are the graph module's job.
+DEFAULT_WINDOWS: tuple[int, ...] = (1, 7, 30)
+HIGH_RISK_COUNTRIES: tuple[str, ...] = ("IR", "KP", "MM", "SY", "AF", "YE", "RU")  # = KYC_HIGH_RISK_COUNTRIES default
 WINDOW_FEATURES: tuple[str, ...] = (
     "tx_out_count",
     "tx_in_count",
@@ -156,45 +161,79 @@ def _empty_features(windows: Sequence[int]) -> pd.DataFrame:
     return frame
 
 
+@dataclass(frozen=True)
+class FeatureParams:
+    """The one feature configuration every monitoring path uses (``kyc monitor``, the assets, the bench):
+    the window features of :class:`FeatureEngine` and the graph typologies (:class:`GraphParams`).
+    Build it from the platform settings with :meth:`from_settings`."""
+
+    windows: tuple[int, ...] = DEFAULT_WINDOWS
+    reporting_threshold: float = 10_000.0
+    structuring_margin: float = 0.1
+    high_risk_countries: tuple[str, ...] = HIGH_RISK_COUNTRIES
+    passthrough_hours: float = 48
+    passthrough_min_amount: float = 5_000.0
+    cycle_min_amount: float = 1_000.0
+    cycle_amount_ratio: tuple[float, float] = (0.5, 1.05)
+    velocity_windows: tuple[int, int] = (7, 30)
+    pattern_days: int = 30
+    scatter_gather_min_paths: int = 3
+    graph_max_degree: int = 200
+    dormancy_days: int = 30
+    dormancy_recent_days: int = 7
+    dormancy_min_legs: int = 5
+    dormancy_min_amount: float = 10_000.0
+    graph: GraphParams = field(default_factory=GraphParams)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "windows", _check_windows(self.windows))
+        object.__setattr__(self, "high_risk_countries", tuple(self.high_risk_countries))
+        FeatureEngine.check_options(**self.engine_options())
+
+    def engine_options(self) -> dict:
+        """The keyword options of :class:`FeatureEngine` (everything but the graph parameters)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "graph"}
+
+    def with_options(self, **overrides) -> FeatureParams:
+        """A copy with some options replaced (graph options by their GraphParams name, prefixed ``graph_``
+        only where the name is shared: ``graph_max_degree`` stays the window engine's)."""
+        graph_names = {f.name for f in fields(GraphParams)}
+        own = {k: v for k, v in overrides.items() if k in {f.name for f in fields(self)}}
+        graph = {k: v for k, v in overrides.items() if k not in own and k in graph_names}
+        unknown = set(overrides) - set(own) - set(graph)
+        if unknown:
+            raise ValueError(f"unknown feature option(s): {', '.join(sorted(unknown))}")
+        return replace(self, **own, graph=replace(self.graph, **graph) if graph else self.graph)
+
+    def describe(self) -> dict:
+        """JSON-friendly view (for metadata and the model card)."""
+        return asdict(self)
+
+    @classmethod
+    def from_settings(cls, settings) -> FeatureParams:
+        """The platform configuration (:class:`kyc_assets.settings.Settings`)."""
+        return cls(reporting_threshold=settings.reporting_threshold,
+                   high_risk_countries=tuple(settings.high_risk_countries))
+
+
 def compute_features(
     tx: pd.DataFrame,
     *,
     as_of: list[date] | None = None,
-    windows: Sequence[int] = DEFAULT_WINDOWS,
-    reporting_threshold: float = 10_000.0,
-    structuring_margin: float = 0.1,
-    high_risk_countries: Sequence[str] = HIGH_RISK_COUNTRIES,
-    passthrough_hours: float = 48,
-    passthrough_min_amount: float = 5_000.0,
-    cycle_min_amount: float = 1_000.0,
-    cycle_amount_ratio: tuple[float, float] = (0.5, 1.05),
-    velocity_windows: tuple[int, int] = (7, 30),
-    pattern_days: int = 30,
-    scatter_gather_min_paths: int = 3,
-    graph_max_degree: int = 200,
-    dormancy_days: int = 30,
-    dormancy_recent_days: int = 7,
-    dormancy_min_legs: int = 5,
-    dormancy_min_amount: float = 10_000.0,
+    params: FeatureParams | None = None,
+    **overrides,
 ) -> pd.DataFrame:
     """One row of features per (account_id, as_of_date) for accounts active in the lookback before each date.
 
     ``tx`` is a validated transaction frame (see ``schema.validate_transactions``). ``as_of`` defaults to
     every distinct transaction date (UTC). The lookback is ``max(windows)`` days ending on the as-of date;
     accounts without a leg in it get no row. See the module docstring for each feature's definition.
+    ``params`` is the feature configuration (default :class:`FeatureParams`); ``overrides`` replace single
+    options of it (e.g. ``windows=(1, 7)``).
     Columns: ``account_id``, ``as_of_date`` (datetime.date), then ``feature_columns(windows)``.
     """
-    options = {
-        "windows": _check_windows(windows), "reporting_threshold": reporting_threshold,
-        "structuring_margin": structuring_margin, "high_risk_countries": high_risk_countries,
-        "passthrough_hours": passthrough_hours, "passthrough_min_amount": passthrough_min_amount,
-        "cycle_min_amount": cycle_min_amount, "cycle_amount_ratio": cycle_amount_ratio,
-        "velocity_windows": velocity_windows, "pattern_days": pattern_days,
-        "scatter_gather_min_paths": scatter_gather_min_paths, "graph_max_degree": graph_max_degree,
-        "dormancy_days": dormancy_days, "dormancy_recent_days": dormancy_recent_days,
-        "dormancy_min_legs": dormancy_min_legs, "dormancy_min_amount": dormancy_min_amount,
-    }
-    FeatureEngine.check_options(**options)
+    params = (params or FeatureParams()).with_options(**overrides) if overrides else (params or FeatureParams())
+    options = params.engine_options()
     if len(tx) == 0:
         return _empty_features(options["windows"])
     frame = prepare_transactions(tx)

@@ -27,21 +27,30 @@ import pandas as pd
 from sklearn.ensemble import IsolationForest
 
 from kyc_assets.monitoring.features import GLOBAL_FEATURES, WINDOW_FEATURES
+from kyc_assets.monitoring.graph import GRAPH_FEATURES
 
 # Bump when fitting or scoring changes meaning: it is part of every model version.
-MODEL_CODE_VERSION = "2"
+MODEL_CODE_VERSION = "3"
 ID_COLUMNS = ("account_id", "as_of_date")
 PSI_EPSILON = 1e-4
+# Window features that need an optional input column (see scoring.OPTIONAL_INPUTS): left out of the
+# models when the data lacks it, rather than scored as a constant zero.
+OPTIONAL_FEATURES: dict[str, str] = {"high_risk_share": "country", "cash_share": "channel"}
 
 
-def model_feature_columns(features: pd.DataFrame) -> list[str]:
-    """The numeric feature columns the model uses (every known feature present in the frame)."""
-    known = set(GLOBAL_FEATURES)
+def model_feature_columns(features: pd.DataFrame, available: set[str] | None = None,
+                          graph: bool = False) -> list[str]:
+    """The numeric feature columns a model uses: every known window and global feature present in the frame,
+    without those whose optional input is not ``available`` (None: all available); with ``graph``, also the
+    graph features (``g_*``). The unsupervised forest leaves the graph features to the structural risk."""
+    known = set(GLOBAL_FEATURES) | (set(GRAPH_FEATURES) if graph else set())
     cols = []
     for col in features.columns:
         if col in ID_COLUMNS:
             continue
         base = col.rsplit("_", 1)[0] if col.endswith("d") and "_" in col else col
+        if available is not None and base in OPTIONAL_FEATURES and OPTIONAL_FEATURES[base] not in available:
+            continue
         if col in known or base in WINDOW_FEATURES:
             cols.append(col)
     return cols
@@ -185,6 +194,7 @@ def fit_model(
     max_samples: int = 256,
     max_training_rows: int | None = None,
     trained_at: datetime | None = None,
+    available: set[str] | None = None,
 ) -> AnomalyModel:
     """Fit the anomaly model on a feature frame (one row per account and as-of date).
 
@@ -193,7 +203,7 @@ def fit_model(
     """
     if not 0 < contamination <= 0.5:
         raise ValueError("contamination must be in (0, 0.5]")
-    columns = model_feature_columns(features)
+    columns = model_feature_columns(features, available)
     data_version = training_data_version(features, columns)
     sampled = features
     if max_training_rows is not None and len(features) > max_training_rows:
@@ -223,8 +233,148 @@ def fit_model(
         trained_at=(trained_at or datetime.now(UTC)).isoformat(timespec="seconds"),
         transform_median=t_median, transform_scale=t_scale, explain_median=e_median, explain_scale=e_scale,
         cut=cut, forest=forest, summary=feature_summary(features, columns))
-    model.training_scores = model.raw_scores(feature_matrix(features, columns))
+    model.training_scores = model.raw_scores(x)  # of the rows used for fitting
     return model
+
+
+# --- learning from analysts' decisions ----------------------------------------------------------------
+
+SUPERVISED_CODE_VERSION = "1"
+VALIDATION_BUDGETS: tuple[float, ...] = (0.1, 0.2, 0.3)
+
+
+@dataclass
+class SupervisedModel:
+    """A gradient-boosting classifier trained on analysts' decisions (confirmed = 1, false positive = 0) over
+    the same explainable features as the rules and the anomaly model, with its validation report."""
+
+    version: str
+    feature_columns: list[str]
+    params: dict
+    code_version: str
+    training_rows: int
+    positives: int
+    trained_at: str
+    classifier: object
+    validation: dict = field(default_factory=dict)
+    previous_version: str | None = None
+    # share of the supervised probability in the combined risk (chosen on the held-out decisions)
+    weight: float = 0.5
+
+    def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
+        """P(confirmed) per feature row (missing columns count as 0, like the anomaly model's NaN)."""
+        if len(features) == 0:
+            return np.zeros(0)
+        frame = features.reindex(columns=self.feature_columns)
+        x = frame.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+        x = np.where(np.isfinite(x), x, 0.0)
+        return self.classifier.predict_proba(x)[:, 1]
+
+    def card(self) -> dict:
+        return {"version": self.version, "kind": "supervised", "feature_columns": self.feature_columns,
+                "params": self.params, "code_version": self.code_version, "training_rows": self.training_rows,
+                "positives": self.positives, "trained_at": self.trained_at, "validation": self.validation,
+                "previous_version": self.previous_version, "weight": self.weight}
+
+
+def _classifier(seed: int):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    return HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05, max_leaf_nodes=15,
+                                          min_samples_leaf=10, l2_regularization=1.0, random_state=seed)
+
+
+def _precision_at(y: np.ndarray, p: np.ndarray, share: float) -> float:
+    k = max(1, int(np.ceil(share * len(y))))
+    top = np.argsort(-p, kind="stable")[:k]
+    return float(y[top].mean()) if len(y) else 0.0
+
+
+def validation_report(y: np.ndarray, p: np.ndarray, typology: np.ndarray | None = None,
+                      budgets: tuple[float, ...] = VALIDATION_BUDGETS, previous_p: np.ndarray | None = None) -> dict:
+    """Held-out figures: average precision, precision/recall at the top share of the decided cases per budget,
+    recall by typology at p >= 0.5, calibration (Brier score and observed rate per predicted decile), and
+    stability against the previous version's predictions on the same cases (PSI, rank correlation)."""
+    from sklearn.metrics import average_precision_score, brier_score_loss
+
+    out: dict = {"rows": len(y), "positives": int(y.sum())}
+    if len(y) == 0:
+        return out
+    out["average_precision"] = float(average_precision_score(y, p)) if 0 < y.sum() < len(y) else None
+    out["at_budget"] = {}
+    for b in budgets:
+        k = max(1, int(np.ceil(b * len(y))))
+        top = np.argsort(-p, kind="stable")[:k]
+        out["at_budget"][f"{b:.0%}"] = {"cases": k, "precision": float(y[top].mean()),
+                                        "recall": float(y[top].sum() / max(y.sum(), 1))}
+    if typology is not None:
+        rec = {}
+        for t in sorted({str(v) for v in typology[y.astype(bool)] if v is not None and str(v) != "nan"}):
+            rows = y.astype(bool) & (typology.astype(str) == t)
+            rec[t] = {"cases": int(rows.sum()), "recall": float((p[rows] >= 0.5).mean())}
+        out["recall_by_typology"] = rec
+    out["brier"] = float(brier_score_loss(y, p))
+    bins = np.clip((p * 10).astype(int), 0, 9)
+    out["calibration"] = [{"predicted": round(float(p[bins == b].mean()), 3), "observed": round(float(y[bins == b].mean()), 3),
+                           "cases": int((bins == b).sum())} for b in range(10) if (bins == b).any()]
+    if previous_p is not None and len(previous_p) == len(p):
+        out["stability"] = {"psi": psi(previous_p, p),
+                            "rank_correlation": float(pd.Series(p).corr(pd.Series(previous_p), method="spearman"))}
+    return out
+
+
+def fit_supervised(features: pd.DataFrame, decisions: pd.DataFrame, *, min_labels: int = 50, seed: int = 0,
+                   validation_share: float = 0.25, previous: SupervisedModel | None = None,
+                   available: set[str] | None = None, trained_at: datetime | None = None) -> SupervisedModel | None:
+    """Train on analysts' decisions, or None while fewer than ``min_labels`` decided cases (or one class only).
+
+    ``features``: one row per account (``account_id`` + feature columns, the graph features included), and
+    optionally ``unsupervised_risk`` (the risk without this model): then the share of the supervised
+    probability in the combined risk, ``weight`` in {0, 0.25, 0.5, 0.75, 1}, is the one with the best average
+    precision on the held-out decisions (0 when learning does not help yet); else 0.5.
+    ``decisions``: ``account_id``, ``confirmed`` (bool), ``decided_at`` (time-based split: the latest
+    ``validation_share`` of the decisions is held out for the validation report, then the model is refitted on
+    all of them), optional ``typology`` (recall by typology).
+    """
+    labelled = decisions.drop_duplicates("account_id", keep="last").merge(
+        features.drop_duplicates("account_id", keep="last"), on="account_id", how="inner")
+    if len(labelled) < min_labels or labelled["confirmed"].nunique() < 2:
+        return None
+    labelled = labelled.sort_values("decided_at", kind="stable").reset_index(drop=True)
+    columns = model_feature_columns(features, available, graph=True)
+    x = feature_matrix(labelled, columns)
+    y = labelled["confirmed"].to_numpy(dtype=int)
+    cut = round(len(labelled) * (1 - validation_share))
+    validation: dict = {"split": "time", "train_rows": cut, "validation_rows": len(labelled) - cut}
+    weight = 0.5
+    if 0 < cut < len(labelled) and len(np.unique(y[:cut])) == 2:
+        held = _classifier(seed).fit(x[:cut], y[:cut])
+        p_val = held.predict_proba(x[cut:])[:, 1]
+        prev_p = previous.predict_proba(labelled.iloc[cut:]) if previous is not None else None
+        typ = labelled["typology"].to_numpy(dtype=object)[cut:] if "typology" in labelled else None
+        validation.update(validation_report(y[cut:], p_val, typ, previous_p=prev_p))
+        if "unsupervised_risk" in labelled and 0 < y[cut:].sum() < len(y) - cut:
+            from sklearn.metrics import average_precision_score
+
+            u = labelled["unsupervised_risk"].to_numpy(dtype=float)[cut:]
+            ap = {w: average_precision_score(y[cut:], (1 - w) * u + w * p_val) for w in (0.0, 0.25, 0.5, 0.75, 1.0)}
+            weight = max(ap, key=lambda w: (round(ap[w], 6), -w))
+            validation.update(ap_unsupervised=float(ap[0.0]), ap_combined=float(ap[weight]),
+                              combination_weight=weight)
+    clf = _classifier(seed).fit(x, y)
+    params = {"algorithm": "HistGradientBoostingClassifier", "max_iter": 200, "learning_rate": 0.05,
+              "max_leaf_nodes": 15, "min_samples_leaf": 10, "l2_regularization": 1.0, "seed": int(seed),
+              "min_labels": int(min_labels), "validation_share": float(validation_share)}
+    digest = hashlib.sha256(json.dumps([SUPERVISED_CODE_VERSION, params, columns],
+                                       sort_keys=True, default=str).encode())
+    digest.update(pd.util.hash_pandas_object(labelled[["account_id", "confirmed"]], index=False).to_numpy().tobytes())
+    digest.update(np.ascontiguousarray(x).tobytes())
+    return SupervisedModel(
+        version=digest.hexdigest()[:12], feature_columns=columns, params=params,
+        code_version=SUPERVISED_CODE_VERSION, training_rows=len(labelled), positives=int(y.sum()),
+        trained_at=(trained_at or datetime.now(UTC)).isoformat(timespec="seconds"), classifier=clf,
+        validation=validation, previous_version=previous.version if previous is not None else None,
+        weight=float(weight))
 
 
 class ModelRegistry:
@@ -238,7 +388,7 @@ class ModelRegistry:
             raise ValueError("model version must be a hex digest")
         return self.root / f"{version}.joblib"
 
-    def save(self, model: AnomalyModel) -> Path:
+    def save(self, model: AnomalyModel | SupervisedModel) -> Path:
         """Write the artefact and its card atomically and record the training in the history."""
         import joblib
 
@@ -251,10 +401,11 @@ class ModelRegistry:
         card.with_suffix(".json.tmp").write_text(json.dumps(model.card(), indent=1, sort_keys=True, default=str))
         os.replace(card.with_suffix(".json.tmp"), card)
         with open(self.root / "history.jsonl", "a", encoding="utf-8") as fh:
-            fh.write(json.dumps({"version": model.version, "trained_at": model.trained_at}) + "\n")
+            kind = "supervised" if isinstance(model, SupervisedModel) else "anomaly"
+            fh.write(json.dumps({"version": model.version, "trained_at": model.trained_at, "kind": kind}) + "\n")
         return target
 
-    def load(self, version: str) -> AnomalyModel:
+    def load(self, version: str) -> AnomalyModel | SupervisedModel:
         """The model of ``version``; FileNotFoundError names the missing artefact."""
         import joblib
 
@@ -262,7 +413,7 @@ class ModelRegistry:
         if not target.exists():
             raise FileNotFoundError(f"model artefact {target.name} not found in {self.root}")
         model = joblib.load(target)
-        if not isinstance(model, AnomalyModel) or model.version != version:
+        if not isinstance(model, (AnomalyModel, SupervisedModel)) or model.version != version:
             raise ValueError(f"{target.name} does not hold anomaly model {version}")
         return model
 
@@ -273,9 +424,16 @@ class ModelRegistry:
             return []
         return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines() if line.strip()]
 
-    def previous_version(self, version: str) -> str | None:
+    def latest(self, kind: str = "anomaly") -> str | None:
+        """The version of ``kind`` (``anomaly`` or ``supervised``) trained last whose artefact exists."""
+        for entry in reversed(self.history()):
+            if entry.get("kind", "anomaly") == kind and self.path(entry["version"]).exists():
+                return entry["version"]
+        return None
+
+    def previous_version(self, version: str, kind: str = "anomaly") -> str | None:
         """The version trained last before ``version`` was last trained (None for the first model)."""
-        versions = [h["version"] for h in self.history()]
+        versions = [h["version"] for h in self.history() if h.get("kind", "anomaly") == kind]
         if version in versions:
             versions = versions[: len(versions) - 1 - versions[::-1].index(version)]
         earlier = [v for v in versions if v != version and self.path(v).exists()]

@@ -18,6 +18,21 @@ Formula (``T`` = ``alert_threshold``, ``k`` = number of triggered rules):
 robust z-score ``(x - median) / scale`` against the model's training population (scale = 1.4826 * MAD,
 else IQR / 1.349, else std, else 1).
 
+Graph typologies: when the feature rows carry the whole-horizon graph features (``g_*``, see
+:mod:`kyc_assets.monitoring.graph`), their unsupervised structural risk ``g`` combines with the window risk
+``w`` above as ``1 - (1 - g) * (1 - GRAPH_WINDOW_WEIGHT * w)``: the shape of the flows carries the ranking,
+the window rules and the anomaly model add to it (on the tuning worlds a rule that decides alone costs
+about 0.05 of average precision). Under the ``threshold`` policy a triggered rule stays decisive: the risk
+is ``max(w, combined)``. The graph typologies found lead the reasons.
+
+Learning from decisions: with a trained :class:`~kyc_assets.monitoring.model.SupervisedModel` (analysts'
+confirmed and false-positive cases), its probability ``p`` and the unsupervised risk ``u`` combine as
+``(1 - a) * u + a * p``, with the weight ``a`` the model chose on its held-out decisions, and
+``learned_from_decisions`` joins the reasons when ``p >= 0.5``.
+
+Optional columns are optional: a rule that needs an input column the data lacks (countries for
+``high_risk_corridor``) is skipped, never scored as a silent zero, and :func:`skipped_rules` names it.
+
 :func:`score_with_model` scores with a trained :class:`~kyc_assets.monitoring.model.AnomalyModel` (the
 assets: one model version for every day, recorded in ``model_version``); :func:`score_accounts` fits a
 model on the batch itself and scores it (``kyc monitor``: a batch is its own population).
@@ -31,25 +46,56 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from kyc_assets.monitoring.graph import GRAPH_FEATURES, structural_risk
 from kyc_assets.monitoring.model import (
     ID_COLUMNS,
+    OPTIONAL_FEATURES,
     AnomalyModel,
     feature_matrix,
     fit_model,
     model_feature_columns,
 )
 
-__all__ = ["ID_COLUMNS", "RULES", "Rule", "alert_flags", "evaluate_rules", "model_feature_columns",
-           "score_accounts", "score_with_model"]
+__all__ = ["ID_COLUMNS", "RULES", "AlertPolicy", "Rule", "alert_flags", "available_inputs", "evaluate_rules",
+           "inputs_from_features", "model_feature_columns", "score_accounts", "score_with_model", "skipped_rules"]
+
+
+GRAPH_WINDOW_WEIGHT = 0.35
+# Input data the optional parts need: "country" (sender or receiver country), "channel" (cash movements).
+OPTIONAL_INPUTS: tuple[str, ...] = ("country", "channel")
+
+
+@dataclass(frozen=True)
+class AlertPolicy:
+    """Which accounts are alerted: ``budget`` (default: the top ``budget`` share of the accounts active on a
+    day, a review capacity) or ``threshold`` (risk >= ``threshold``)."""
+
+    policy: str = "budget"
+    threshold: float = 0.7
+    budget: float = 0.005
+
+    def __post_init__(self) -> None:
+        if self.policy not in ("threshold", "budget"):
+            raise ValueError("alert_policy must be 'threshold' or 'budget'")
+        if not 0 < self.threshold < 1:
+            raise ValueError("alert_threshold must be in (0, 1)")
+        if not 0 < self.budget <= 1:
+            raise ValueError("alert_budget must be in (0, 1]")
+
+    @classmethod
+    def from_settings(cls, settings) -> AlertPolicy:
+        return cls(settings.alert_policy, settings.alert_threshold, settings.alert_budget)
 
 
 @dataclass(frozen=True)
 class Rule:
-    """An explainable typology rule: a vectorised predicate over the feature frame."""
+    """An explainable typology rule: a vectorised predicate over the feature frame, and the optional input
+    data it needs (see ``OPTIONAL_INPUTS``)."""
 
     name: str
     description: str
     predicate: Callable[[pd.DataFrame], pd.Series]
+    requires: tuple[str, ...] = ()
 
     def evaluate(self, features: pd.DataFrame) -> np.ndarray:
         """Boolean array, one per feature row (NaN features never trigger)."""
@@ -111,6 +157,7 @@ RULES: list[Rule] = [
         "high_risk_corridor",
         "Transactions with high-risk jurisdictions in 30 days: >= 3, or >= 2 making up >= 5% of the legs.",
         lambda f: (_hr_count(f, 30) >= 2.5) | ((_hr_count(f, 30) >= 1.5) & (_col(f, "high_risk_share_30d") >= 0.05)),
+        requires=("country",),
     ),
     Rule(
         "velocity_spike",
@@ -154,11 +201,42 @@ def _top_feature_names(z: np.ndarray, names: list[str], top: int = 3) -> np.ndar
     return out
 
 
-def evaluate_rules(features: pd.DataFrame) -> np.ndarray:
-    """Boolean matrix (rows x RULES): which typology rules fire for each feature row."""
+def skipped_rules(available: set[str] | None) -> list[str]:
+    """The rules that cannot run on data with only the ``available`` optional inputs (None: all available)."""
+    if available is None:
+        return []
+    return [r.name for r in RULES if any(req not in available for req in r.requires)]
+
+
+def available_inputs(frame: pd.DataFrame) -> set[str]:
+    """The optional inputs (``OPTIONAL_INPUTS``) a validated transaction frame actually carries (any value)."""
+    out = set()
+    if any(c in frame.columns and frame[c].notna().any() for c in ("sender_country", "receiver_country")):
+        out.add("country")
+    if "channel" in frame.columns and frame["channel"].notna().any():
+        out.add("channel")
+    return out
+
+
+def inputs_from_features(features: pd.DataFrame) -> set[str]:
+    """Optional inputs inferred from a feature frame (assets): a feature family that is zero for every
+    account-day says its input column was absent."""
+    out = set()
+    for prefix, need in OPTIONAL_FEATURES.items():
+        cols = [c for c in features.columns if c.startswith(prefix)]
+        if cols and len(features) and (features[cols].fillna(0).to_numpy() != 0).any():
+            out.add(need)
+    return out
+
+
+def evaluate_rules(features: pd.DataFrame, available: set[str] | None = None) -> np.ndarray:
+    """Boolean matrix (rows x RULES): which typology rules fire for each feature row. Rules that need an
+    optional input outside ``available`` (None: everything is available) are skipped (never fire)."""
     if not len(features):
         return np.zeros((0, len(RULES)), dtype=bool)
-    return np.column_stack([rule.evaluate(features) for rule in RULES])
+    skip = set(skipped_rules(available))
+    return np.column_stack([np.zeros(len(features), dtype=bool) if rule.name in skip else rule.evaluate(features)
+                            for rule in RULES])
 
 
 def alert_flags(risk: np.ndarray, dates: pd.Series | None, account_ids: pd.Series, *, policy: str,
@@ -187,6 +265,8 @@ def score_with_model(
     alert_threshold: float = 0.7,
     alert_policy: str = "threshold",
     alert_budget: float = 0.02,
+    available: set[str] | None = None,
+    supervised=None,
 ) -> pd.DataFrame:
     """Risk-score every (account_id, as_of_date) feature row with the typology rules and a trained model.
 
@@ -203,7 +283,7 @@ def score_with_model(
     x = feature_matrix(features, model.feature_columns)
     s = model.raw_scores(x)
     m = model.calibrated(s, alert_threshold)
-    fired = evaluate_rules(features)
+    fired = evaluate_rules(features, available)
     k = fired.sum(axis=1)
     risk = np.where(k > 0, alert_threshold + (1 - alert_threshold) * (1 - (1 - m) / 2.0 ** k), m)
     risk = np.clip(risk, 0.0, 1.0)
@@ -212,8 +292,17 @@ def score_with_model(
     triggered = [list(rule_names[row]) for row in fired]
     rule_text = np.array([";".join(t) for t in triggered], dtype=object) if n else np.array([], dtype=object)
     top = _top_feature_names(model.robust_z(x), model.feature_columns)
-    sep = np.where((rule_text != "") & (top != ""), ";", "")
-    reasons = rule_text + sep + top if n else rule_text
+    graph_text = np.full(n, "", dtype=object)
+    if n and set(GRAPH_FEATURES) <= set(features.columns):
+        g, graph_text = structural_risk(features)
+        combined = 1.0 - (1.0 - g) * (1.0 - GRAPH_WINDOW_WEIGHT * risk)
+        # under the threshold policy a triggered rule stays decisive (risk >= T + (1 - T) / 2)
+        risk = np.maximum(risk, combined) if alert_policy == "threshold" else combined
+    if supervised is not None and n:
+        p = supervised.predict_proba(features)
+        risk = (1.0 - supervised.weight) * risk + supervised.weight * p
+        graph_text = _join(graph_text, np.where(p >= 0.5, "learned_from_decisions", ""))
+    reasons = _join(_join(graph_text, rule_text), top) if n else rule_text
     dates = features["as_of_date"] if "as_of_date" in features.columns else None
 
     return pd.DataFrame(
@@ -231,8 +320,14 @@ def score_with_model(
     )
 
 
+def _join(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Element-wise ';'-join of two reason arrays, skipping empty parts."""
+    return left + np.where((left != "") & (right != ""), ";", "") + right
+
+
 def score_accounts(
-    features: pd.DataFrame, *, contamination: float = 0.02, seed: int = 0, alert_threshold: float = 0.7
+    features: pd.DataFrame, *, contamination: float = 0.01, seed: int = 0, alert_threshold: float = 0.7,
+    available: set[str] | None = None,
 ) -> pd.DataFrame:
     """Fit the anomaly model on this batch of feature rows and score the same rows (``kyc monitor``).
 
@@ -243,5 +338,6 @@ def score_accounts(
         raise ValueError("alert_threshold must be in (0, 1)")
     if "account_id" not in features.columns:
         raise ValueError("score_accounts: features need an account_id column")
-    model = fit_model(features, contamination=contamination, seed=seed)
-    return score_with_model(features, model, alert_threshold=alert_threshold).drop(columns="model_version")
+    model = fit_model(features, contamination=contamination, seed=seed, available=available)
+    return score_with_model(features, model, alert_threshold=alert_threshold,
+                            available=available).drop(columns="model_version")

@@ -30,7 +30,9 @@ from kyc_assets.monitoring.model import AnomalyModel, feature_matrix, psi
 from kyc_assets.monitoring.scoring import score_with_model
 
 SECTIONS = ("Training data", "Parameters", "Feature contributions", "Stability against the previous version",
-            "Alert volume", "Precision of past alerts")
+            "Alert volume", "Precision of past alerts", "Precision and recall at several budgets",
+            "Learning from decisions")
+REPORT_BUDGETS: tuple[float, ...] = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05)
 NO_DECISIONS = "No decided cases yet"
 
 
@@ -42,21 +44,23 @@ class ValidationReport:
 
 def alert_decisions(engine) -> pd.DataFrame:
     """One row per (case, model version) of account cases with anomaly-alert evidence: status, decided,
-    confirmed. Reads the case store (SQLAlchemy engine) without changing it."""
+    confirmed, the account and when it was decided (the labels a supervised model learns from). Reads the
+    case store (SQLAlchemy engine) without changing it."""
     import sqlalchemy as sa
 
     from kyc_assets.cases.store import case_evidence, cases
 
-    query = (sa.select(cases.c.case_id, cases.c.status, cases.c.outcome, case_evidence.c.reference)
+    query = (sa.select(cases.c.case_id, cases.c.subject_id, cases.c.status, cases.c.outcome, cases.c.closed_at,
+                       cases.c.updated_at, case_evidence.c.reference)
              .join(case_evidence, case_evidence.c.case_id == cases.c.case_id)
              .where(cases.c.subject_type == "account", case_evidence.c.kind == "anomaly_alert"))
     with engine.connect() as conn:
         rows = conn.execute(query).all()
-    records = {(r.case_id, json.loads(r.reference).get("model_version") or "unknown"): (r.status, r.outcome)
-               for r in rows}
-    frame = pd.DataFrame([{"case_id": c, "model_version": v, "status": s, "outcome": o}
-                          for (c, v), (s, o) in records.items()],
-                         columns=["case_id", "model_version", "status", "outcome"])
+    records = {(r.case_id, json.loads(r.reference).get("model_version") or "unknown"):
+               (r.status, r.outcome, r.subject_id, r.closed_at or r.updated_at) for r in rows}
+    frame = pd.DataFrame([{"case_id": c, "model_version": v, "status": s, "outcome": o, "account_id": a,
+                           "decided_at": d} for (c, v), (s, o, a, d) in records.items()],
+                         columns=["case_id", "model_version", "status", "outcome", "account_id", "decided_at"])
     # A case is decided once an analyst closed it with an outcome (four-eyes approved for confirmations);
     # an escalated case is still under review.
     frame["decided"] = frame["outcome"].isin(["confirmed", "false_positive"])
@@ -126,10 +130,34 @@ def _md_table(frame: pd.DataFrame, floatfmt: str = ".3f") -> str:
     return frame.to_markdown(index=False, floatfmt=floatfmt) if len(frame) else "_(none)_"
 
 
+def budget_table(scores: pd.DataFrame, decisions: pd.DataFrame | None,
+                 budgets: tuple[float, ...] = REPORT_BUDGETS) -> pd.DataFrame:
+    """Per daily alert budget b: the accounts alerted when the top b share of each day's accounts is alerted
+    (by ``risk_score``), and the precision / recall of those alerts against analysts' decided cases
+    (confirmed = laundering; recall over every confirmed account)."""
+    rows = []
+    if not len(scores):
+        return pd.DataFrame(columns=["budget", "alerted_accounts", "decided", "confirmed", "precision", "recall"])
+    day = pd.to_datetime(scores["as_of_date"]).dt.strftime("%Y-%m-%d") if "as_of_date" in scores \
+        else pd.Series("all", index=scores.index)
+    rank = scores.assign(_day=day.to_numpy()).groupby("_day")["risk_score"].rank(method="first", ascending=False)
+    size = day.map(day.value_counts())
+    decided = decisions[decisions["decided"]] if decisions is not None and len(decisions) else None
+    confirmed = set(decided.loc[decided["confirmed"], "account_id"]) if decided is not None else set()
+    cleared = set(decided.loc[~decided["confirmed"], "account_id"]) if decided is not None else set()
+    for b in budgets:
+        alerted = set(scores.loc[(rank <= np.ceil(b * size)).to_numpy(), "account_id"])
+        hits, misses = len(alerted & confirmed), len(alerted & cleared)
+        rows.append({"budget": f"{b:.2%}", "alerted_accounts": len(alerted), "decided": hits + misses,
+                     "confirmed": hits, "precision": hits / (hits + misses) if hits + misses else None,
+                     "recall": hits / len(confirmed) if confirmed else None})
+    return pd.DataFrame(rows)
+
+
 def build_report(model: AnomalyModel, training: pd.DataFrame, *, previous: AnomalyModel | None = None,
                  previous_training: pd.DataFrame | None = None, scores_by_day: pd.DataFrame | None = None,
                  decisions: pd.DataFrame | None = None, alert_threshold: float = 0.7,
-                 psi_threshold: float = 0.25) -> ValidationReport:
+                 psi_threshold: float = 0.25, supervised=None) -> ValidationReport:
     """The validation report of ``model`` (markdown + metrics). ``training`` is its training window,
     re-read from the warehouse: the report says whether it still hashes to the recorded version."""
     from kyc_assets.monitoring.model import training_data_version
@@ -210,4 +238,33 @@ def build_report(model: AnomalyModel, training: pd.DataFrame, *, previous: Anoma
         metrics["precision_this_version"] = float(mine["precision"].iloc[0]) \
             if len(mine) and mine["precision"].iloc[0] is not None else None
     lines += [""]
+
+    lines += ["## Precision and recall at several budgets", "",
+              ("Alerting the top share of each day's accounts on the training window (this model, with the graph "
+               "typologies and rules): accounts alerted, and precision / recall against analysts' decided cases. "
+               "The budget (`KYC_ALERT_BUDGET`) is the analysts' capacity: choose it with these numbers."), ""]
+    budgets = budget_table(train_scores, decisions) if train_scores is not None else pd.DataFrame()
+    lines += [_md_table(budgets), ""]
+    metrics["budgets"] = budgets.to_dict(orient="records") if len(budgets) else []
+
+    lines += ["## Learning from decisions", ""]
+    if supervised is None:
+        lines += [("No supervised model: fewer decided cases than `KYC_MODEL_MIN_LABELS`, or only one outcome. "
+                  "Scores come from the unsupervised model, the graph typologies and the rules."), ""]
+        metrics["supervised_version"] = None
+    else:
+        v = supervised.validation
+        lines += [(f"Supervised model `{supervised.version}` ({supervised.params.get('algorithm')}) trained on "
+                  f"{supervised.training_rows} decided cases ({supervised.positives} confirmed); time-based "
+                  f"validation on the latest {v.get('validation_rows', 0)} decisions:"), ""]
+        if v.get("at_budget"):
+            lines += [_md_table(pd.DataFrame([{"top share of cases": k, **val} for k, val in v["at_budget"].items()])), ""]
+        lines += [f"- average precision: {v.get('average_precision')}", f"- Brier score: {v.get('brier')}"]
+        if v.get("recall_by_typology"):
+            lines += [f"- recall by typology (p >= 0.5): {json.dumps(v['recall_by_typology'])}"]
+        if v.get("calibration"):
+            lines += ["", "Calibration (predicted vs observed rate per decile):", "",
+                      _md_table(pd.DataFrame(v["calibration"]))]
+        lines += [f"- stability against the previous version: {json.dumps(v.get('stability') or 'first version')}", ""]
+        metrics["supervised_version"] = supervised.version
     return ValidationReport(markdown="\n".join(lines), metrics=metrics)

@@ -151,9 +151,11 @@ class MonitoringSettingsResource(dg.ConfigurableResource):
     contamination: float = 0.01
     alert_threshold: float = 0.7
     seed: int = 0
-    # Alert policy: "threshold" (risk >= alert_threshold) or "budget" (top alert_budget share per day).
-    alert_policy: str = "threshold"
-    alert_budget: float = 0.02
+    # Alert policy: "budget" (top alert_budget share of each day's accounts) or "threshold" (risk >= threshold).
+    alert_policy: str = "budget"
+    alert_budget: float = 0.005
+    # Decided alert cases needed before a supervised model is trained beside the anomaly model.
+    model_min_labels: int = 50
     # The anomaly model: artefacts folder, and the warehouse (io_manager's DuckDB) it reads its training
     # window of transaction_features from: the last model_training_days as-of dates.
     models_dir: str = ""
