@@ -14,6 +14,7 @@ from kyc_assets.cases.escalation import (
     merge_candidates,
     screening_candidates,
 )
+from kyc_assets.cases.triage import distribution, spread_ok
 from kyc_assets.quality import gx
 from kyc_assets.quality.checks import gx_check, table_metadata
 from kyc_assets.resources import CaseStoreResource
@@ -22,6 +23,8 @@ CASE_COLUMNS = ["case_id", "subject_type", "subject_id", "status", "priority", "
                 "opened_at", "evidence_count", "evidence"]
 
 
+# The priorities_spread check judges queues of at least this many open cases.
+TRIAGE_MIN_CASES = 10
 DATA_VERSION_TAG = "dagster/data_version"
 CODE_VERSION_TAG = "dagster/code_version"
 # Lineage stops at these: every upstream materialization behind a case is reached from its evidence.
@@ -110,6 +113,9 @@ def build_escalated_cases(sla_days, lineage_assets=None) -> dg.AssetsDefinition:
                               description="case ids unique, priorities 1-4, risk in [0, 1] (GX)."),
             dg.AssetCheckSpec("cases_have_evidence", asset="escalated_cases", blocking=True,
                               description="Every case has evidence; no subject has two open cases."),
+            dg.AssetCheckSpec("priorities_spread", asset="escalated_cases",
+                              description=f"Triage ranks the queue: a queue of {TRIAGE_MIN_CASES} or more open "
+                                          "cases does not put them all at one priority (cases/triage.py)."),
         ],
     )
     def escalated_cases(context: dg.AssetExecutionContext, screening_results: pd.DataFrame,
@@ -143,6 +149,11 @@ def build_escalated_cases(sla_days, lineage_assets=None) -> dg.AssetsDefinition:
                        check_name="escalated_cases_valid")
         no_evidence = int((df["evidence_count"] == 0).sum())
         duplicates = int(df.duplicated(["subject_type", "subject_id"]).sum())
+        priorities = [int(p) for p in df["priority"]]
+        yield dg.AssetCheckResult(check_name="priorities_spread", passed=spread_ok(priorities, TRIAGE_MIN_CASES),
+                                  metadata={"open_cases": len(priorities), "min_cases": TRIAGE_MIN_CASES,
+                                            "by_priority": dg.MetadataValue.json(
+                                                {str(k): v for k, v in distribution(priorities).items()})})
         yield dg.AssetCheckResult(check_name="cases_have_evidence", passed=no_evidence == 0 and duplicates == 0,
                                   metadata={"cases_without_evidence": no_evidence,
                                             "duplicate_open_cases": duplicates})

@@ -51,8 +51,8 @@ def _json_list(value: object) -> list:
     return json.loads(value) if isinstance(value, str) and value else []
 
 
-#: A PEP hit calls for enhanced due diligence, not a freeze: its case risk is the score times this,
-#: so a PEP-only case gets priority 3 (see cases.store.priority_for) while sanctions hits get 1 or 2.
+#: A PEP hit calls for enhanced due diligence, not a freeze: its case risk is the score times this
+#: (its priority comes from its kind, see cases/triage.py: 3 or 4, after sanctions hits at 1 to 3).
 PEP_RISK_FACTOR = 0.7
 
 
@@ -80,11 +80,21 @@ def screening_candidates(screening_results: pd.DataFrame, customers: pd.DataFram
             kind="screening_hit", risk=round(risk, 4), reason=reason,
             identity=(h.customer_id, h.list_entity_id, entry, round(float(h.score), 4)),
             reference={"asset_key": "screening_results", "run_id": h.run_id, "list_source": h.list_source,
+                       "decision": h.decision, "score": round(float(h.score), 4),
                        "list_entity_id": h.list_entity_id, "list_version": h.list_version, "hit_type": hit_type,
                        "entry_hash": getattr(h, "entry_hash", None),
                        "explanation": h.explanation, "document_sha256s": docs.get(h.customer_id, []),
                        "upstream": ["customers", "watchlist_entries"]}))
     return list(out.values())
+
+
+def _rule_list(value: object) -> list[str]:
+    """Triggered rule names from a list or a ';'-joined string (empty for None/NaN)."""
+    if isinstance(value, (list, tuple)) or (hasattr(value, "tolist") and not isinstance(value, str)):
+        return [str(v) for v in list(value) if str(v)]
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(";") if v.strip()]
+    return []
 
 
 # A model-only alert (no typology rule fired) opens a case only from this risk up: the model's
@@ -107,17 +117,19 @@ def anomaly_candidates(anomaly_scores: pd.DataFrame,
     out: dict[str, CaseCandidate] = {}
     for a in alerts.itertuples(index=False):
         day = pd.Timestamp(a.as_of_date).strftime("%Y-%m-%d")
+        fired = _rule_list(getattr(a, "triggered_rules", None))
         cand = out.setdefault(str(a.account_id), CaseCandidate("account", str(a.account_id)))
         cand.evidence.append(Evidence(
             kind="anomaly_alert", risk=float(a.risk_score), reason=f"transaction monitoring alert: {a.reasons}",
             identity=(str(a.account_id), day, a.reasons),
             reference={"asset_key": "anomaly_scores", "partition": day, "run_id": getattr(a, "run_id", None),
                        "model_version": getattr(a, "model_version", None), "reasons": a.reasons,
+                "triggered_rules": fired,
                        "upstream": ["transaction_features", "transactions"]}))
     return list(out.values())
 
 
-# Document failures: the risk (hence priority, see cases.store.priority_for) of each kind of failure.
+# Document failures: the risk of each kind of failure (their priority: cases/triage.py).
 DOCUMENT_FAILURE_RISK = {"invalid_mrz": 0.8, "expired_document": 0.6, "extraction_disagreement": 0.55}
 IDENTITY_TYPES = ("passport", "id_card", "visa")
 

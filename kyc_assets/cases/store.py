@@ -40,6 +40,7 @@ import sqlalchemy as sa
 from kyc_assets.audit import log as audit
 from kyc_assets.cases.escalation import CaseCandidate
 from kyc_assets.cases.pii import PII_FIELDS, PiiCipher, PiiKeyError
+from kyc_assets.cases.triage import case_priority, priority_for  # noqa: F401  (priority_for: public API)
 
 metadata = audit.metadata  # the schema as of the newest migration (queries only; Alembic creates it)
 cases = sa.Table(
@@ -168,11 +169,6 @@ class InvalidRequest(CaseError):
 
 class RetentionError(CaseError):
     """A deletion inside the retention period (or of an active case)."""
-
-
-def priority_for(risk: float) -> int:
-    """1 (act today) .. 4 (routine), from the combined risk in [0, 1]."""
-    return 1 if risk >= 0.9 else 2 if risk >= 0.75 else 3 if risk >= 0.5 else 4
 
 
 def sla_days_for(priority: int, sla_days: int | Mapping[int, int]) -> int:
@@ -329,7 +325,7 @@ class CaseStore:
                     case_id = "CASE-" + hashlib.sha256(
                         f"{cand.subject_type}:{cand.subject_id}:{fresh[0].evidence_id}".encode()).hexdigest()[:10]
                     risk = max(e.risk for e in fresh)
-                    priority = priority_for(risk)
+                    priority = case_priority(fresh)
                     conn.execute(cases.insert().values(
                         case_id=case_id, subject_type=cand.subject_type, subject_id=cand.subject_id, status=OPEN,
                         priority=priority, risk=risk, reasons=json.dumps(sorted({e.reason for e in fresh})),
@@ -342,7 +338,7 @@ class CaseStore:
                 else:
                     case_id = row.case_id
                     risk = max([row.risk] + [e.risk for e in fresh])
-                    priority = min(row.priority, priority_for(risk))
+                    priority = min(row.priority, case_priority(fresh))
                     reasons = sorted(set(json.loads(row.reasons)) | {e.reason for e in fresh})
                     due = (datetime.fromisoformat(row.opened_at)
                            + timedelta(days=sla_days_for(priority, sla_days))).date().isoformat()
@@ -371,10 +367,11 @@ class CaseStore:
 
     def open_cases(self) -> list[dict]:
         """Every active case (open, escalated or pending approval) with its evidence rows (reference as
-        JSON text), by priority, due date and id."""
+        JSON text), in queue order: priority, due date, risk (highest first), id."""
+        order = (cases.c.priority, cases.c.due_date, cases.c.risk.desc(), cases.c.case_id)
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(*self._plain_columns()).where(cases.c.status.in_(ACTIVE_STATUSES))
-                                .order_by(cases.c.priority, cases.c.due_date, cases.c.case_id)).mappings().all()
+                                .order_by(*order)).mappings().all()
             evidence = conn.execute(
                 sa.select(case_evidence).join(cases, cases.c.case_id == case_evidence.c.case_id)
                 .where(cases.c.status.in_(ACTIVE_STATUSES))
@@ -441,7 +438,7 @@ class CaseStore:
         ``status``: a status, "active" (every non-closed one) or None (all); ``assigned_to``: an analyst,
         "" for unassigned, None for any; ``min_priority``: 2 keeps priorities 1 and 2; ``search``:
         part of a case or subject id. Sorted by ``sort`` (one of QUEUE_SORTS; priority sorts by
-        priority, then due date), ties by case id; paged by ``limit``/``offset``."""
+        priority, then due date, then risk, highest first), ties by case id; paged by ``limit``/``offset``."""
         if sort not in QUEUE_SORTS:
             raise InvalidRequest(f"sort must be one of {', '.join(QUEUE_SORTS)}")
         count = (sa.select(sa.func.count()).where(case_evidence.c.case_id == cases.c.case_id)
@@ -449,7 +446,10 @@ class CaseStore:
         query = self._filtered(sa.select(cases, count), status=status, assigned_to=assigned_to,
                                subject_type=subject_type, min_priority=min_priority, search=search)
         keys = [cases.c[sort]] + ([cases.c.due_date] if sort == "priority" else [])
-        order = [k.desc() if descending else k for k in keys] + [cases.c.case_id]
+        order = [k.desc() if descending else k for k in keys]
+        if sort == "priority":  # within a priority and due date, the riskiest first
+            order.append(cases.c.risk.asc() if descending else cases.c.risk.desc())
+        order.append(cases.c.case_id)
         query = query.order_by(*order).limit(max(0, int(limit))).offset(max(0, int(offset)))
         with self.engine.connect() as conn:
             return [self._queue_row(r, r["evidence_count"]) for r in conn.execute(query).mappings()]
