@@ -102,6 +102,8 @@ class Settings:
     analysts_file: Path | None = None
     trusted_user_header: str = ""
     institution_name: str = "Example Bank (demo)"
+    # Counterparty roles (cases/roles.py): an optional CSV of account_id,role (merchant, payroll).
+    account_roles_path: Path | None = None
     # The Dagster instance the platform runs on (the Makefile exports the same default): `kyc trace`
     # and `kyc case export` read materializations from it.
     dagster_home: Path | None = None
@@ -181,6 +183,7 @@ class Settings:
             high_risk_countries=_csv(env.get("KYC_HIGH_RISK_COUNTRIES", "IR,KP,MM,SY,AF,YE,RU")),
             case_sla_days=int(env.get("KYC_CASE_SLA_DAYS", "5")),
             case_sla_days_by_priority=_sla_by_priority(env.get("KYC_CASE_SLA_DAYS_BY_PRIORITY", "")),
+            account_roles_path=path("KYC_ACCOUNT_ROLES_PATH", None),
             sensor_settle_seconds=float(env.get("KYC_SENSOR_SETTLE_SECONDS", "2")),
             sensor_max_files_per_tick=int(env.get("KYC_SENSOR_MAX_FILES_PER_TICK", "100")),
             llm_api_key_set=bool(env.get("OPENAI_API_KEY")),

@@ -8,7 +8,12 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
-from kyc_assets.cases.escalation import anomaly_candidates, document_candidates, merge_candidates, screening_candidates
+from kyc_assets.cases.escalation import (
+    anomaly_candidates,
+    document_candidates,
+    merge_candidates,
+    screening_candidates,
+)
 from kyc_assets.cases.triage import case_priority, distribution, evidence_priority, spread_ok
 from kyc_assets.demo import print_summary
 from kyc_assets.settings import Settings

@@ -96,12 +96,28 @@ def _lineage_graph(context: dg.AssetExecutionContext, lineage_assets, cache: lis
     return context.job_def.asset_layer.asset_graph
 
 
-def build_escalated_cases(sla_days, lineage_assets=None) -> dg.AssetsDefinition:
+def build_escalated_cases(sla_days, lineage_assets=None, *, evidence_inputs: bool = False,
+                          settings=None) -> dg.AssetsDefinition:
     """The escalation asset; ``sla_days`` is the service level (days) for all priorities, or a
     mapping priority -> days (Settings.case_service_level). ``lineage_assets``: every other asset of the
-    code location, used to walk the evidence's lineage when a run has no repository (``dg.materialize``)."""
+    code location, used to walk the evidence's lineage when a run has no repository (``dg.materialize``).
+    ``evidence_inputs``: also read ``transaction_features`` and ``transactions`` (the code location does):
+    the numbers and transactions behind each alert, and the merchant/payroll roles the transactions show
+    (cases/roles.py). ``settings``: the reporting threshold, currency, high-risk countries and the roles
+    file (KYC_ACCOUNT_ROLES_PATH); the environment's when None."""
+    from kyc_assets.cases.roles import infer_roles, load_roles_file
+    from kyc_assets.settings import Settings
+
+    settings = settings or Settings.from_env()
+    roles_file = load_roles_file(settings.account_roles_path)  # a bad file fails at load, in one line
     graph_cache: list = []
+    extra_ins = {"transaction_features": dg.AssetIn(), "transactions": dg.AssetIn(
+        metadata={"columns": ["transaction_id", "timestamp", "sender_account", "receiver_account", "amount",
+                              "currency", "channel", "sender_country", "receiver_country"]})} \
+        if evidence_inputs else {}
+
     @dg.asset(
+        ins=extra_ins or None,
         group_name="cases",
         owners=["team:aml-investigations"],
         kinds={"sqlite", "duckdb"},
@@ -120,7 +136,7 @@ def build_escalated_cases(sla_days, lineage_assets=None) -> dg.AssetsDefinition:
     )
     def escalated_cases(context: dg.AssetExecutionContext, screening_results: pd.DataFrame,
                         customers: pd.DataFrame, anomaly_scores: pd.DataFrame, extracted_entities: pd.DataFrame,
-                        case_store: CaseStoreResource):
+                        case_store: CaseStoreResource, **evidence: pd.DataFrame):
         """Open cases for review: one per subject (customer, account, or an unmatched document),
         gathering new evidence instead of duplicating: screening hits that no analyst suppressed,
         anomaly alerts, and identity-document failures (invalid MRZ, expired, extraction
@@ -132,7 +148,13 @@ def build_escalated_cases(sla_days, lineage_assets=None) -> dg.AssetsDefinition:
         today = datetime.now(UTC).date().isoformat()
         candidates = merge_candidates(screening_candidates(screening_results, customers),
                                       document_candidates(extracted_entities, customers, today),
-                                      anomaly_candidates(anomaly_scores))
+                                      anomaly_candidates(
+                                          anomaly_scores, features=evidence.get("transaction_features"),
+                                          transactions=evidence.get("transactions"),
+                                          roles={**infer_roles(evidence.get("transactions", pd.DataFrame())),
+                                                 **roles_file},
+                                          threshold=settings.reporting_threshold, currency=settings.base_currency,
+                                          high_risk=tuple(settings.high_risk_countries)))
         annotate_versions(context.instance, candidates, _lineage_graph(context, lineage_assets, graph_cache),
                           skip=store.known_evidence_ids([e.evidence_id for c in candidates for e in c.evidence]))
         summary = store.escalate(candidates, sla_days=sla_days, actor=f"dagster:run:{context.run_id}")
