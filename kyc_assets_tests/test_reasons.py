@@ -129,3 +129,21 @@ def test_the_roles_file_setting_is_read_and_checked(tmp_path):
     path.write_text("account_id,role\nACC-F,bakery\n")
     with pytest.raises(ValueError, match="line 2: unknown role 'bakery'"):
         load_roles_file(path)
+
+
+def test_the_trace_and_the_sar_narrative_say_the_reasons_in_words(tmp_path):
+    from kyc_assets.audit.trace import build_trace, render_trace
+    from kyc_assets.cases.sar import build_sar
+    from kyc_assets_tests.case_helpers import sqlite_store
+
+    tx, scores, features = _world()
+    store = sqlite_store(tmp_path)
+    store.escalate(anomaly_candidates(scores, features=features, transactions=tx, roles=infer_roles(tx)), sla_days=5)
+    case_id = next(c["case_id"] for c in store.list_cases() if c["subject_id"] == "ACC-S")
+    words = "9 cash deposits of 9,100–9,950 USD in 6 days, total 86,400 USD"
+    text = render_trace(build_trace(store.get_case(case_id)))
+    assert words in text and "structuring;" not in text
+    store.decide(case_id, decision="confirmed", reason="structuring below the threshold", analyst="alice")
+    store.approve(case_id, analyst="bob")
+    narrative = build_sar(store.get_case(case_id), institution="Example Bank")["suspicious_activity"]["narrative"]
+    assert words in narrative and "amount_in_sum_30d" not in narrative

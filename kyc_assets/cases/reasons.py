@@ -266,3 +266,25 @@ def evidence_sentences(evidence: Iterable[Mapping], *, threshold: float = 10_000
             if s not in out:
                 out.append(s)
     return out
+
+
+def case_sentences(case: Mapping, *, threshold: float = 10_000.0, currency: str = "USD", limit: int = 6) -> list[str]:
+    """The case's reasons in words, strongest first: the non-monitoring reasons as recorded, then the
+    sentences of its riskiest alert day (latest on ties) and how many alert days there are."""
+    evidence = list(case.get("evidence") or [])
+    alerts = [e for e in evidence if e.get("kind") == "anomaly_alert"]
+    out = [str(e.get("reason")) for e in evidence if e.get("kind") != "anomaly_alert" and e.get("reason")]
+    out = list(dict.fromkeys(out))
+    if alerts:
+        def ref(e):
+            r = e.get("reference") or {}
+            return r if isinstance(r, Mapping) else {}
+        top = max(alerts, key=lambda e: (float(e.get("risk") or 0), str(ref(e).get("partition") or "")))
+        r = ref(top)
+        said = sentences(r.get("reasons"), r.get("features"), transactions=r.get("transactions"),
+                         threshold=threshold, currency=currency)[:limit]
+        days = sorted({str(ref(e).get("partition")) for e in alerts if ref(e).get("partition")})
+        span = f" (alerted on {len(days)} days, {days[0]} to {days[-1]}; strongest {r.get('partition')})" \
+            if len(days) > 1 else f" ({days[0]})" if days else ""
+        out.append(f"Monitoring alert{span}: " + " ".join(said))
+    return out

@@ -145,9 +145,21 @@ def read_evidence(case: dict, warehouse_path: Path) -> dict:
             out["list_entries"] = _list_entries(conn, tables, evidence)
             if case.get("subject_type") == "account":
                 out.update(_account_activity(conn, tables, str(case["subject_id"]), evidence))
+                _in_words(out["anomalies"], evidence)
     except WarehouseUnavailable as exc:
         out["error"] = str(exc)
     return out
+
+
+def _in_words(anomalies: list[dict], evidence: list[dict]) -> None:
+    """Each alert day's reasons as sentences (``said``), with the numbers stored with the case's evidence."""
+    from kyc_assets.cases.reasons import sentences
+
+    refs = {(e.get("reference") or {}).get("partition"): e.get("reference") or {} for e in evidence
+            if e.get("kind") == "anomaly_alert"}
+    for a in anomalies:
+        ref = refs.get(a.get("day"), {})
+        a["said"] = sentences(a.get("reasons"), ref.get("features"), transactions=ref.get("transactions"))
 
 
 def _documents(conn, tables: set[str], keys: list[str]) -> list[dict]:
