@@ -112,7 +112,7 @@ def test_case_page_shows_the_evidence_escaped_with_dagster_links(server, world):
     html = page.text
     assert "<script>" not in html.split("</head>")[1]  # no script at all in the body
     assert "&lt;img src=x onerror=alert(2)&gt;" in html and "&lt;b&gt;bold remark&lt;/b&gt;" in html
-    assert "PETROV, Ivan" in html and "DOB year match &lt;i&gt;1970&lt;/i&gt;" in html  # hit next to entry
+    assert "<mark>PETROV</mark>, <mark>Ivan</mark>" in html and "DOB year match &lt;i&gt;1970&lt;/i&gt;" in html  # hit next to entry
     assert f'src="/cases/{world.customer_case}/documents/{world.document_sha}"' in html
     assert "http://127.0.0.1:3000/assets/screening_results" in html
     assert "http://127.0.0.1:3000/runs/0f1e2d3c-aaaa-bbbb-cccc-000000000001" in html
@@ -239,3 +239,24 @@ def test_kyc_serve_starts_the_dashboard(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_times_dates_and_the_side_by_side_are_for_people():
+    from kyc_assets.cases.web.present import compare, human_date, human_list, when
+
+    assert when("2026-12-01T23:47:07.123456+00:00", "Europe/Berlin") == "2026-12-02 00:47 CET"
+    assert when("2026-07-01T10:00:00.5", None) == "2026-07-01 10:00 UTC" and when("2026-07-01") == "2026-07-01"
+    assert when("2026-07-01T10:00:00Z", "Nowhere/Land") == "2026-07-01 10:00 UTC"
+    assert (human_date("1954-10-17"), human_date("1954-10"), human_date("circa 1954")) == \
+        ("17 October 1954", "October 1954", "circa 1954")
+    assert human_list('[["Passport", "U0978"], ["National ID", "105"]]') == "Passport U0978; National ID 105"
+    rows = {r["label"]: r for r in compare(
+        {"full_name": "Erhan Culha", "date_of_birth": "1954-10-17", "nationality": "DEU", "document_number": "U0978"},
+        {"primary_name": "CULHA, Erhan", "aliases": '["Erhan Çulha"]', "dates_of_birth": '["1954-10-17", "1955"]',
+         "nationalities": '["TR"]', "identifiers": '[["Passport", "U0978 (Turkey)"]]'})}
+    assert str(rows["Name"]["entry"]) == "<mark>CULHA</mark>, <mark>Erhan</mark>"
+    assert str(rows["Aliases"]["entry"]) == "<mark>Erhan</mark> <mark>Çulha</mark>"  # accents folded
+    assert rows["Date of birth"]["same"] and str(rows["Date of birth"]["entry"]) == \
+        "<mark>17 October 1954</mark>; 1955"
+    assert not rows["Nationality"]["same"] and rows["Identifiers"]["same"]
+    assert "<mark>U0978</mark>" in str(rows["Identifiers"]["entry"])

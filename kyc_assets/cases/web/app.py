@@ -30,7 +30,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from kyc_assets.cases.web import auth
+from kyc_assets.cases import reasons
+from kyc_assets.cases.web import auth, present
 from kyc_assets.cases.web.evidence import dagster_links, document_keys, read_evidence, sniff_media_type
 
 HERE = Path(__file__).parent
@@ -68,6 +69,7 @@ class WebConfig:
     dagster_ui_url: str = "http://127.0.0.1:3000"
     session_secret: str | None = None
     audit_views: bool = True  # record who opened which case and document (PII access)
+    institution: str = "Example Bank (demo)"  # the SAR draft's filing institution (KYC_INSTITUTION_NAME)
 
 
 def config_from_env(env=None) -> WebConfig:
@@ -80,7 +82,7 @@ def config_from_env(env=None) -> WebConfig:
     return WebConfig(store=CaseStore.from_env(env), warehouse_path=settings.warehouse_path,
                      document_store_dir=settings.document_store_dir,
                      document_keys=env.get("KYC_DOCUMENT_KEYS") or None, dagster_ui_url=settings.dagster_ui_url,
-                     session_secret=env.get("KYC_SESSION_SECRET") or None)
+                     session_secret=env.get("KYC_SESSION_SECRET") or None, institution=settings.institution_name)
 
 
 class Forbidden(Exception):
@@ -94,6 +96,10 @@ class Forbidden(Exception):
 def _templates() -> Jinja2Templates:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HERE / "templates")), autoescape=True)
     env.filters["pretty"] = lambda v: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)
+    env.filters["when"] = present.when
+    env.filters["human_date"] = present.human_date
+    env.filters["human_list"] = present.human_list
+    env.filters["money"] = lambda v: f"{float(v):,.2f}" if v is not None else ""
     return Jinja2Templates(env=env)
 
 
@@ -132,9 +138,18 @@ def create_app(config: WebConfig) -> Starlette:
                 return None
         return session_of(request).analyst
 
+    def timezone_of(analyst: str | None) -> str:
+        """The analyst's time zone from the directory (``timezone`` in KYC_ANALYSTS_FILE), else UTC."""
+        try:
+            return directory.get(analyst).timezone if analyst else "UTC"
+        except (ValueError, AttributeError):  # AuthenticationError is a ValueError
+            return "UTC"
+
     def page(request: Request, name: str, context: dict, status: int = 200) -> Response:
         session = session_of(request)
-        base = {"analyst": analyst_of(request), "csrf": session.csrf, "proxy_auth": bool(directory.trusted_header),
+        who = analyst_of(request)
+        base = {"analyst": who, "csrf": session.csrf, "proxy_auth": bool(directory.trusted_header),
+                "tz": timezone_of(who),
                 "local_mode": not directory.configured, "dagster_ui_url": config.dagster_ui_url.rstrip("/")}
         return finish(request, templates.TemplateResponse(request, name, {**base, **context}, status_code=status))
 
@@ -238,8 +253,25 @@ def create_app(config: WebConfig) -> Starlette:
             store.append_audit(actor=analyst, action="case_viewed", subject=case["case_id"], detail={})
         proposal = next((d for d in case["decisions"] if d.get("status") == "proposed"), None)
         done = DONE_MESSAGES.get(request.query_params.get("done", ""))
+        entries = evidence.get("list_entries") or {}
+        comparisons = {e["evidence_id"]: present.compare(evidence.get("customer"), entries.get(e["evidence_id"]))
+                       for e in case["evidence"] if e["kind"] == "screening_hit"}
+        alerts = sorted((e for e in case["evidence"] if e["kind"] == "anomaly_alert"),
+                        key=lambda e: str(e["reference"].get("partition") or ""))
+        for e in alerts:
+            ref = e["reference"]
+            e["said"] = reasons.sentences(ref.get("reasons"), ref.get("features"), transactions=ref.get("transactions"))
+        sar = None
+        if case.get("report"):
+            from kyc_assets.cases.sar import SarError, build_sar
+
+            try:
+                sar = build_sar(case, institution=config.institution)
+            except SarError:
+                sar = None
         return page(request, "case.html", {
-            "case": case, "ev": evidence, "links": dagster_links(case["evidence"], config.dagster_ui_url),
+            "case": case, "ev": evidence, "comparisons": comparisons, "alerts": alerts, "sar": sar,
+            "case_reasons": reasons.case_sentences(case), "links": dagster_links(case["evidence"], config.dagster_ui_url),
             "proposal": proposal, "error": error, "done": done, "decisions": case_store.DECISIONS,
             "audit": store.audit_entries(subject=case["case_id"], limit=50),
             "case_url": quote(case["case_id"], safe="")}, status)
