@@ -260,3 +260,49 @@ def test_times_dates_and_the_side_by_side_are_for_people():
         "<mark>17 October 1954</mark>; 1955"
     assert not rows["Nationality"]["same"] and rows["Identifiers"]["same"]
     assert "<mark>U0978</mark>" in str(rows["Identifiers"]["entry"])
+
+
+def test_notes_time_left_directory_assignment_csv_export_and_name_search(server, world):
+    import csv
+    import io
+
+    base, store = server
+    alice = login(base, "alice")
+    # A note: on the page and in the audit log.
+    done = post_form(alice, base, world.customer_case, "note", note="Called the branch: <b>no</b> answer yet.")
+    assert done.status_code == 303
+    page = alice.get(f"{base}/cases/{world.customer_case}").text
+    assert "Called the branch: &lt;b&gt;no&lt;/b&gt; answer yet." in page and "Note added." not in page
+    assert ("alice", "case_note_added", "") in audit_actions(store, world.customer_case)
+    assert store.get_case(world.customer_case)["notes"][0]["text"].startswith("Called the branch")
+    empty = post_form(alice, base, world.customer_case, "note", note="  ")
+    assert empty.status_code == 400 and ("alice", "case_note_refused", "a note needs some text") in \
+        audit_actions(store, world.customer_case)
+    # Time left against the service level, in the queue and on the case page.
+    queue = alice.get(f"{base}/cases").text
+    assert re.search(r'days-left">\d+ days? left</span>', queue)
+    # Assignment: the analysts of the directory to choose from.
+    assert re.search(r'<select name="to" id="assign-to"><option value="alice"[^>]*>alice</option>'
+                     r'<option value="bob"', page)
+    assert post_form(alice, base, world.customer_case, "assign", to="bob").status_code == 303
+    assert store.get_case(world.customer_case)["assigned_to"] == "bob"
+    # The queue as CSV (same filters), audited because it holds names.
+    export = alice.get(f"{base}/cases.csv?status=active&priority=1")
+    assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(export.text)))
+    assert [r["case_id"] for r in rows] == [world.customer_case]  # the P2 account case is filtered out
+    assert rows[0]["subject_name"].endswith("Ivan") and rows[0]["assigned_to"] == "bob" and rows[0]["days_left"]
+    assert ("alice", "queue_exported", "") in audit_actions(store, "cases")
+    # Search by name: the names are encrypted, the store decrypts them for the signed-in analyst.
+    found = alice.get(f"{base}/cases", params={"q": "ivan"}).text
+    assert world.customer_case in found and world.account_case not in found
+
+
+def test_name_search_needs_the_pii_key(tmp_path):
+    from kyc_assets.cases.store import CaseStore
+
+    world = build_world(tmp_path / "world")
+    with_key = CaseStore(world.database_url, pii_keys=world.pii_keys)
+    assert [c["case_id"] for c in with_key.list_cases(search="IVAN")] == [world.customer_case]
+    assert with_key.count_cases(search="ivan") == 1
+    assert CaseStore(world.database_url).list_cases(search="ivan") == []  # no key, no names

@@ -393,6 +393,9 @@ class CaseStore:
                                  "retain_until")}
         out["reasons"] = json.loads(r["reasons"])
         out["overdue"] = r["status"] in ACTIVE_STATUSES and r["due_date"] < date.today().isoformat()
+        # days left against the service level (negative: overdue by that many); None once closed
+        out["days_left"] = (date.fromisoformat(r["due_date"]) - date.today()).days \
+            if r["status"] in ACTIVE_STATUSES else None
         out["subject_name"] = self._decrypt(r.get("subject_name_enc"))
         if evidence_count is not None:
             out["evidence_count"] = int(evidence_count)
@@ -424,8 +427,25 @@ class CaseStore:
             query = query.where(cases.c.priority <= int(min_priority))
         if search:
             like = f"%{search.strip()}%"
-            query = query.where(sa.or_(cases.c.case_id.ilike(like), cases.c.subject_id.ilike(like)))
+            query = query.where(sa.or_(cases.c.case_id.ilike(like), cases.c.subject_id.ilike(like),
+                                       cases.c.case_id.in_(self._name_matches(search))))
         return query
+
+    def _name_matches(self, search: str) -> list[str]:
+        """Case ids whose subject name (decrypted; only with the key, KYC_CASE_KEYS) contains ``search``
+        (case and accents folded). Names are encrypted, so this decrypts them in memory, never in SQL."""
+        if self.cipher is None:
+            return []
+        import unicodedata
+
+        def fold(text: str) -> str:
+            return "".join(c for c in unicodedata.normalize("NFKD", text.casefold()) if not unicodedata.combining(c))
+
+        wanted = fold(search.strip())
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(cases.c.case_id, cases.c.subject_name_enc)
+                                .where(cases.c.subject_name_enc.is_not(None))).all()
+        return [r.case_id for r in rows if wanted and wanted in fold(self._decrypt(r.subject_name_enc) or "")]
 
     def list_cases(self, *, status: str | None = None, assigned_to: str | None = None,
                    subject_type: str | None = None, min_priority: int | None = None, search: str | None = None,
@@ -437,7 +457,8 @@ class CaseStore:
 
         ``status``: a status, "active" (every non-closed one) or None (all); ``assigned_to``: an analyst,
         "" for unassigned, None for any; ``min_priority``: 2 keeps priorities 1 and 2; ``search``:
-        part of a case or subject id. Sorted by ``sort`` (one of QUEUE_SORTS; priority sorts by
+        part of a case or subject id, or of the subject's name (with the PII key only). ``days_left``:
+        days until the due date (negative when overdue; None for closed cases). Sorted by ``sort`` (one of QUEUE_SORTS; priority sorts by
         priority, then due date, then risk, highest first), ties by case id; paged by ``limit``/``offset``."""
         if sort not in QUEUE_SORTS:
             raise InvalidRequest(f"sort must be one of {', '.join(QUEUE_SORTS)}")
@@ -489,6 +510,8 @@ class CaseStore:
         out["evidence"] = [{**dict(e), "reference": json.loads(e["reference"])} for e in evidence]
         out["events"] = [{"at": e["at"], "actor": e["actor"], "action": e["action"],
                           "detail": json.loads(e["detail"])} for e in events]
+        out["notes"] = [{"at": e["at"], "analyst": e["actor"], "text": e["detail"].get("note", "")}
+                        for e in out["events"] if e["action"] == "case_note_added"]
         out["decisions"] = [{k: v for k, v in dict(d).items() if k != "case_id"} for d in decided]
         out["report"] = None if report is None else {k: v for k, v in dict(report).items() if k != "case_id"}
         return out
@@ -547,6 +570,21 @@ class CaseStore:
                     raise CaseClosed(f"case {row.case_id} is closed ({row.outcome}); it cannot be assigned")
                 self._update(conn, row, assigned_to=to)
                 self._event(conn, row.case_id, actor, "case_assigned", {"to": to, "from": row.assigned_to}, _now())
+        return self.get_case(case_id)
+
+    def add_note(self, case_id: str, *, analyst: str, text: str) -> dict:
+        """An analyst's note on a case (any status), kept with the case's events and in the audit log;
+        notes do not change the case's version (they never race a decision). Returns the case."""
+        with self._audited("case_note", analyst, case_id):
+            analyst = self._analyst(analyst)
+            text = (text or "").strip()
+            if not text:
+                raise InvalidRequest("a note needs some text")
+            if len(text) > 4000:
+                raise InvalidRequest("a note has at most 4000 characters")
+            with self._write() as conn:
+                row = self._load(conn, case_id, None)
+                self._event(conn, row.case_id, analyst, "case_note_added", {"note": text}, _now())
         return self.get_case(case_id)
 
     def decide(self, case_id: str, *, decision: str, reason: str, analyst: str,

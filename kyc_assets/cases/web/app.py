@@ -39,14 +39,17 @@ PAGE_SIZE = 50
 MAX_FORM_BYTES = 64 * 1024
 STATUS_FILTERS = ("active", "open", "escalated", "pending_approval", "closed", "all")
 SORTS = ("priority", "due_date", "opened_at", "updated_at", "risk")
-DONE_MESSAGES = {"assigned": "Case assigned.", "decided": "Decision recorded.",
+DONE_MESSAGES = {"noted": "Note added.", "assigned": "Case assigned.", "decided": "Decision recorded.",
                  "proposed": "Confirmation proposed: a second analyst must approve it.",
                  "approved": "Confirmation approved: the case is closed and a SAR draft was prepared.",
                  "rejected": "Confirmation rejected: the case is back in review.",
                  "report_approved": "SAR draft approved."}
 # The store's audit names of each form's action (a refusal is audited as "<name>_refused").
+EXPORT_MAX = 10_000
+EXPORT_COLUMNS = ("case_id", "priority", "status", "subject_type", "subject_id", "subject_name", "risk", "due_date",
+                  "days_left", "assigned_to", "opened_at", "evidence_count", "reasons")
 AUDIT_ACTIONS = {"assign": "case_assign", "decide": "case_decide", "approve": "case_approve",
-                 "reject": "case_reject", "approve_report": "report_approve"}
+                 "reject": "case_reject", "approve_report": "report_approve", "note": "case_note"}
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'self'; form-action 'self'; "
                                "frame-ancestors 'none'; base-uri 'none'",
@@ -99,6 +102,7 @@ def _templates() -> Jinja2Templates:
     env.filters["when"] = present.when
     env.filters["human_date"] = present.human_date
     env.filters["human_list"] = present.human_list
+    env.filters["days_left"] = present.days_left
     env.filters["money"] = lambda v: f"{float(v):,.2f}" if v is not None else ""
     return Jinja2Templates(env=env)
 
@@ -232,6 +236,8 @@ def create_app(config: WebConfig) -> Starlette:
         filters = {"status": None if status == "all" else status,
                    "assigned_to": analyst if assigned == "me" else "" if assigned == "unassigned" else None,
                    "min_priority": priority, "search": search}
+        if request.url.path.endswith(".csv"):
+            return export_csv(request, analyst, filters, sort)
         total = store.count_cases(**filters)
         rows = store.list_cases(**filters, sort=sort, descending=q.get("desc") == "1" and sort != "priority",
                                 limit=PAGE_SIZE, offset=(page_no - 1) * PAGE_SIZE)
@@ -241,6 +247,23 @@ def create_app(config: WebConfig) -> Starlette:
             "rows": rows, "total": total, "page_no": page_no, "pages": max(1, math.ceil(total / PAGE_SIZE)),
             "params": params, "query": lambda **kw: urlencode({**params, **kw}), "statuses": STATUS_FILTERS,
             "sorts": SORTS, "next": request.url.path + (f"?{request.url.query}" if request.url.query else "")})
+
+    def export_csv(request: Request, analyst: str, filters: dict, sort: str) -> Response:
+        """The queue as CSV (the same filters, every page, at most EXPORT_MAX rows), audited: it may hold
+        subject names (decrypted for the signed-in analyst)."""
+        import csv
+        import io
+
+        rows = store.list_cases(**filters, sort=sort, limit=EXPORT_MAX)
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(EXPORT_COLUMNS)
+        for r in rows:
+            writer.writerow([("; ".join(r["reasons"]) if k == "reasons" else r.get(k)) for k in EXPORT_COLUMNS])
+        store.append_audit(actor=analyst, action="queue_exported", subject="cases",
+                           detail={"rows": len(rows), **{k: v for k, v in filters.items() if v not in (None, "")}})
+        return finish(request, Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers={
+            "Content-Disposition": 'attachment; filename="case-queue.csv"'}))
 
     def render_case(request: Request, case_id: str, analyst: str, *, error: str | None = None,
                     status: int = 200) -> Response:
@@ -271,7 +294,8 @@ def create_app(config: WebConfig) -> Starlette:
                 sar = None
         return page(request, "case.html", {
             "case": case, "ev": evidence, "comparisons": comparisons, "alerts": alerts, "sar": sar,
-            "case_reasons": reasons.case_sentences(case), "links": dagster_links(case["evidence"], config.dagster_ui_url),
+            "case_reasons": reasons.case_sentences(case),
+            "directory": directory.names() if directory.configured else [], "links": dagster_links(case["evidence"], config.dagster_ui_url),
             "proposal": proposal, "error": error, "done": done, "decisions": case_store.DECISIONS,
             "audit": store.audit_entries(subject=case["case_id"], limit=50),
             "case_url": quote(case["case_id"], safe="")}, status)
@@ -339,6 +363,9 @@ def create_app(config: WebConfig) -> Starlette:
                 await run_in_threadpool(store.reject, case_id, analyst=analyst, reason=form.get("reason", ""),
                                         expected_version=version)
                 done = "rejected"
+            elif action == "note":
+                await run_in_threadpool(store.add_note, case_id, analyst=analyst, text=form.get("note", ""))
+                done = "noted"
             else:  # approve_report
                 await run_in_threadpool(store.approve_report, case_id, analyst=analyst, expected_version=version)
                 done = "report_approved"
@@ -402,10 +429,11 @@ def create_app(config: WebConfig) -> Starlette:
         Route("/login", login, methods=["GET", "POST"]),
         Route("/logout", logout, methods=["POST"]),
         Route("/cases", queue),
+        Route("/cases.csv", queue),
         Route("/cases/{case_id}", case_page),
         Route("/cases/{case_id}/documents/{sha256}", document),
         *[Route(f"/cases/{{case_id}}/{name.replace('_', '-')}", action_route(name), methods=["POST"])
-          for name in ("assign", "decide", "approve", "reject", "approve_report")],
+          for name in ("assign", "decide", "approve", "reject", "approve_report", "note")],
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     return Starlette(routes=routes, exception_handlers={404: not_found})

@@ -147,3 +147,14 @@ def compare(customer: dict | None, entry: dict | None) -> list[dict]:
                                        else escape(human_date(i) if dates else i) for i in raw)
         rows.append({"label": label, "customer": c_html, "entry": e_html, "same": same})
     return rows
+
+
+def days_left(value: int | None) -> str:
+    """Time left against the service level: ``due today``, ``2 days left``, ``overdue by 1 day``."""
+    if value is None:
+        return ""
+    if value == 0:
+        return "due today"
+    n = abs(int(value))
+    unit = "day" if n == 1 else "days"
+    return f"{n} {unit} left" if value > 0 else f"overdue by {n} {unit}"
