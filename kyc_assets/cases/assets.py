@@ -121,7 +121,7 @@ def build_escalated_cases(sla_days, lineage_assets=None, *, evidence_inputs: boo
         group_name="cases",
         owners=["team:aml-investigations"],
         kinds={"sqlite", "duckdb"},
-        code_version="2",
+        code_version="3",
         automation_condition=dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing())
         .with_label("eager_allow_missing"),
         check_specs=[
