@@ -147,3 +147,17 @@ def test_the_trace_and_the_sar_narrative_say_the_reasons_in_words(tmp_path):
     store.approve(case_id, analyst="bob")
     narrative = build_sar(store.get_case(case_id), institution="Example Bank")["suspicious_activity"]["narrative"]
     assert words in narrative and "amount_in_sum_30d" not in narrative
+
+
+def test_the_queue_shows_one_monitoring_reason_per_case_not_one_per_alert_day(tmp_path):
+    from kyc_assets_tests.case_helpers import sqlite_store
+
+    tx, scores, features = _world()
+    later = scores[scores["account_id"] == "ACC-S"].assign(as_of_date=pd.Timestamp("2026-09-07"), risk_score=0.8)
+    store = sqlite_store(tmp_path)
+    store.escalate(anomaly_candidates(scores, features=features, transactions=tx), sla_days=5)
+    store.escalate(anomaly_candidates(later, transactions=tx), sla_days=5)  # a second day joins the case
+    case = next(c for c in store.list_cases() if c["subject_id"] == "ACC-S")
+    assert case["evidence_count"] == 2 and len(case["reasons"]) == 1
+    assert case["reasons"][0].startswith("Monitoring alert (alerted on 2 days, 2026-09-06 to 2026-09-07; "
+                                         "strongest 2026-09-06): 9 cash deposits of 9,100–9,950 USD")

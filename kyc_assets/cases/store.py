@@ -354,7 +354,23 @@ class CaseStore:
                         case_id=case_id, evidence_id=e.evidence_id, kind=e.kind, risk=e.risk, reason=e.reason,
                         reference=json.dumps(e.reference, sort_keys=True, default=str), added_at=now))
                     added += 1
+                if any(e.kind == "anomaly_alert" for e in fresh):
+                    self._summarise_alerts(conn, case_id)
         return {"opened": opened, "updated": updated, "evidence_added": added}
+
+    @staticmethod
+    def _summarise_alerts(conn: sa.Connection, case_id: str) -> None:
+        """The case's reasons with its monitoring alerts as one sentence group (the riskiest day's reasons
+        in words and the span of alert days, see cases/reasons.py), not one line per alert day."""
+        from kyc_assets.cases.reasons import case_sentences
+
+        evidence = [{"kind": r.kind, "risk": r.risk, "reason": r.reason, "reference": json.loads(r.reference)}
+                    for r in conn.execute(sa.select(case_evidence.c.kind, case_evidence.c.risk, case_evidence.c.reason,
+                                                    case_evidence.c.reference)
+                                          .where(case_evidence.c.case_id == case_id)
+                                          .order_by(case_evidence.c.added_at, case_evidence.c.evidence_id))]
+        conn.execute(cases.update().where(cases.c.case_id == case_id)
+                     .values(reasons=json.dumps(case_sentences({"evidence": evidence}))))
 
     def known_evidence_ids(self, evidence_ids: list[str]) -> set[str]:
         """Those of ``evidence_ids`` already recorded in some case (escalation skips their lineage)."""
