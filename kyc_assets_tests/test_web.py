@@ -306,3 +306,19 @@ def test_name_search_needs_the_pii_key(tmp_path):
     assert [c["case_id"] for c in with_key.list_cases(search="IVAN")] == [world.customer_case]
     assert with_key.count_cases(search="ivan") == 1
     assert CaseStore(world.database_url).list_cases(search="ivan") == []  # no key, no names
+
+
+def test_alert_days_that_say_the_same_collapse_into_one_timeline_row(server, world):
+    from kyc_assets.cases.escalation import CaseCandidate, Evidence
+
+    base, store = server
+    case = store.get_case(world.account_case)
+    last = next(e for e in case["evidence"] if e["reference"]["partition"] == "2026-01-27")
+    more = [Evidence(kind="anomaly_alert", risk=0.9, reason="x", identity=("ACC-0042", day),
+                     reference={**last["reference"], "partition": day, "run_id": f"run-{day}"})
+            for day in ("2026-01-29", "2026-01-28")]
+    store.escalate([CaseCandidate("account", "ACC-0042", more)], sla_days=5)
+    page = login(base, "alice").get(f"{base}/cases/{world.account_case}").text
+    table = page.split('id="alert-timeline"')[1].split("</table>")[0]
+    assert table.count("<tr>") == 3  # header, 2026-01-20, 2026-01-27 to 2026-01-29
+    assert "2026-01-27 to 2026-01-29" in table and "3 alert days" in table

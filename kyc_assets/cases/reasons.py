@@ -69,7 +69,7 @@ def _span_days(rows: list[Mapping]) -> int:
     days = sorted({str(r.get("timestamp", ""))[:10] for r in rows if r.get("timestamp")})
     if len(days) < 2:
         return 1
-    return (date.fromisoformat(days[-1]) - date.fromisoformat(days[0])).days + 1
+    return (date.fromisoformat(days[-1][:10]) - date.fromisoformat(days[0][:10])).days + 1
 
 
 def _kind_words(rows: list[Mapping]) -> str:
@@ -84,7 +84,8 @@ def _structuring(f: Mapping, tx: list[Mapping], threshold: float, currency: str)
         amounts = [_num(r.get("amount")) or 0.0 for r in tx]
         lo, hi = min(amounts), max(amounts)
         spread = money(lo, currency) if lo == hi else f"{lo:,.0f}–{hi:,.0f} {currency}"
-        return (f"{len(tx)} {_kind_words(tx)} of {spread} in {_span_days(tx)} days, total "
+        span = _span_days(tx)
+        return (f"{len(tx)} {_kind_words(tx)} of {spread} in {span} day{'s' if span != 1 else ''}, total "
                 f"{money(sum(amounts), currency)}, each under the {threshold:,.0f} {currency} reporting threshold.")
     n30, n7 = _int(f.get("structuring_count_30d")), _int(f.get("structuring_count_7d"))
     return (f"{n30 or n7} transactions just under the {threshold:,.0f} {currency} reporting threshold in "

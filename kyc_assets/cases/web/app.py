@@ -281,9 +281,19 @@ def create_app(config: WebConfig) -> Starlette:
                        for e in case["evidence"] if e["kind"] == "screening_hit"}
         alerts = sorted((e for e in case["evidence"] if e["kind"] == "anomaly_alert"),
                         key=lambda e: str(e["reference"].get("partition") or ""))
+        timeline: list[dict] = []  # consecutive alert days saying the same thing: one row with a day range
         for e in alerts:
             ref = e["reference"]
-            e["said"] = reasons.sentences(ref.get("reasons"), ref.get("features"), transactions=ref.get("transactions"))
+            said = reasons.sentences(ref.get("reasons"), ref.get("features"), transactions=ref.get("transactions"))
+            e["said"] = said
+            last = timeline[-1] if timeline else None
+            if last and last["said"][:1] == said[:1] and last["role"] == ref.get("explained_by_role"):
+                last.update(last_day=ref.get("partition"), days=last["days"] + 1, risk=max(last["risk"], e["risk"]),
+                            said=said)
+            else:
+                timeline.append({"first_day": ref.get("partition"), "last_day": ref.get("partition"), "days": 1,
+                                 "risk": e["risk"], "said": said, "model": ref.get("model_version"),
+                                 "role": ref.get("explained_by_role"), "account_role": ref.get("account_role")})
         sar = None
         if case.get("report"):
             from kyc_assets.cases.sar import SarError, build_sar
@@ -293,7 +303,7 @@ def create_app(config: WebConfig) -> Starlette:
             except SarError:
                 sar = None
         return page(request, "case.html", {
-            "case": case, "ev": evidence, "comparisons": comparisons, "alerts": alerts, "sar": sar,
+            "case": case, "ev": evidence, "comparisons": comparisons, "alerts": alerts, "timeline": timeline, "sar": sar,
             "case_reasons": reasons.case_sentences(case),
             "directory": directory.names() if directory.configured else [], "links": dagster_links(case["evidence"], config.dagster_ui_url),
             "proposal": proposal, "error": error, "done": done, "decisions": case_store.DECISIONS,

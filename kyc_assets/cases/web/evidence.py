@@ -225,12 +225,16 @@ def _account_activity(conn, tables: set[str], account: str, evidence: list[dict]
     if "transactions" in tables:
         amount = "COALESCE(amount_base, amount)"
         daily = _rows(conn, f"""
-            WITH t AS (SELECT CAST(timestamp AS DATE) AS day, sender_account, receiver_account, {amount} AS amt
+            WITH t AS (SELECT CAST(timestamp AS DATE) AS day, sender_account, receiver_account, {amount} AS amt,
+                              sender_account = receiver_account AS own, channel = 'cash_withdrawal' AS withdrawal
                        FROM kyc.transactions WHERE sender_account = ? OR receiver_account = ?),
                  last AS (SELECT max(day) AS d FROM t)
             SELECT strftime(day, '%Y-%m-%d') AS day,
-                   sum(CASE WHEN receiver_account = ? THEN amt ELSE 0 END) AS inflow,
-                   sum(CASE WHEN sender_account = ? THEN amt ELSE 0 END) AS outflow
+                   -- the account's own cash movement is one leg: a deposit in, a withdrawal out
+                   sum(CASE WHEN receiver_account = ? AND NOT (own AND withdrawal IS TRUE) THEN amt ELSE 0 END)
+                       AS inflow,
+                   sum(CASE WHEN sender_account = ? AND (NOT own OR withdrawal IS TRUE) THEN amt ELSE 0 END)
+                       AS outflow
             FROM t, last WHERE day > last.d - INTERVAL {CHART_DAYS} DAY GROUP BY day ORDER BY day""",
                       [account, account, account, account])
         out["chart"] = build_chart([{"day": d["day"], "inflow": float(d["inflow"] or 0),
