@@ -322,3 +322,11 @@ def test_alert_days_that_say_the_same_collapse_into_one_timeline_row(server, wor
     table = page.split('id="alert-timeline"')[1].split("</table>")[0]
     assert table.count("<tr>") == 3  # header, 2026-01-20, 2026-01-27 to 2026-01-29
     assert "2026-01-27 to 2026-01-29" in table and "3 alert days" in table
+
+
+def test_aliases_read_as_names():
+    from kyc_assets.cases.web.present import human_list
+
+    assert human_list('[["Leonid E. SLUTSKY", "strong_aka"], ["Lenya", "weak_aka"]]') == \
+        "Leonid E. SLUTSKY; Lenya (weak alias)"
+    assert human_list([{"name": "A. B.", "quality": "weak"}, {"name": "C D"}]) == "A. B. (weak alias); C D"

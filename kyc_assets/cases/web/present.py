@@ -76,8 +76,13 @@ def _items(value: object) -> list:
     if isinstance(value, (list, tuple)):
         out = []
         for v in value:
-            if isinstance(v, (list, tuple)):
+            if isinstance(v, (list, tuple)) and len(v) == 2 and str(v[1]).lower().endswith("aka"):
+                out.append(f"{v[0]}{' (weak alias)' if 'weak' in str(v[1]).lower() else ''}")  # [name, quality]
+            elif isinstance(v, (list, tuple)):
                 out.append(" ".join(str(x) for x in v if x not in (None, "")))
+            elif isinstance(v, dict) and v.get("name"):  # an alias: its name, a weak one said so
+                weak = "weak" in str(v.get("quality") or v.get("type") or "").lower()
+                out.append(f"{v['name']}{' (weak alias)' if weak else ''}")
             elif isinstance(v, dict):
                 out.append(", ".join(str(x) for x in v.values() if x not in (None, "")))
             elif v not in (None, ""):
