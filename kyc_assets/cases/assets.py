@@ -17,7 +17,7 @@ from kyc_assets.cases.escalation import (
 from kyc_assets.cases.triage import distribution, spread_ok
 from kyc_assets.quality import gx
 from kyc_assets.quality.checks import gx_check, table_metadata
-from kyc_assets.resources import CaseStoreResource
+from kyc_assets.resources import CaseStoreResource, WarehouseIOManager
 
 CASE_COLUMNS = ["case_id", "subject_type", "subject_id", "status", "priority", "risk", "reasons", "due_date",
                 "opened_at", "evidence_count", "evidence"]
@@ -96,6 +96,38 @@ def _lineage_graph(context: dg.AssetExecutionContext, lineage_assets, cache: lis
     return context.job_def.asset_layer.asset_graph
 
 
+EVIDENCE_INPUTS = "escalation_evidence_inputs"
+
+
+class _OptionalInputs(dg.IOManager):
+    """Loads through the warehouse; a table that was never materialized loads as an empty frame, with a
+    warning (a deployment that screens but does not monitor transactions still escalates)."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def handle_output(self, context, obj):  # pragma: no cover - inputs only
+        raise NotImplementedError("an input manager")
+
+    def load_input(self, context):
+        try:
+            return self.inner.load_input(context)
+        except Exception as exc:
+            if "does not exist" not in str(exc):
+                raise
+            context.log.warning(f"{context.upstream_output.asset_key.to_user_string() if context.upstream_output else 'input'}"
+                                " is not in the warehouse: alerts escalate without the numbers and transactions "
+                                "behind them, and no counterparty roles are inferred")
+            return pd.DataFrame()
+
+
+class OptionalWarehouseInputs(WarehouseIOManager):
+    """The warehouse as an input manager for escalation's evidence inputs (see _OptionalInputs)."""
+
+    def create_io_manager(self, context):
+        return _OptionalInputs(super().create_io_manager(context))
+
+
 def build_escalated_cases(sla_days, lineage_assets=None, *, evidence_inputs: bool = False,
                           settings=None) -> dg.AssetsDefinition:
     """The escalation asset; ``sla_days`` is the service level (days) for all priorities, or a
@@ -111,13 +143,18 @@ def build_escalated_cases(sla_days, lineage_assets=None, *, evidence_inputs: boo
     settings = settings or Settings.from_env()
     roles_file = load_roles_file(settings.account_roles_path)  # a bad file fails at load, in one line
     graph_cache: list = []
-    extra_ins = {"transaction_features": dg.AssetIn(), "transactions": dg.AssetIn(
+    extra_ins = {"transaction_features": dg.AssetIn(input_manager_key=EVIDENCE_INPUTS), "transactions": dg.AssetIn(
+        input_manager_key=EVIDENCE_INPUTS,
         metadata={"columns": ["transaction_id", "timestamp", "sender_account", "receiver_account", "amount",
                               "currency", "channel", "sender_country", "receiver_country"]})} \
         if evidence_inputs else {}
+    extra_resources = {EVIDENCE_INPUTS: OptionalWarehouseInputs(database=str(settings.warehouse_path), schema="kyc")} \
+        if evidence_inputs else None
 
     @dg.asset(
         ins=extra_ins or None,
+        resource_defs=extra_resources,
+        required_resource_keys={"case_store"},
         group_name="cases",
         owners=["team:aml-investigations"],
         kinds={"sqlite", "duckdb"},
@@ -136,7 +173,7 @@ def build_escalated_cases(sla_days, lineage_assets=None, *, evidence_inputs: boo
     )
     def escalated_cases(context: dg.AssetExecutionContext, screening_results: pd.DataFrame,
                         customers: pd.DataFrame, anomaly_scores: pd.DataFrame, extracted_entities: pd.DataFrame,
-                        case_store: CaseStoreResource, **evidence: pd.DataFrame):
+                        **evidence: pd.DataFrame):
         """Open cases for review: one per subject (customer, account, or an unmatched document),
         gathering new evidence instead of duplicating: screening hits that no analyst suppressed,
         anomaly alerts, and identity-document failures (invalid MRZ, expired, extraction
@@ -144,6 +181,7 @@ def build_escalated_cases(sla_days, lineage_assets=None, *, evidence_inputs: boo
         level of that priority, and references back to the evidence (asset, partition, run id, data
         and code version, document sha256, list version, model version). Cases live in the case
         store (SQL); this table mirrors the active ones."""
+        case_store: CaseStoreResource = context.resources.case_store
         store = case_store.store()
         today = datetime.now(UTC).date().isoformat()
         candidates = merge_candidates(screening_candidates(screening_results, customers),
