@@ -139,7 +139,8 @@ def build_assets(settings: Settings) -> list:
         *build_monitoring_assets(settings.transactions_start_date, settings.model_retrain_cron),
     ]
     # Escalation records each evidence item's exact lineage through this graph (audit/lineage.py).
-    return [*assets, build_escalated_cases(settings.case_service_level, lineage_assets=assets)]
+    return [*assets, build_escalated_cases(settings.case_service_level, lineage_assets=assets,
+                                             evidence_inputs=True, settings=settings)]
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:

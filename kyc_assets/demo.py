@@ -141,6 +141,12 @@ def summarize(settings, resources) -> dict:
             "accounts_alerted": one("select count(distinct account_id) from kyc.anomaly_scores where alert"),
             "open_cases": one("select count(*) from kyc.escalated_cases"),
         }
+        by_priority = {p: 0 for p in (1, 2, 3, 4)}
+        if "escalated_cases" in tables:
+            for priority, count in con.execute("select priority, count(*) from kyc.escalated_cases "
+                                               "group by priority").fetchall():
+                by_priority[int(priority)] = int(count)
+        summary["cases_by_priority"] = by_priority
     return summary
 
 
@@ -153,6 +159,10 @@ def print_summary(summary: dict, settings, out) -> None:
     print(f"  transactions          {s['transactions']} ({s['transactions_quarantined']} quarantined)", file=out)
     print(f"  alerts                {s['alerts']} account-days on {s['accounts_alerted']} accounts", file=out)
     print(f"  open cases            {s['open_cases']}", file=out)
+    by_priority = s.get("cases_by_priority") or {}
+    if by_priority:
+        print("  by priority           " + ", ".join(f"P{p}: {n}" for p, n in sorted(by_priority.items()))
+              + "  (1 = act today)", file=out)
     failed = sorted({name for name, passed in s.get("check_results", []) if not passed})
     print(f"  asset checks          {len(s.get('check_results', []))} evaluated, "
           f"{'all passed' if not failed else 'failed: ' + ', '.join(failed)}", file=out)

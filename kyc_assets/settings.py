@@ -103,13 +103,21 @@ class Settings:
     analysts_file: Path | None = None
     trusted_user_header: str = ""
     institution_name: str = "Example Bank (demo)"
+    # Counterparty roles (cases/roles.py): an optional CSV of account_id,role (merchant, payroll).
+    account_roles_path: Path | None = None
     # The Dagster instance the platform runs on (the Makefile exports the same default): `kyc trace`
     # and `kyc case export` read materializations from it.
     dagster_home: Path | None = None
 
     @property
     def case_service_level(self) -> dict[int, int]:
-        """Days to decide a case, per priority 1..4 (escalation's due date)."""
+        """Days to decide a case, per priority 1..4 (escalation's due date). Without
+        KYC_CASE_SLA_DAYS_BY_PRIORITY the levels scale with KYC_CASE_SLA_DAYS (S): priority 1 in one
+        day, 2 in ceil(S / 2), 3 in S, 4 in 2 S (1, 3, 5, 10 days by default); with it, the listed
+        priorities take its values and the others S."""
+        if not self.case_sla_days_by_priority:
+            s = self.case_sla_days
+            return {1: 1, 2: max(1, -(-s // 2)), 3: s, 4: 2 * s}
         levels = {p: self.case_sla_days for p in (1, 2, 3, 4)}
         levels.update(dict(self.case_sla_days_by_priority))
         return levels
@@ -175,6 +183,8 @@ class Settings:
             reporting_threshold=float(env.get("KYC_REPORTING_THRESHOLD", "10000")),
             high_risk_countries=_csv(env.get("KYC_HIGH_RISK_COUNTRIES", "IR,KP,MM,SY,AF,YE,RU")),
             case_sla_days=int(env.get("KYC_CASE_SLA_DAYS", "5")),
+            case_sla_days_by_priority=_sla_by_priority(env.get("KYC_CASE_SLA_DAYS_BY_PRIORITY", "")),
+            account_roles_path=path("KYC_ACCOUNT_ROLES_PATH", None),
             sensor_settle_seconds=float(env.get("KYC_SENSOR_SETTLE_SECONDS", "2")),
             sensor_max_files_per_tick=int(env.get("KYC_SENSOR_MAX_FILES_PER_TICK", "100")),
             llm_api_key_set=bool(env.get("OPENAI_API_KEY")),
@@ -189,6 +199,24 @@ class Settings:
             **_screening_settings(env),
             **_review_settings(env),
         )
+
+
+# -- case triage (cases/triage.py) --------------------------------------------------------------
+
+def _sla_by_priority(value: str) -> tuple[tuple[int, int], ...]:
+    """``KYC_CASE_SLA_DAYS_BY_PRIORITY``: ``1:1,2:3,3:5,4:10`` (priority:days; empty = derived)."""
+    out = []
+    for part in _csv(value):
+        priority, sep, days = part.partition(":")
+        try:
+            pair = (int(priority), int(days))
+        except ValueError:
+            pair = (0, 0)
+        if not sep or pair[0] not in (1, 2, 3, 4) or pair[1] < 1:
+            raise ValueError(f"KYC_CASE_SLA_DAYS_BY_PRIORITY: {part!r} is not PRIORITY:DAYS "
+                             "(priority 1-4, days >= 1), e.g. 1:1,2:3,3:5,4:10")
+        out.append(pair)
+    return tuple(out)
 
 
 def _http_url(name: str, value: str) -> str:

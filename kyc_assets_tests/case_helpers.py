@@ -15,7 +15,8 @@ def hit(customer: str = "C-1", entity: str = "us_ofac_sdn:1", score: float = 0.9
                     identity=(customer, entity, ENTRY_HASH, score),
                     reference={"asset_key": "screening_results", "run_id": "run-1", "list_source": "us_ofac_sdn",
                                "list_entity_id": entity, "list_version": "v1", "entry_hash": ENTRY_HASH,
-                               "hit_type": "sanctions", "document_sha256s": ["a" * 64]})
+                               "hit_type": "sanctions", "document_sha256s": ["a" * 64], "decision": "match",
+                               "score": score, "explanation": "name tokens 2/2 aligned; DOB matches"})
 
 
 def alert(account: str = "ACC1", day: str = "2026-09-03", risk: float = 0.8) -> Evidence:

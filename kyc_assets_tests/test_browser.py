@@ -64,6 +64,7 @@ def test_review_and_four_eyes_approval_in_chromium(chromium, tmp_path):
         rows = alice.locator("#queue tbody tr")
         assert rows.count() == 2
         assert SCRIPT_NAME in alice.inner_text("#queue")
+        assert "cash deposits" in alice.inner_text("#queue") or "sanctions" in alice.inner_text("#queue")
         alice.screenshot(path=str(ARTIFACTS / "queue.png"), full_page=True)
 
         # Alice takes the customer case and reviews its evidence.
@@ -71,7 +72,16 @@ def test_review_and_four_eyes_approval_in_chromium(chromium, tmp_path):
         alice.wait_for_url(f"**/cases/{world.customer_case}")
         assert alice.inner_text("#subject-name") == SCRIPT_NAME
         assert alice.locator("img.doc-image").evaluate("img => img.complete && img.naturalWidth > 0")
-        assert "PETROV, Ivan" in alice.content()
+        assert "PETROV, Ivan" in alice.inner_text("#compare-1")
+        # The hit side by side: customer record and list entry field by field, matched words marked,
+        # aliases and dates for people (never raw JSON), times without microseconds.
+        compare = alice.inner_text("#compare-1")
+        assert "Customer record" in compare and "Ivan Petrov; I. Petrov" in compare and '["' not in compare
+        assert "1 January 1970" in compare
+        assert {m.lower() for m in alice.locator("#compare-1 mark").all_inner_texts()} >= {"ivan", "petrov"}
+        assert alice.locator("#compare-1 tr.agree").count() >= 1  # the date of birth or the passport agrees
+        assert ".000" not in alice.inner_text("main") and "UTC" in alice.inner_text("main")
+        alice.screenshot(path=str(ARTIFACTS / "sanctions_case.png"), full_page=True)
         alice.click("#assign")
         alice.wait_for_selector("#notice")
         assert alice.inner_text("#assigned-to") == "alice"
@@ -97,17 +107,31 @@ def test_review_and_four_eyes_approval_in_chromium(chromium, tmp_path):
         bob.wait_for_selector("#notice")
         assert "closed" in bob.inner_text("#case-status") and "confirmed" in bob.inner_text("#case-status")
         assert bob.inner_text("#report-status") == "draft"
+        # The SAR draft reads in the dashboard before and after its approval; bob's times are in his zone.
+        assert "alice" in bob.inner_text("#sar-narrative") and "awaiting approval" in bob.inner_text("#sar")
+        assert "CET" in bob.inner_text("main")
         # The report was prepared by alice, so bob approves it too.
         bob.click("#approve-report")
         bob.wait_for_selector("#notice")
         assert bob.inner_text("#report-status") == "approved"
+        assert "approved by bob" in bob.inner_text("#sar") and bob.inner_text("#sar-narrative")
         bob.screenshot(path=str(ARTIFACTS / "case_approved.png"), full_page=True)
 
         # The account case shows the transaction history chart with its alert days.
         bob.goto(f"{base}/cases/{world.account_case}")
         assert bob.locator("#tx-chart polyline").count() == 2
         assert bob.locator("#tx-chart circle.alert").count() == 2
-        assert "structuring" in bob.inner_text("table.anomalies")
+        assert bob.locator("#tx-chart line.alert-day").count() == 2
+        assert bob.locator("#tx-chart text.label").count() >= 8  # amounts on the y axis, days on the x axis
+        assert bob.locator("#tx-chart").bounding_box()["width"] > 1000  # the chart uses the page's width
+        # One timeline sorted by day (escalated newest first), reasons in words with their numbers.
+        days = [row.split("\t")[0] for row in bob.locator("#alert-timeline tr").all_inner_texts()[1:]]
+        assert days == ["2026-01-20", "2026-01-27"]
+        assert "2 cash deposits of 9,500 USD in 8 days, total 19,000 USD" in bob.inner_text("#alert-timeline")
+        assert bob.locator("article.anomaly_alert").count() == 0  # no card per alert day
+        # The transactions behind the alert are highlighted in the account's history.
+        flagged = bob.locator("#transactions tr.flagged").all_inner_texts()
+        assert len(flagged) == 2 and all("9,500.00" in r and "structuring" in r for r in flagged)
         bob.screenshot(path=str(ARTIFACTS / "account_case.png"), full_page=True)
 
         assert alice.dialogs == [] and bob.dialogs == [], "no script from the data ran"

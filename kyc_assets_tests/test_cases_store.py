@@ -51,7 +51,7 @@ def test_escalation_is_idempotent_and_keeps_one_open_case_per_subject(tmp_path):
     hit = open_cases["C-1"]
     assert len(hit["evidence"]) == 2 and hit["priority"] == 1 and hit["risk"] == 0.97
     assert '"document_sha256s": ["' + "a" * 64 in hit["evidence"][0]["reference"]
-    assert open_cases["ACC1"]["priority"] == priority_for(0.8) == 2
+    assert open_cases["ACC1"]["priority"] == 3 and priority_for(0.8) == 2  # one typology: priority 3 (triage)
     assert store.verify_audit().intact and store.verify_audit().entries == 4
 
 

@@ -112,7 +112,7 @@ def test_case_page_shows_the_evidence_escaped_with_dagster_links(server, world):
     html = page.text
     assert "<script>" not in html.split("</head>")[1]  # no script at all in the body
     assert "&lt;img src=x onerror=alert(2)&gt;" in html and "&lt;b&gt;bold remark&lt;/b&gt;" in html
-    assert "PETROV, Ivan" in html and "DOB year match &lt;i&gt;1970&lt;/i&gt;" in html  # hit next to entry
+    assert "<mark>PETROV</mark>, <mark>Ivan</mark>" in html and "DOB year match &lt;i&gt;1970&lt;/i&gt;" in html  # hit next to entry
     assert f'src="/cases/{world.customer_case}/documents/{world.document_sha}"' in html
     assert "http://127.0.0.1:3000/assets/screening_results" in html
     assert "http://127.0.0.1:3000/runs/0f1e2d3c-aaaa-bbbb-cccc-000000000001" in html
@@ -239,3 +239,94 @@ def test_kyc_serve_starts_the_dashboard(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_times_dates_and_the_side_by_side_are_for_people():
+    from kyc_assets.cases.web.present import compare, human_date, human_list, when
+
+    assert when("2026-12-01T23:47:07.123456+00:00", "Europe/Berlin") == "2026-12-02 00:47 CET"
+    assert when("2026-07-01T10:00:00.5", None) == "2026-07-01 10:00 UTC" and when("2026-07-01") == "2026-07-01"
+    assert when("2026-07-01T10:00:00Z", "Nowhere/Land") == "2026-07-01 10:00 UTC"
+    assert (human_date("1954-10-17"), human_date("1954-10"), human_date("circa 1954")) == \
+        ("17 October 1954", "October 1954", "circa 1954")
+    assert human_list('[["Passport", "U0978"], ["National ID", "105"]]') == "Passport U0978; National ID 105"
+    rows = {r["label"]: r for r in compare(
+        {"full_name": "Erhan Culha", "date_of_birth": "1954-10-17", "nationality": "DEU", "document_number": "U0978"},
+        {"primary_name": "CULHA, Erhan", "aliases": '["Erhan Çulha"]', "dates_of_birth": '["1954-10-17", "1955"]',
+         "nationalities": '["TR"]', "identifiers": '[["Passport", "U0978 (Turkey)"]]'})}
+    assert str(rows["Name"]["entry"]) == "<mark>CULHA</mark>, <mark>Erhan</mark>"
+    assert str(rows["Aliases"]["entry"]) == "<mark>Erhan</mark> <mark>Çulha</mark>"  # accents folded
+    assert rows["Date of birth"]["same"] and str(rows["Date of birth"]["entry"]) == \
+        "<mark>17 October 1954</mark>; 1955"
+    assert not rows["Nationality"]["same"] and rows["Identifiers"]["same"]
+    assert "<mark>U0978</mark>" in str(rows["Identifiers"]["entry"])
+
+
+def test_notes_time_left_directory_assignment_csv_export_and_name_search(server, world):
+    import csv
+    import io
+
+    base, store = server
+    alice = login(base, "alice")
+    # A note: on the page and in the audit log.
+    done = post_form(alice, base, world.customer_case, "note", note="Called the branch: <b>no</b> answer yet.")
+    assert done.status_code == 303
+    page = alice.get(f"{base}/cases/{world.customer_case}").text
+    assert "Called the branch: &lt;b&gt;no&lt;/b&gt; answer yet." in page and "Note added." not in page
+    assert ("alice", "case_note_added", "") in audit_actions(store, world.customer_case)
+    assert store.get_case(world.customer_case)["notes"][0]["text"].startswith("Called the branch")
+    empty = post_form(alice, base, world.customer_case, "note", note="  ")
+    assert empty.status_code == 400 and ("alice", "case_note_refused", "a note needs some text") in \
+        audit_actions(store, world.customer_case)
+    # Time left against the service level, in the queue and on the case page.
+    queue = alice.get(f"{base}/cases").text
+    assert re.search(r'days-left">\d+ days? left</span>', queue)
+    # Assignment: the analysts of the directory to choose from.
+    assert re.search(r'<select name="to" id="assign-to"><option value="alice"[^>]*>alice</option>'
+                     r'<option value="bob"', page)
+    assert post_form(alice, base, world.customer_case, "assign", to="bob").status_code == 303
+    assert store.get_case(world.customer_case)["assigned_to"] == "bob"
+    # The queue as CSV (same filters), audited because it holds names.
+    export = alice.get(f"{base}/cases.csv?status=active&priority=1")
+    assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(export.text)))
+    assert [r["case_id"] for r in rows] == [world.customer_case]  # the P2 account case is filtered out
+    assert rows[0]["subject_name"].endswith("Ivan") and rows[0]["assigned_to"] == "bob" and rows[0]["days_left"]
+    assert ("alice", "queue_exported", "") in audit_actions(store, "cases")
+    # Search by name: the names are encrypted, the store decrypts them for the signed-in analyst.
+    found = alice.get(f"{base}/cases", params={"q": "ivan"}).text
+    assert world.customer_case in found and world.account_case not in found
+
+
+def test_name_search_needs_the_pii_key(tmp_path):
+    from kyc_assets.cases.store import CaseStore
+
+    world = build_world(tmp_path / "world")
+    with_key = CaseStore(world.database_url, pii_keys=world.pii_keys)
+    assert [c["case_id"] for c in with_key.list_cases(search="IVAN")] == [world.customer_case]
+    assert with_key.count_cases(search="ivan") == 1
+    assert CaseStore(world.database_url).list_cases(search="ivan") == []  # no key, no names
+
+
+def test_alert_days_that_say_the_same_collapse_into_one_timeline_row(server, world):
+    from kyc_assets.cases.escalation import CaseCandidate, Evidence
+
+    base, store = server
+    case = store.get_case(world.account_case)
+    last = next(e for e in case["evidence"] if e["reference"]["partition"] == "2026-01-27")
+    more = [Evidence(kind="anomaly_alert", risk=0.9, reason="x", identity=("ACC-0042", day),
+                     reference={**last["reference"], "partition": day, "run_id": f"run-{day}"})
+            for day in ("2026-01-29", "2026-01-28")]
+    store.escalate([CaseCandidate("account", "ACC-0042", more)], sla_days=5)
+    page = login(base, "alice").get(f"{base}/cases/{world.account_case}").text
+    table = page.split('id="alert-timeline"')[1].split("</table>")[0]
+    assert table.count("<tr>") == 3  # header, 2026-01-20, 2026-01-27 to 2026-01-29
+    assert "2026-01-27 to 2026-01-29" in table and "3 alert days" in table
+
+
+def test_aliases_read_as_names():
+    from kyc_assets.cases.web.present import human_list
+
+    assert human_list('[["Leonid E. SLUTSKY", "strong_aka"], ["Lenya", "weak_aka"]]') == \
+        "Leonid E. SLUTSKY; Lenya (weak alias)"
+    assert human_list([{"name": "A. B.", "quality": "weak"}, {"name": "C D"}]) == "A. B. (weak alias); C D"

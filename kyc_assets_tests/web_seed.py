@@ -74,6 +74,10 @@ def _warehouse(path: Path, sha: str) -> None:
         rows.append((f"T{day}b", f"{date} 15:00:00", ACCOUNT, "ACC-FAR", amount, "USD", "cash_deposit", "US", "IR"))
     conn.executemany("INSERT INTO kyc.transactions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                      [(*r, r[4]) for r in rows])
+    conn.execute("CREATE TABLE kyc.customers (customer_id VARCHAR, full_name VARCHAR, date_of_birth VARCHAR, "
+                 "nationality VARCHAR, document_number VARCHAR, document_type VARCHAR)")
+    conn.execute("INSERT INTO kyc.customers VALUES ('CUST-7', 'Ivan Petrov', '1970-01-01', 'UKR', 'X1234567', "
+                 "'passport')")
     conn.execute("CREATE TABLE kyc.anomaly_scores (account_id VARCHAR, as_of_date DATE, risk_score DOUBLE, "
                  "alert BOOLEAN, reasons VARCHAR)")
     conn.executemany("INSERT INTO kyc.anomaly_scores VALUES (?, ?, 0.93, true, 'structuring; high_risk_country')",
@@ -94,7 +98,8 @@ def build_world(root: Path, *, database_url: str | None = None) -> World:
     sha = DocumentStore(root / "documents").put(_png(), original_name="passport.png")
     _warehouse(root / "warehouse.duckdb", sha)
     analysts = root / "analysts.json"
-    analysts.write_text(json.dumps({"analysts": [{"username": u, "password_hash": hash_password(p)}
+    analysts.write_text(json.dumps({"analysts": [{"username": u, "password_hash": hash_password(p),
+                                                  **({"timezone": "Europe/Berlin"} if u == "bob" else {})}
                                                  for u, p in PASSWORDS.items()]}))
     keys = Fernet.generate_key().decode()
     url = database_url or f"sqlite:///{root / 'cases.sqlite'}"
@@ -106,10 +111,19 @@ def build_world(root: Path, *, database_url: str | None = None) -> World:
                               "hit_type": "sanctions", "entry_hash": "e" * 64,
                               "explanation": "name 0.97 (token sort), DOB year match <i>1970</i>",
                               "document_sha256s": [sha], "upstream": ["customers", "watchlist_entries"]})
+    def behind(day: str) -> list[dict]:  # the structuring deposits up to the alert day, as escalation stores them
+        return [{"transaction_id": f"T{int(d[-2:])}b", "timestamp": f"{d}T15:00:00Z", "amount": 9500.0,
+                 "currency": "USD", "channel": "cash_deposit"} for d in sorted(ALERT_DAYS) if d <= day]
+
     alerts = [Evidence(kind="anomaly_alert", risk=0.93, reason="transaction monitoring alert: structuring",
                        identity=(ACCOUNT, day),
                        reference={"asset_key": "anomaly_scores", "partition": day, "run_id": f"run-{day}",
-                                  "model_version": "iforest-1", "reasons": "structuring"}) for day in ALERT_DAYS]
+                                  "model_version": "iforest-1", "reasons": "structuring;amount_in_sum_30d",
+                                  "triggered_rules": ["structuring"],
+                                  "features": {"amount_in_sum_30d": 9500.0 * len(behind(day)),
+                                               "structuring_count_30d": float(len(behind(day)))},
+                                  "transactions": {"structuring": behind(day)}})
+              for day in sorted(ALERT_DAYS, reverse=True)]  # escalated newest first: the page sorts by day
     store.escalate([CaseCandidate("customer", "CUST-7", [hit],
                                   pii={"subject_name": SCRIPT_NAME, "subject_dob": "1970-01-01",
                                        "subject_document_number": "X1234567"}),

@@ -28,6 +28,7 @@ from kyc_assets.audit.lineage import (
     pointers,
     walker,
 )
+from kyc_assets.cases.reasons import case_sentences
 
 ESCALATION_ASSET = "escalated_cases"
 
@@ -244,6 +245,7 @@ def build_trace(case: dict, *, instance=None, document_store=None, instance_labe
     trace = {
         "case_id": case["case_id"], "subject_type": case["subject_type"], "subject_id": case["subject_id"],
         "status": case["status"], "outcome": case.get("outcome"),
+        "reasons": case_sentences(case),
         "evidence": evidence, "evidence_groups": group_evidence(evidence),
         "materializations": [], "materialization_groups": [], "lineage_problems": [],
         "documents": list(documents.values()), "lists": list(lists.values()),
@@ -304,6 +306,9 @@ def render_trace(trace: dict) -> str:
     each data version is printed once per group."""
     outcome = f", {trace['outcome']}" if trace.get("outcome") else ""
     lines = [f"case {trace['case_id']}: {trace['subject_type']} {trace['subject_id']} ({trace['status']}{outcome})"]
+    if trace.get("reasons"):
+        lines.append("why:")
+        lines.extend(f"  {r}" for r in trace["reasons"])
     lines.append(f"evidence ({len(trace['evidence'])} items):")
     included = trace.get("materializations_included", True)
     for g in trace.get("evidence_groups") or group_evidence(trace["evidence"]):

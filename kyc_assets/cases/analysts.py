@@ -40,6 +40,7 @@ class Analyst:
     display_name: str = ""
     roles: tuple[str, ...] = ("analyst",)
     password_hash: str = field(default="", repr=False)
+    timezone: str = "UTC"  # IANA name: the dashboard shows times in it
 
 
 def hash_password(password: str, *, salt: bytes | None = None) -> str:
@@ -93,7 +94,8 @@ class AnalystDirectory:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
             rows = data["analysts"] if isinstance(data, dict) else data
             analysts = [Analyst(username=valid_name(r["username"]), display_name=r.get("display_name", ""),
-                                roles=tuple(r.get("roles") or ("analyst",)), password_hash=r.get("password_hash", ""))
+                                roles=tuple(r.get("roles") or ("analyst",)), password_hash=r.get("password_hash", ""),
+                                timezone=r.get("timezone") or "UTC")
                         for r in rows]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"KYC_ANALYSTS_FILE {path}: cannot read the analyst list ({type(exc).__name__})") from exc

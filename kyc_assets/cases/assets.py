@@ -14,14 +14,17 @@ from kyc_assets.cases.escalation import (
     merge_candidates,
     screening_candidates,
 )
+from kyc_assets.cases.triage import distribution, spread_ok
 from kyc_assets.quality import gx
 from kyc_assets.quality.checks import gx_check, table_metadata
-from kyc_assets.resources import CaseStoreResource
+from kyc_assets.resources import CaseStoreResource, WarehouseIOManager
 
 CASE_COLUMNS = ["case_id", "subject_type", "subject_id", "status", "priority", "risk", "reasons", "due_date",
                 "opened_at", "evidence_count", "evidence"]
 
 
+# The priorities_spread check judges queues of at least this many open cases.
+TRIAGE_MIN_CASES = 10
 DATA_VERSION_TAG = "dagster/data_version"
 CODE_VERSION_TAG = "dagster/code_version"
 # Lineage stops at these: every upstream materialization behind a case is reached from its evidence.
@@ -93,16 +96,69 @@ def _lineage_graph(context: dg.AssetExecutionContext, lineage_assets, cache: lis
     return context.job_def.asset_layer.asset_graph
 
 
-def build_escalated_cases(sla_days, lineage_assets=None) -> dg.AssetsDefinition:
+EVIDENCE_INPUTS = "escalation_evidence_inputs"
+
+
+class _OptionalInputs(dg.IOManager):
+    """Loads through the warehouse; a table that was never materialized loads as an empty frame, with a
+    warning (a deployment that screens but does not monitor transactions still escalates)."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def handle_output(self, context, obj):  # pragma: no cover - inputs only
+        raise NotImplementedError("an input manager")
+
+    def load_input(self, context):
+        try:
+            return self.inner.load_input(context)
+        except Exception as exc:
+            if "does not exist" not in str(exc):
+                raise
+            context.log.warning(f"{context.upstream_output.asset_key.to_user_string() if context.upstream_output else 'input'}"
+                                " is not in the warehouse: alerts escalate without the numbers and transactions "
+                                "behind them, and no counterparty roles are inferred")
+            return pd.DataFrame()
+
+
+class OptionalWarehouseInputs(WarehouseIOManager):
+    """The warehouse as an input manager for escalation's evidence inputs (see _OptionalInputs)."""
+
+    def create_io_manager(self, context):
+        return _OptionalInputs(super().create_io_manager(context))
+
+
+def build_escalated_cases(sla_days, lineage_assets=None, *, evidence_inputs: bool = False,
+                          settings=None) -> dg.AssetsDefinition:
     """The escalation asset; ``sla_days`` is the service level (days) for all priorities, or a
     mapping priority -> days (Settings.case_service_level). ``lineage_assets``: every other asset of the
-    code location, used to walk the evidence's lineage when a run has no repository (``dg.materialize``)."""
+    code location, used to walk the evidence's lineage when a run has no repository (``dg.materialize``).
+    ``evidence_inputs``: also read ``transaction_features`` and ``transactions`` (the code location does):
+    the numbers and transactions behind each alert, and the merchant/payroll roles the transactions show
+    (cases/roles.py). ``settings``: the reporting threshold, currency, high-risk countries and the roles
+    file (KYC_ACCOUNT_ROLES_PATH); the environment's when None."""
+    from kyc_assets.cases.roles import infer_roles, load_roles_file
+    from kyc_assets.settings import Settings
+
+    settings = settings or Settings.from_env()
+    roles_file = load_roles_file(settings.account_roles_path)  # a bad file fails at load, in one line
     graph_cache: list = []
+    extra_ins = {"transaction_features": dg.AssetIn(input_manager_key=EVIDENCE_INPUTS), "transactions": dg.AssetIn(
+        input_manager_key=EVIDENCE_INPUTS,
+        metadata={"columns": ["transaction_id", "timestamp", "sender_account", "receiver_account", "amount",
+                              "currency", "channel", "sender_country", "receiver_country"]})} \
+        if evidence_inputs else {}
+    extra_resources = {EVIDENCE_INPUTS: OptionalWarehouseInputs(database=str(settings.warehouse_path), schema="kyc")} \
+        if evidence_inputs else None
+
     @dg.asset(
+        ins=extra_ins or None,
+        resource_defs=extra_resources,
+        required_resource_keys={"case_store"},
         group_name="cases",
         owners=["team:aml-investigations"],
         kinds={"sqlite", "duckdb"},
-        code_version="2",
+        code_version="3",
         automation_condition=dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing())
         .with_label("eager_allow_missing"),
         check_specs=[
@@ -110,11 +166,14 @@ def build_escalated_cases(sla_days, lineage_assets=None) -> dg.AssetsDefinition:
                               description="case ids unique, priorities 1-4, risk in [0, 1] (GX)."),
             dg.AssetCheckSpec("cases_have_evidence", asset="escalated_cases", blocking=True,
                               description="Every case has evidence; no subject has two open cases."),
+            dg.AssetCheckSpec("priorities_spread", asset="escalated_cases",
+                              description=f"Triage ranks the queue: a queue of {TRIAGE_MIN_CASES} or more open "
+                                          "cases does not put them all at one priority (cases/triage.py)."),
         ],
     )
     def escalated_cases(context: dg.AssetExecutionContext, screening_results: pd.DataFrame,
                         customers: pd.DataFrame, anomaly_scores: pd.DataFrame, extracted_entities: pd.DataFrame,
-                        case_store: CaseStoreResource):
+                        **evidence: pd.DataFrame):
         """Open cases for review: one per subject (customer, account, or an unmatched document),
         gathering new evidence instead of duplicating: screening hits that no analyst suppressed,
         anomaly alerts, and identity-document failures (invalid MRZ, expired, extraction
@@ -122,11 +181,18 @@ def build_escalated_cases(sla_days, lineage_assets=None) -> dg.AssetsDefinition:
         level of that priority, and references back to the evidence (asset, partition, run id, data
         and code version, document sha256, list version, model version). Cases live in the case
         store (SQL); this table mirrors the active ones."""
+        case_store: CaseStoreResource = context.resources.case_store
         store = case_store.store()
         today = datetime.now(UTC).date().isoformat()
         candidates = merge_candidates(screening_candidates(screening_results, customers),
                                       document_candidates(extracted_entities, customers, today),
-                                      anomaly_candidates(anomaly_scores))
+                                      anomaly_candidates(
+                                          anomaly_scores, features=evidence.get("transaction_features"),
+                                          transactions=evidence.get("transactions"),
+                                          roles={**infer_roles(evidence.get("transactions", pd.DataFrame())),
+                                                 **roles_file},
+                                          threshold=settings.reporting_threshold, currency=settings.base_currency,
+                                          high_risk=tuple(settings.high_risk_countries)))
         annotate_versions(context.instance, candidates, _lineage_graph(context, lineage_assets, graph_cache),
                           skip=store.known_evidence_ids([e.evidence_id for c in candidates for e in c.evidence]))
         summary = store.escalate(candidates, sla_days=sla_days, actor=f"dagster:run:{context.run_id}")
@@ -143,6 +209,11 @@ def build_escalated_cases(sla_days, lineage_assets=None) -> dg.AssetsDefinition:
                        check_name="escalated_cases_valid")
         no_evidence = int((df["evidence_count"] == 0).sum())
         duplicates = int(df.duplicated(["subject_type", "subject_id"]).sum())
+        priorities = [int(p) for p in df["priority"]]
+        yield dg.AssetCheckResult(check_name="priorities_spread", passed=spread_ok(priorities, TRIAGE_MIN_CASES),
+                                  metadata={"open_cases": len(priorities), "min_cases": TRIAGE_MIN_CASES,
+                                            "by_priority": dg.MetadataValue.json(
+                                                {str(k): v for k, v in distribution(priorities).items()})})
         yield dg.AssetCheckResult(check_name="cases_have_evidence", passed=no_evidence == 0 and duplicates == 0,
                                   metadata={"cases_without_evidence": no_evidence,
                                             "duplicate_open_cases": duplicates})

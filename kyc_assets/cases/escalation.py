@@ -51,8 +51,8 @@ def _json_list(value: object) -> list:
     return json.loads(value) if isinstance(value, str) and value else []
 
 
-#: A PEP hit calls for enhanced due diligence, not a freeze: its case risk is the score times this,
-#: so a PEP-only case gets priority 3 (see cases.store.priority_for) while sanctions hits get 1 or 2.
+#: A PEP hit calls for enhanced due diligence, not a freeze: its case risk is the score times this
+#: (its priority comes from its kind, see cases/triage.py: 3 or 4, after sanctions hits at 1 to 3).
 PEP_RISK_FACTOR = 0.7
 
 
@@ -80,6 +80,7 @@ def screening_candidates(screening_results: pd.DataFrame, customers: pd.DataFram
             kind="screening_hit", risk=round(risk, 4), reason=reason,
             identity=(h.customer_id, h.list_entity_id, entry, round(float(h.score), 4)),
             reference={"asset_key": "screening_results", "run_id": h.run_id, "list_source": h.list_source,
+                       "decision": h.decision, "score": round(float(h.score), 4),
                        "list_entity_id": h.list_entity_id, "list_version": h.list_version, "hit_type": hit_type,
                        "entry_hash": getattr(h, "entry_hash", None),
                        "explanation": h.explanation, "document_sha256s": docs.get(h.customer_id, []),
@@ -87,37 +88,144 @@ def screening_candidates(screening_results: pd.DataFrame, customers: pd.DataFram
     return list(out.values())
 
 
+def _rule_list(value: object) -> list[str]:
+    """Triggered rule names from a list or a ';'-joined string (empty for None/NaN)."""
+    if isinstance(value, (list, tuple)) or (hasattr(value, "tolist") and not isinstance(value, str)):
+        return [str(v) for v in list(value) if str(v)]
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(";") if v.strip()]
+    return []
+
+
 # A model-only alert (no typology rule fired) opens a case only from this risk up: the model's
 # outliers stay visible in anomaly_scores, but analysts are not flooded with unexplained ones.
 MODEL_ONLY_CASE_MIN_RISK = 0.9
 
 
+#: Per typology: the days (ending on the alert day) and the legs whose transactions are shown as its evidence.
+RULE_WINDOWS = {"structuring": (30, "both"), "fan_in": (30, "in"), "fan_out": (30, "out"),
+                "rapid_pass_through": (7, "both"), "cycle": (30, "both"), "gather_scatter": (7, "both"),
+                "velocity_spike": (7, "both"), "high_risk_corridor": (30, "both"), "scatter_gather": (30, "both"),
+                "dormant_reactivation": (7, "both")}
+MAX_RULE_TRANSACTIONS = 50
+
+
+def _account_legs(transactions: pd.DataFrame | None, accounts: set[str]) -> dict[str, pd.DataFrame]:
+    """Per account: its legs (``direction`` in/out, ``counterparty``, ``day``), from the transactions."""
+    if transactions is None or not len(transactions) or not accounts:
+        return {}
+    tx = transactions[transactions["sender_account"].astype(str).isin(accounts)
+                      | transactions["receiver_account"].astype(str).isin(accounts)].copy()
+    if not len(tx):
+        return {}
+    tx["day"] = pd.to_datetime(tx["timestamp"], utc=True, errors="coerce").dt.strftime("%Y-%m-%d")
+    tx["amount"] = pd.to_numeric(tx["amount"], errors="coerce")
+    cols = [c for c in ("transaction_id", "timestamp", "day", "amount", "currency", "channel", "sender_country",
+                        "receiver_country") if c in tx.columns]
+    legs = []
+    for direction, own, other in (("out", "sender_account", "receiver_account"),
+                                  ("in", "receiver_account", "sender_account")):
+        part = tx[tx[own].astype(str).isin(accounts)]
+        legs.append(part[cols].assign(account=part[own].astype(str), counterparty=part[other].astype(str),
+                                      direction=direction))
+    allegs = pd.concat(legs, ignore_index=True)
+    # a cash deposit/withdrawal (sender == receiver) is one leg only (see monitoring/features.py)
+    own_cash = allegs["account"] == allegs["counterparty"]
+    keep = ~own_cash | ((allegs["direction"] == "out") == (allegs.get("channel", "") == "cash_withdrawal"))
+    return {a: g.sort_values("timestamp") for a, g in allegs[keep].groupby("account")}
+
+
+def rule_transactions(legs: pd.DataFrame | None, day: str, rules: list[str], *, threshold: float = 10_000.0,
+                      margin: float = 0.1, high_risk: tuple[str, ...] = ()) -> dict[str, list[dict]]:
+    """Per typology: the account's transactions behind it on ``day`` (see RULE_WINDOWS; structuring: the
+    amounts in [threshold * (1 - margin), threshold); high_risk_corridor: legs with a high-risk country),
+    at most MAX_RULE_TRANSACTIONS each, oldest first."""
+    out: dict[str, list[dict]] = {}
+    if legs is None or not len(legs):
+        return out
+    end = pd.Timestamp(day)
+    for rule in rules:
+        if rule not in RULE_WINDOWS:
+            continue
+        days, direction = RULE_WINDOWS[rule]
+        start = (end - pd.Timedelta(days=days - 1)).strftime("%Y-%m-%d")
+        sel = legs[(legs["day"] >= start) & (legs["day"] <= day)]
+        if direction != "both":
+            sel = sel[sel["direction"] == direction]
+        if rule == "structuring":
+            sel = sel[(sel["amount"] >= threshold * (1 - margin)) & (sel["amount"] < threshold)]
+        if rule == "high_risk_corridor" and high_risk:
+            countries = [c for c in ("sender_country", "receiver_country") if c in sel.columns]
+            sel = sel[sel[countries].isin(list(high_risk)).any(axis=1)] if countries else sel.iloc[0:0]
+        rows = sel.tail(MAX_RULE_TRANSACTIONS).drop(columns=["account", "day"]).astype(object)
+        out[rule] = [{k: (None if pd.isna(v) else (float(v) if k == "amount" else str(v))) for k, v in r.items()}
+                     for r in rows.to_dict("records")]
+    return out
+
+
 def anomaly_candidates(anomaly_scores: pd.DataFrame,
-                       model_only_min_risk: float = MODEL_ONLY_CASE_MIN_RISK) -> list[CaseCandidate]:
+                       model_only_min_risk: float = MODEL_ONLY_CASE_MIN_RISK, *,
+                       features: pd.DataFrame | None = None, transactions: pd.DataFrame | None = None,
+                       roles: dict[str, str] | None = None, threshold: float = 10_000.0, margin: float = 0.1,
+                       currency: str = "USD", high_risk: tuple[str, ...] = ()) -> list[CaseCandidate]:
     """One candidate per alerted account, one evidence item per alerted day.
 
     Alerts with a triggered typology rule always count; model-only alerts need ``model_only_min_risk``.
+    ``roles`` (account -> merchant/payroll, see cases/roles.py): the typologies the role explains do not
+    open a case by themselves, nor do model-only alerts of such an account. ``features`` (the
+    transaction_features rows) and ``transactions``: the numbers and the transactions behind each reason,
+    stored with the evidence (``features``, ``transactions``) and written into its reason in words
+    (cases/reasons.py).
     """
+    from kyc_assets.cases import reasons as words
+    from kyc_assets.cases.roles import explained
+
     if not len(anomaly_scores):
         return []
+    roles = roles or {}
     alert = anomaly_scores["alert"].astype(bool)
-    rules = anomaly_scores["triggered_rules"].fillna("").astype(str) if "triggered_rules" in anomaly_scores \
-        else pd.Series("", index=anomaly_scores.index)
+    rules = anomaly_scores["triggered_rules"].map(lambda v: ";".join(_rule_list(v))) \
+        if "triggered_rules" in anomaly_scores else pd.Series("", index=anomaly_scores.index)
     alerts = anomaly_scores[alert & ((rules != "") | (anomaly_scores["risk_score"] >= model_only_min_risk))]
+    feature_rows: dict[tuple[str, str], dict] = {}
+    if features is not None and len(features) and len(alerts):
+        wanted = {(str(a), pd.Timestamp(d).strftime("%Y-%m-%d")) for a, d in zip(alerts["account_id"],
+                                                                                   alerts["as_of_date"], strict=True)}
+        f = features[features["account_id"].astype(str).isin({a for a, _ in wanted})]
+        for row in f.to_dict("records"):
+            key = (str(row["account_id"]), pd.Timestamp(row["as_of_date"]).strftime("%Y-%m-%d"))
+            if key in wanted:
+                feature_rows[key] = row
+    legs = _account_legs(transactions, set(alerts["account_id"].astype(str)))
     out: dict[str, CaseCandidate] = {}
     for a in alerts.itertuples(index=False):
+        account = str(a.account_id)
         day = pd.Timestamp(a.as_of_date).strftime("%Y-%m-%d")
-        cand = out.setdefault(str(a.account_id), CaseCandidate("account", str(a.account_id)))
+        fired = _rule_list(getattr(a, "triggered_rules", None))
+        role = roles.get(account)
+        by_role = explained(role, fired)
+        if role and len(by_role) == len(fired):
+            continue  # the role explains every typology (or a model-only alert on a merchant/payroll account)
+        row = feature_rows.get((account, day), {})
+        values = {k: float(row[k]) for k in words.features_needed(a.reasons)
+                  if k in row and row[k] is not None and not pd.isna(row[k])}
+        behind = rule_transactions(legs.get(account), day, [r for r in fired if r not in by_role],
+                                   threshold=threshold, margin=margin, high_risk=high_risk)
+        said = words.sentences([r for r in fired if r not in by_role] or a.reasons, values, transactions=behind,
+                               threshold=threshold, currency=currency)
+        cand = out.setdefault(account, CaseCandidate("account", account))
         cand.evidence.append(Evidence(
-            kind="anomaly_alert", risk=float(a.risk_score), reason=f"transaction monitoring alert: {a.reasons}",
-            identity=(str(a.account_id), day, a.reasons),
+            kind="anomaly_alert", risk=float(a.risk_score), reason=f"Monitoring alert {day}: " + " ".join(said[:3]),
+            identity=(account, day, a.reasons),
             reference={"asset_key": "anomaly_scores", "partition": day, "run_id": getattr(a, "run_id", None),
                        "model_version": getattr(a, "model_version", None), "reasons": a.reasons,
+                       "triggered_rules": fired, "features": values, "transactions": behind,
+                       **({"account_role": role, "explained_by_role": by_role} if role else {}),
                        "upstream": ["transaction_features", "transactions"]}))
     return list(out.values())
 
 
-# Document failures: the risk (hence priority, see cases.store.priority_for) of each kind of failure.
+# Document failures: the risk of each kind of failure (their priority: cases/triage.py).
 DOCUMENT_FAILURE_RISK = {"invalid_mrz": 0.8, "expired_document": 0.6, "extraction_disagreement": 0.55}
 IDENTITY_TYPES = ("passport", "id_card", "visa")
 

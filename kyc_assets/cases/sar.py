@@ -15,6 +15,8 @@ import json
 from functools import cache
 from pathlib import Path
 
+from kyc_assets.cases.reasons import case_sentences
+
 SAR_FORMAT = "kyc-sar-json/1"
 SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "sar-draft.schema.json"
 _TYPOLOGY_CATEGORIES = {"structuring": "structuring", "high_risk": "high_risk_jurisdiction",
@@ -66,7 +68,7 @@ def _period(case: dict) -> tuple[str, str]:
 
 
 def _narrative(case: dict, confirmed: dict) -> str:
-    reasons = "; ".join(case["reasons"])
+    reasons = " ".join(r if r.endswith(".") else r + "." for r in case_sentences(case)).rstrip(".")
     return (f"Case {case['case_id']} on {case['subject_type']} {case['subject_id']} was opened on "
             f"{case['opened_at'][:10]} with {len(case['evidence'])} evidence item(s): {reasons}. "
             f"Analyst {confirmed['analyst']} confirmed the activity as suspicious on "

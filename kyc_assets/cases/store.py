@@ -40,6 +40,7 @@ import sqlalchemy as sa
 from kyc_assets.audit import log as audit
 from kyc_assets.cases.escalation import CaseCandidate
 from kyc_assets.cases.pii import PII_FIELDS, PiiCipher, PiiKeyError
+from kyc_assets.cases.triage import case_priority, priority_for  # noqa: F401  (priority_for: public API)
 
 metadata = audit.metadata  # the schema as of the newest migration (queries only; Alembic creates it)
 cases = sa.Table(
@@ -168,11 +169,6 @@ class InvalidRequest(CaseError):
 
 class RetentionError(CaseError):
     """A deletion inside the retention period (or of an active case)."""
-
-
-def priority_for(risk: float) -> int:
-    """1 (act today) .. 4 (routine), from the combined risk in [0, 1]."""
-    return 1 if risk >= 0.9 else 2 if risk >= 0.75 else 3 if risk >= 0.5 else 4
 
 
 def sla_days_for(priority: int, sla_days: int | Mapping[int, int]) -> int:
@@ -329,7 +325,7 @@ class CaseStore:
                     case_id = "CASE-" + hashlib.sha256(
                         f"{cand.subject_type}:{cand.subject_id}:{fresh[0].evidence_id}".encode()).hexdigest()[:10]
                     risk = max(e.risk for e in fresh)
-                    priority = priority_for(risk)
+                    priority = case_priority(fresh)
                     conn.execute(cases.insert().values(
                         case_id=case_id, subject_type=cand.subject_type, subject_id=cand.subject_id, status=OPEN,
                         priority=priority, risk=risk, reasons=json.dumps(sorted({e.reason for e in fresh})),
@@ -342,7 +338,7 @@ class CaseStore:
                 else:
                     case_id = row.case_id
                     risk = max([row.risk] + [e.risk for e in fresh])
-                    priority = min(row.priority, priority_for(risk))
+                    priority = min(row.priority, case_priority(fresh))
                     reasons = sorted(set(json.loads(row.reasons)) | {e.reason for e in fresh})
                     due = (datetime.fromisoformat(row.opened_at)
                            + timedelta(days=sla_days_for(priority, sla_days))).date().isoformat()
@@ -358,7 +354,23 @@ class CaseStore:
                         case_id=case_id, evidence_id=e.evidence_id, kind=e.kind, risk=e.risk, reason=e.reason,
                         reference=json.dumps(e.reference, sort_keys=True, default=str), added_at=now))
                     added += 1
+                if any(e.kind == "anomaly_alert" for e in fresh):
+                    self._summarise_alerts(conn, case_id)
         return {"opened": opened, "updated": updated, "evidence_added": added}
+
+    @staticmethod
+    def _summarise_alerts(conn: sa.Connection, case_id: str) -> None:
+        """The case's reasons with its monitoring alerts as one sentence group (the riskiest day's reasons
+        in words and the span of alert days, see cases/reasons.py), not one line per alert day."""
+        from kyc_assets.cases.reasons import case_sentences
+
+        evidence = [{"kind": r.kind, "risk": r.risk, "reason": r.reason, "reference": json.loads(r.reference)}
+                    for r in conn.execute(sa.select(case_evidence.c.kind, case_evidence.c.risk, case_evidence.c.reason,
+                                                    case_evidence.c.reference)
+                                          .where(case_evidence.c.case_id == case_id)
+                                          .order_by(case_evidence.c.added_at, case_evidence.c.evidence_id))]
+        conn.execute(cases.update().where(cases.c.case_id == case_id)
+                     .values(reasons=json.dumps(case_sentences({"evidence": evidence}))))
 
     def known_evidence_ids(self, evidence_ids: list[str]) -> set[str]:
         """Those of ``evidence_ids`` already recorded in some case (escalation skips their lineage)."""
@@ -371,10 +383,11 @@ class CaseStore:
 
     def open_cases(self) -> list[dict]:
         """Every active case (open, escalated or pending approval) with its evidence rows (reference as
-        JSON text), by priority, due date and id."""
+        JSON text), in queue order: priority, due date, risk (highest first), id."""
+        order = (cases.c.priority, cases.c.due_date, cases.c.risk.desc(), cases.c.case_id)
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(*self._plain_columns()).where(cases.c.status.in_(ACTIVE_STATUSES))
-                                .order_by(cases.c.priority, cases.c.due_date, cases.c.case_id)).mappings().all()
+                                .order_by(*order)).mappings().all()
             evidence = conn.execute(
                 sa.select(case_evidence).join(cases, cases.c.case_id == case_evidence.c.case_id)
                 .where(cases.c.status.in_(ACTIVE_STATUSES))
@@ -396,6 +409,9 @@ class CaseStore:
                                  "retain_until")}
         out["reasons"] = json.loads(r["reasons"])
         out["overdue"] = r["status"] in ACTIVE_STATUSES and r["due_date"] < date.today().isoformat()
+        # days left against the service level (negative: overdue by that many); None once closed
+        out["days_left"] = (date.fromisoformat(r["due_date"]) - date.today()).days \
+            if r["status"] in ACTIVE_STATUSES else None
         out["subject_name"] = self._decrypt(r.get("subject_name_enc"))
         if evidence_count is not None:
             out["evidence_count"] = int(evidence_count)
@@ -427,8 +443,25 @@ class CaseStore:
             query = query.where(cases.c.priority <= int(min_priority))
         if search:
             like = f"%{search.strip()}%"
-            query = query.where(sa.or_(cases.c.case_id.ilike(like), cases.c.subject_id.ilike(like)))
+            query = query.where(sa.or_(cases.c.case_id.ilike(like), cases.c.subject_id.ilike(like),
+                                       cases.c.case_id.in_(self._name_matches(search))))
         return query
+
+    def _name_matches(self, search: str) -> list[str]:
+        """Case ids whose subject name (decrypted; only with the key, KYC_CASE_KEYS) contains ``search``
+        (case and accents folded). Names are encrypted, so this decrypts them in memory, never in SQL."""
+        if self.cipher is None:
+            return []
+        import unicodedata
+
+        def fold(text: str) -> str:
+            return "".join(c for c in unicodedata.normalize("NFKD", text.casefold()) if not unicodedata.combining(c))
+
+        wanted = fold(search.strip())
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(cases.c.case_id, cases.c.subject_name_enc)
+                                .where(cases.c.subject_name_enc.is_not(None))).all()
+        return [r.case_id for r in rows if wanted and wanted in fold(self._decrypt(r.subject_name_enc) or "")]
 
     def list_cases(self, *, status: str | None = None, assigned_to: str | None = None,
                    subject_type: str | None = None, min_priority: int | None = None, search: str | None = None,
@@ -440,8 +473,9 @@ class CaseStore:
 
         ``status``: a status, "active" (every non-closed one) or None (all); ``assigned_to``: an analyst,
         "" for unassigned, None for any; ``min_priority``: 2 keeps priorities 1 and 2; ``search``:
-        part of a case or subject id. Sorted by ``sort`` (one of QUEUE_SORTS; priority sorts by
-        priority, then due date), ties by case id; paged by ``limit``/``offset``."""
+        part of a case or subject id, or of the subject's name (with the PII key only). ``days_left``:
+        days until the due date (negative when overdue; None for closed cases). Sorted by ``sort`` (one of QUEUE_SORTS; priority sorts by
+        priority, then due date, then risk, highest first), ties by case id; paged by ``limit``/``offset``."""
         if sort not in QUEUE_SORTS:
             raise InvalidRequest(f"sort must be one of {', '.join(QUEUE_SORTS)}")
         count = (sa.select(sa.func.count()).where(case_evidence.c.case_id == cases.c.case_id)
@@ -449,7 +483,10 @@ class CaseStore:
         query = self._filtered(sa.select(cases, count), status=status, assigned_to=assigned_to,
                                subject_type=subject_type, min_priority=min_priority, search=search)
         keys = [cases.c[sort]] + ([cases.c.due_date] if sort == "priority" else [])
-        order = [k.desc() if descending else k for k in keys] + [cases.c.case_id]
+        order = [k.desc() if descending else k for k in keys]
+        if sort == "priority":  # within a priority and due date, the riskiest first
+            order.append(cases.c.risk.asc() if descending else cases.c.risk.desc())
+        order.append(cases.c.case_id)
         query = query.order_by(*order).limit(max(0, int(limit))).offset(max(0, int(offset)))
         with self.engine.connect() as conn:
             return [self._queue_row(r, r["evidence_count"]) for r in conn.execute(query).mappings()]
@@ -489,6 +526,8 @@ class CaseStore:
         out["evidence"] = [{**dict(e), "reference": json.loads(e["reference"])} for e in evidence]
         out["events"] = [{"at": e["at"], "actor": e["actor"], "action": e["action"],
                           "detail": json.loads(e["detail"])} for e in events]
+        out["notes"] = [{"at": e["at"], "analyst": e["actor"], "text": e["detail"].get("note", "")}
+                        for e in out["events"] if e["action"] == "case_note_added"]
         out["decisions"] = [{k: v for k, v in dict(d).items() if k != "case_id"} for d in decided]
         out["report"] = None if report is None else {k: v for k, v in dict(report).items() if k != "case_id"}
         return out
@@ -547,6 +586,21 @@ class CaseStore:
                     raise CaseClosed(f"case {row.case_id} is closed ({row.outcome}); it cannot be assigned")
                 self._update(conn, row, assigned_to=to)
                 self._event(conn, row.case_id, actor, "case_assigned", {"to": to, "from": row.assigned_to}, _now())
+        return self.get_case(case_id)
+
+    def add_note(self, case_id: str, *, analyst: str, text: str) -> dict:
+        """An analyst's note on a case (any status), kept with the case's events and in the audit log;
+        notes do not change the case's version (they never race a decision). Returns the case."""
+        with self._audited("case_note", analyst, case_id):
+            analyst = self._analyst(analyst)
+            text = (text or "").strip()
+            if not text:
+                raise InvalidRequest("a note needs some text")
+            if len(text) > 4000:
+                raise InvalidRequest("a note has at most 4000 characters")
+            with self._write() as conn:
+                row = self._load(conn, case_id, None)
+                self._event(conn, row.case_id, analyst, "case_note_added", {"note": text}, _now())
         return self.get_case(case_id)
 
     def decide(self, case_id: str, *, decision: str, reason: str, analyst: str,

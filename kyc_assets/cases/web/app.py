@@ -30,7 +30,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from kyc_assets.cases.web import auth
+from kyc_assets.cases import reasons
+from kyc_assets.cases.web import auth, present
 from kyc_assets.cases.web.evidence import dagster_links, document_keys, read_evidence, sniff_media_type
 
 HERE = Path(__file__).parent
@@ -38,14 +39,17 @@ PAGE_SIZE = 50
 MAX_FORM_BYTES = 64 * 1024
 STATUS_FILTERS = ("active", "open", "escalated", "pending_approval", "closed", "all")
 SORTS = ("priority", "due_date", "opened_at", "updated_at", "risk")
-DONE_MESSAGES = {"assigned": "Case assigned.", "decided": "Decision recorded.",
+DONE_MESSAGES = {"noted": "Note added.", "assigned": "Case assigned.", "decided": "Decision recorded.",
                  "proposed": "Confirmation proposed: a second analyst must approve it.",
                  "approved": "Confirmation approved: the case is closed and a SAR draft was prepared.",
                  "rejected": "Confirmation rejected: the case is back in review.",
                  "report_approved": "SAR draft approved."}
 # The store's audit names of each form's action (a refusal is audited as "<name>_refused").
+EXPORT_MAX = 10_000
+EXPORT_COLUMNS = ("case_id", "priority", "status", "subject_type", "subject_id", "subject_name", "risk", "due_date",
+                  "days_left", "assigned_to", "opened_at", "evidence_count", "reasons")
 AUDIT_ACTIONS = {"assign": "case_assign", "decide": "case_decide", "approve": "case_approve",
-                 "reject": "case_reject", "approve_report": "report_approve"}
+                 "reject": "case_reject", "approve_report": "report_approve", "note": "case_note"}
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'self'; form-action 'self'; "
                                "frame-ancestors 'none'; base-uri 'none'",
@@ -68,6 +72,7 @@ class WebConfig:
     dagster_ui_url: str = "http://127.0.0.1:3000"
     session_secret: str | None = None
     audit_views: bool = True  # record who opened which case and document (PII access)
+    institution: str = "Example Bank (demo)"  # the SAR draft's filing institution (KYC_INSTITUTION_NAME)
 
 
 def config_from_env(env=None) -> WebConfig:
@@ -80,7 +85,7 @@ def config_from_env(env=None) -> WebConfig:
     return WebConfig(store=CaseStore.from_env(env), warehouse_path=settings.warehouse_path,
                      document_store_dir=settings.document_store_dir,
                      document_keys=env.get("KYC_DOCUMENT_KEYS") or None, dagster_ui_url=settings.dagster_ui_url,
-                     session_secret=env.get("KYC_SESSION_SECRET") or None)
+                     session_secret=env.get("KYC_SESSION_SECRET") or None, institution=settings.institution_name)
 
 
 class Forbidden(Exception):
@@ -94,6 +99,11 @@ class Forbidden(Exception):
 def _templates() -> Jinja2Templates:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HERE / "templates")), autoescape=True)
     env.filters["pretty"] = lambda v: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)
+    env.filters["when"] = present.when
+    env.filters["human_date"] = present.human_date
+    env.filters["human_list"] = present.human_list
+    env.filters["days_left"] = present.days_left
+    env.filters["money"] = lambda v: f"{float(v):,.2f}" if v is not None else ""
     return Jinja2Templates(env=env)
 
 
@@ -132,9 +142,18 @@ def create_app(config: WebConfig) -> Starlette:
                 return None
         return session_of(request).analyst
 
+    def timezone_of(analyst: str | None) -> str:
+        """The analyst's time zone from the directory (``timezone`` in KYC_ANALYSTS_FILE), else UTC."""
+        try:
+            return directory.get(analyst).timezone if analyst else "UTC"
+        except (ValueError, AttributeError):  # AuthenticationError is a ValueError
+            return "UTC"
+
     def page(request: Request, name: str, context: dict, status: int = 200) -> Response:
         session = session_of(request)
-        base = {"analyst": analyst_of(request), "csrf": session.csrf, "proxy_auth": bool(directory.trusted_header),
+        who = analyst_of(request)
+        base = {"analyst": who, "csrf": session.csrf, "proxy_auth": bool(directory.trusted_header),
+                "tz": timezone_of(who),
                 "local_mode": not directory.configured, "dagster_ui_url": config.dagster_ui_url.rstrip("/")}
         return finish(request, templates.TemplateResponse(request, name, {**base, **context}, status_code=status))
 
@@ -217,6 +236,8 @@ def create_app(config: WebConfig) -> Starlette:
         filters = {"status": None if status == "all" else status,
                    "assigned_to": analyst if assigned == "me" else "" if assigned == "unassigned" else None,
                    "min_priority": priority, "search": search}
+        if request.url.path.endswith(".csv"):
+            return export_csv(request, analyst, filters, sort)
         total = store.count_cases(**filters)
         rows = store.list_cases(**filters, sort=sort, descending=q.get("desc") == "1" and sort != "priority",
                                 limit=PAGE_SIZE, offset=(page_no - 1) * PAGE_SIZE)
@@ -226,6 +247,23 @@ def create_app(config: WebConfig) -> Starlette:
             "rows": rows, "total": total, "page_no": page_no, "pages": max(1, math.ceil(total / PAGE_SIZE)),
             "params": params, "query": lambda **kw: urlencode({**params, **kw}), "statuses": STATUS_FILTERS,
             "sorts": SORTS, "next": request.url.path + (f"?{request.url.query}" if request.url.query else "")})
+
+    def export_csv(request: Request, analyst: str, filters: dict, sort: str) -> Response:
+        """The queue as CSV (the same filters, every page, at most EXPORT_MAX rows), audited: it may hold
+        subject names (decrypted for the signed-in analyst)."""
+        import csv
+        import io
+
+        rows = store.list_cases(**filters, sort=sort, limit=EXPORT_MAX)
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(EXPORT_COLUMNS)
+        for r in rows:
+            writer.writerow([("; ".join(r["reasons"]) if k == "reasons" else r.get(k)) for k in EXPORT_COLUMNS])
+        store.append_audit(actor=analyst, action="queue_exported", subject="cases",
+                           detail={"rows": len(rows), **{k: v for k, v in filters.items() if v not in (None, "")}})
+        return finish(request, Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers={
+            "Content-Disposition": 'attachment; filename="case-queue.csv"'}))
 
     def render_case(request: Request, case_id: str, analyst: str, *, error: str | None = None,
                     status: int = 200) -> Response:
@@ -238,8 +276,36 @@ def create_app(config: WebConfig) -> Starlette:
             store.append_audit(actor=analyst, action="case_viewed", subject=case["case_id"], detail={})
         proposal = next((d for d in case["decisions"] if d.get("status") == "proposed"), None)
         done = DONE_MESSAGES.get(request.query_params.get("done", ""))
+        entries = evidence.get("list_entries") or {}
+        comparisons = {e["evidence_id"]: present.compare(evidence.get("customer"), entries.get(e["evidence_id"]))
+                       for e in case["evidence"] if e["kind"] == "screening_hit"}
+        alerts = sorted((e for e in case["evidence"] if e["kind"] == "anomaly_alert"),
+                        key=lambda e: str(e["reference"].get("partition") or ""))
+        timeline: list[dict] = []  # consecutive alert days saying the same thing: one row with a day range
+        for e in alerts:
+            ref = e["reference"]
+            said = reasons.sentences(ref.get("reasons"), ref.get("features"), transactions=ref.get("transactions"))
+            e["said"] = said
+            last = timeline[-1] if timeline else None
+            if last and last["said"][:1] == said[:1] and last["role"] == ref.get("explained_by_role"):
+                last.update(last_day=ref.get("partition"), days=last["days"] + 1, risk=max(last["risk"], e["risk"]),
+                            said=said)
+            else:
+                timeline.append({"first_day": ref.get("partition"), "last_day": ref.get("partition"), "days": 1,
+                                 "risk": e["risk"], "said": said, "model": ref.get("model_version"),
+                                 "role": ref.get("explained_by_role"), "account_role": ref.get("account_role")})
+        sar = None
+        if case.get("report"):
+            from kyc_assets.cases.sar import SarError, build_sar
+
+            try:
+                sar = build_sar(case, institution=config.institution)
+            except SarError:
+                sar = None
         return page(request, "case.html", {
-            "case": case, "ev": evidence, "links": dagster_links(case["evidence"], config.dagster_ui_url),
+            "case": case, "ev": evidence, "comparisons": comparisons, "alerts": alerts, "timeline": timeline, "sar": sar,
+            "case_reasons": reasons.case_sentences(case),
+            "directory": directory.names() if directory.configured else [], "links": dagster_links(case["evidence"], config.dagster_ui_url),
             "proposal": proposal, "error": error, "done": done, "decisions": case_store.DECISIONS,
             "audit": store.audit_entries(subject=case["case_id"], limit=50),
             "case_url": quote(case["case_id"], safe="")}, status)
@@ -307,6 +373,9 @@ def create_app(config: WebConfig) -> Starlette:
                 await run_in_threadpool(store.reject, case_id, analyst=analyst, reason=form.get("reason", ""),
                                         expected_version=version)
                 done = "rejected"
+            elif action == "note":
+                await run_in_threadpool(store.add_note, case_id, analyst=analyst, text=form.get("note", ""))
+                done = "noted"
             else:  # approve_report
                 await run_in_threadpool(store.approve_report, case_id, analyst=analyst, expected_version=version)
                 done = "report_approved"
@@ -370,10 +439,11 @@ def create_app(config: WebConfig) -> Starlette:
         Route("/login", login, methods=["GET", "POST"]),
         Route("/logout", logout, methods=["POST"]),
         Route("/cases", queue),
+        Route("/cases.csv", queue),
         Route("/cases/{case_id}", case_page),
         Route("/cases/{case_id}/documents/{sha256}", document),
         *[Route(f"/cases/{{case_id}}/{name.replace('_', '-')}", action_route(name), methods=["POST"])
-          for name in ("assign", "decide", "approve", "reject", "approve_report")],
+          for name in ("assign", "decide", "approve", "reject", "approve_report", "note")],
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     return Starlette(routes=routes, exception_handlers={404: not_found})

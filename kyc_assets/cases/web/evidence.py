@@ -16,7 +16,8 @@ from pathlib import Path
 from urllib.parse import quote, urlencode
 
 CHART_DAYS = 90
-RECENT_TRANSACTIONS = 25
+HISTORY_DAYS = 30  # the account's history shown: from this many days before the first alert day to the last
+MAX_HISTORY = 300
 
 
 class WarehouseUnavailable(RuntimeError):
@@ -98,23 +99,39 @@ def dagster_links(evidence: list[dict], dagster_ui_url: str) -> list[dict]:
 class Chart:
     """An inline SVG line chart of an account's daily inflow and outflow (coordinates precomputed)."""
 
-    width: int = 720
-    height: int = 220
+    width: int = 1100
+    height: int = 300
     days: list[str] = field(default_factory=list)
     inflow: str = ""  # SVG polyline points
     outflow: str = ""
     alerts: list[dict] = field(default_factory=list)  # {"x", "y", "day"}
     y_max: float = 0.0
     ticks: list[dict] = field(default_factory=list)  # {"x", "label"}
+    y_ticks: list[dict] = field(default_factory=list)  # {"y", "label"}
+    pad_left: int = 80
+    pad_bottom: int = 34
+    pad_top: int = 12
+    pad_right: int = 16
 
 
-def build_chart(daily: list[dict], alert_days: set[str], width: int = 720, height: int = 220) -> Chart:
-    """Daily totals -> polyline coordinates; alert days are marked on the outflow line."""
+def _nice_max(value: float) -> float:
+    """The smallest 1, 2, 2.5 or 5 times a power of ten at or above ``value``."""
+    import math
+
+    if value <= 0:
+        return 1.0
+    power = 10 ** math.floor(math.log10(value))
+    return next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= value)
+
+
+def build_chart(daily: list[dict], alert_days: set[str], width: int = 1100, height: int = 300) -> Chart:
+    """Daily totals -> polyline coordinates on a rounded amount axis (5 gridlines with amounts), day labels
+    along the x axis, and a vertical marker on every alert day."""
     chart = Chart(width=width, height=height, days=[d["day"] for d in daily])
     if not daily:
         return chart
-    pad_l, pad_r, pad_t, pad_b = 60, 10, 10, 30
-    y_max = max(max(d["inflow"], d["outflow"]) for d in daily) or 1.0
+    pad_l, pad_r, pad_t, pad_b = chart.pad_left, chart.pad_right, chart.pad_top, chart.pad_bottom
+    y_max = _nice_max(max(max(d["inflow"], d["outflow"]) for d in daily))
     n = len(daily)
 
     def xy(i: int, v: float) -> tuple[float, float]:
@@ -124,10 +141,11 @@ def build_chart(daily: list[dict], alert_days: set[str], width: int = 720, heigh
 
     chart.inflow = " ".join(f"{x},{y}" for x, y in (xy(i, d["inflow"]) for i, d in enumerate(daily)))
     chart.outflow = " ".join(f"{x},{y}" for x, y in (xy(i, d["outflow"]) for i, d in enumerate(daily)))
-    chart.alerts = [{"x": xy(i, d["outflow"])[0], "y": xy(i, d["outflow"])[1], "day": d["day"]}
+    chart.alerts = [{"x": xy(i, d["outflow"])[0], "y": xy(i, max(d["inflow"], d["outflow"]))[1], "day": d["day"]}
                     for i, d in enumerate(daily) if d["day"] in alert_days]
     chart.y_max = y_max
-    step = max(1, n // 6)
+    chart.y_ticks = [{"y": xy(0, y_max * k / 4)[1], "label": f"{y_max * k / 4:,.0f}"} for k in range(5)]
+    step = max(1, n // 10)
     chart.ticks = [{"x": xy(i, 0)[0], "label": daily[i]["day"][5:]} for i in range(0, n, step)]
     return chart
 
@@ -136,18 +154,34 @@ def read_evidence(case: dict, warehouse_path: Path) -> dict:
     """Everything the case page shows beyond the case store: documents with their extracted fields,
     list entries of screening hits, the account's transactions (chart and recent rows) and anomaly
     reasons. ``error`` is set (and the rest empty) when the warehouse cannot be read."""
-    out = {"documents": [], "list_entries": {}, "chart": None, "transactions": [], "anomalies": [], "error": None}
+    out = {"documents": [], "list_entries": {}, "chart": None, "transactions": [], "anomalies": [], "error": None,
+           "customer": None, "flagged": 0}
     evidence = case.get("evidence") or []
     try:
         with warehouse(warehouse_path) as conn:
             tables = _tables(conn)
             out["documents"] = _documents(conn, tables, document_keys(evidence))
             out["list_entries"] = _list_entries(conn, tables, evidence)
+            if case.get("subject_type") == "customer" and "customers" in tables:
+                rows = _rows(conn, "SELECT * FROM kyc.customers WHERE customer_id = ? LIMIT 1", [str(case["subject_id"])])
+                out["customer"] = {k: _json_or_text(v) for k, v in rows[0].items()} if rows else None
             if case.get("subject_type") == "account":
                 out.update(_account_activity(conn, tables, str(case["subject_id"]), evidence))
+                _in_words(out["anomalies"], evidence)
     except WarehouseUnavailable as exc:
         out["error"] = str(exc)
     return out
+
+
+def _in_words(anomalies: list[dict], evidence: list[dict]) -> None:
+    """Each alert day's reasons as sentences (``said``), with the numbers stored with the case's evidence."""
+    from kyc_assets.cases.reasons import sentences
+
+    refs = {(e.get("reference") or {}).get("partition"): e.get("reference") or {} for e in evidence
+            if e.get("kind") == "anomaly_alert"}
+    for a in anomalies:
+        ref = refs.get(a.get("day"), {})
+        a["said"] = sentences(a.get("reasons"), ref.get("features"), transactions=ref.get("transactions"))
 
 
 def _documents(conn, tables: set[str], keys: list[str]) -> list[dict]:
@@ -191,21 +225,47 @@ def _account_activity(conn, tables: set[str], account: str, evidence: list[dict]
     if "transactions" in tables:
         amount = "COALESCE(amount_base, amount)"
         daily = _rows(conn, f"""
-            WITH t AS (SELECT CAST(timestamp AS DATE) AS day, sender_account, receiver_account, {amount} AS amt
+            WITH t AS (SELECT CAST(timestamp AS DATE) AS day, sender_account, receiver_account, {amount} AS amt,
+                              sender_account = receiver_account AS own, channel = 'cash_withdrawal' AS withdrawal
                        FROM kyc.transactions WHERE sender_account = ? OR receiver_account = ?),
                  last AS (SELECT max(day) AS d FROM t)
             SELECT strftime(day, '%Y-%m-%d') AS day,
-                   sum(CASE WHEN receiver_account = ? THEN amt ELSE 0 END) AS inflow,
-                   sum(CASE WHEN sender_account = ? THEN amt ELSE 0 END) AS outflow
+                   -- the account's own cash movement is one leg: a deposit in, a withdrawal out
+                   sum(CASE WHEN receiver_account = ? AND NOT (own AND withdrawal IS TRUE) THEN amt ELSE 0 END)
+                       AS inflow,
+                   sum(CASE WHEN sender_account = ? AND (NOT own OR withdrawal IS TRUE) THEN amt ELSE 0 END)
+                       AS outflow
             FROM t, last WHERE day > last.d - INTERVAL {CHART_DAYS} DAY GROUP BY day ORDER BY day""",
                       [account, account, account, account])
         out["chart"] = build_chart([{"day": d["day"], "inflow": float(d["inflow"] or 0),
                                      "outflow": float(d["outflow"] or 0)} for d in daily], alert_days)
-        out["transactions"] = _rows(conn, f"""
+        behind: dict[str, list[str]] = {}
+        for e in evidence:
+            for rule, rows in ((e.get("reference") or {}).get("transactions") or {}).items():
+                for t in rows:
+                    if t.get("transaction_id") and rule not in behind.setdefault(str(t["transaction_id"]), []):
+                        behind[str(t["transaction_id"])].append(rule)
+        if alert_days:
+            first, last = min(alert_days), max(alert_days)
+            period = f"CAST(timestamp AS DATE) BETWEEN CAST(? AS DATE) - INTERVAL {HISTORY_DAYS} DAY AND CAST(? AS DATE)"
+            params = [account, account, first, last]
+        else:
+            period, params = "TRUE", [account, account]
+        rows = _rows(conn, f"""
             SELECT transaction_id, timestamp, sender_account, receiver_account, amount, currency, channel,
                    sender_country, receiver_country
-            FROM kyc.transactions WHERE sender_account = ? OR receiver_account = ?
-            ORDER BY timestamp DESC LIMIT {RECENT_TRANSACTIONS}""", [account, account])
+            FROM kyc.transactions WHERE (sender_account = ? OR receiver_account = ?) AND {period}
+            ORDER BY timestamp DESC LIMIT {MAX_HISTORY}""", params)
+        for t in rows:
+            t["rules"] = behind.get(str(t["transaction_id"]), [])
+        if behind and not any(t["rules"] for t in rows):  # the flagged ones fell outside the shown window
+            ids = list(behind)[:MAX_HISTORY]
+            rows += [{**t, "rules": behind[str(t["transaction_id"])]} for t in _rows(conn, f"""
+                SELECT transaction_id, timestamp, sender_account, receiver_account, amount, currency, channel,
+                       sender_country, receiver_country FROM kyc.transactions
+                WHERE transaction_id IN ({", ".join("?" * len(ids))})""", ids)]
+        out["transactions"] = sorted(rows, key=lambda t: str(t["timestamp"]))
+        out["flagged"] = sum(1 for t in out["transactions"] if t["rules"])
     if "anomaly_scores" in tables:
         out["anomalies"] = _rows(conn, """
             SELECT strftime(CAST(as_of_date AS DATE), '%Y-%m-%d') AS day, risk_score, reasons
