@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+import xxhash
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
@@ -63,6 +64,12 @@ _JOIN_KEY = 6
 _CACHE_LIMIT = 200_000
 PREWARM_LIMIT = 60_000
 DICT_BLOCK_LIMIT = 3_000_000  # blocking keys up to which key lookups go through a dict  # vocabulary size up to which the index pre-computes every list word's lookup
+
+
+def stable_hash(key: str) -> int:
+    """Stable signed 64-bit hash of a blocking key (xxh3): unlike ``hash()`` the same in every process, so
+    a saved index (``index_store``) stays valid; a collision only adds tokens that the exact similarity drops."""
+    return xxhash.xxh3_64_intdigest(key.encode()) - (1 << 63)
 
 
 def default_weight(token: str) -> float:
@@ -238,7 +245,7 @@ class NameIndex:
         cons: dict[str, list[int]] = {}
         for tid, tok in enumerate(self.tokens):
             keys = token_keys(tok, query=False)
-            key_hash.extend(map(hash, keys))
+            key_hash.extend(map(stable_hash, keys))
             key_tid.extend([tid] * len(keys))
             for g in nickname_groups(tok):
                 nick.setdefault(g, []).append(tid)
@@ -272,11 +279,11 @@ class NameIndex:
             get, block_tid = self.block_ranges.get, self._block_tid_list
             found: set[int] = set()
             for key in token_keys(token, query=True):
-                r = get(hash(key))
+                r = get(stable_hash(key))
                 if r is not None:
                     found.update(block_tid[r[0]:r[1]])
             return np.fromiter(sorted(found), dtype=np.int64, count=len(found))
-        qh = np.fromiter(map(hash, token_keys(token, query=True)), dtype=np.int64)
+        qh = np.fromiter(map(stable_hash, token_keys(token, query=True)), dtype=np.int64)
         lo = np.searchsorted(self.block_hash, qh, "left")
         hi = np.searchsorted(self.block_hash, qh, "right")
         sizes = hi - lo
