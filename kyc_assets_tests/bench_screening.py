@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 FULL_OFAC = Path("/work/shared/data/ofac_sdn_2021-07-07_fullset")
+FULL_UN = Path("/work/shared/data/un_sc_consolidated_2026-02-27.xml")
 PAIRS = Path(__file__).parent / "fixtures" / "screening_eval" / "name_pairs.csv"
 
 
@@ -274,7 +275,103 @@ def bench_memory(customers: int = 100_000) -> dict:
             "qps": round(customers / seconds), "hits": len(hits), "peak_mb": _peak_mb()}
 
 
-FIGURES = {"throughput": bench_throughput, "evaluation": bench_evaluation, "held_out": bench_held_out, "scale": bench_scale,
+def list_paths() -> tuple[list[str], str]:
+    """The OFAC 2021 full set and the full UN list when available, else the bundled subset."""
+    if (FULL_OFAC / "sdn.csv").is_file() and FULL_UN.is_file():
+        return [str(FULL_OFAC), str(FULL_UN)], "full OFAC SDN 2021-07-07 + full UN SC 2026-02-27"
+    from kyc_assets.watchlists.sources import default_watchlist_path
+
+    return [str(default_watchlist_path())], "bundled OFAC subset (full lists not found)"
+
+
+def held_out_queries(entries, n: int, seed: int = 41) -> list[str]:
+    """Names for the end-to-end figure, from seeds and pools used nowhere else: 70% ordinary customers from
+    the held-out pools, 15% listed names with a typo, 15% listed names or aliases in reversed order."""
+    from kyc_assets.screening.evaluation import misspell
+
+    rng = random.Random(seed)
+    out = held_out_customers(n - 2 * (15 * n // 100), seed=seed)
+    for _ in range(15 * n // 100):
+        out.append(misspell(rng.choice(entries).primary_name, rng))
+    for _ in range(15 * n // 100):
+        name, _ = rng.choice(rng.choice(entries).names())
+        out.append(" ".join(reversed(name.split())))
+    rng.shuffle(out)
+    return out
+
+
+def _run_screen(paths: list[str], names_csv: Path, out: Path, index_dir: Path, *extra: str) -> tuple[float, str]:
+    """Wall time of the whole `kyc screen` command in a fresh process (imports included), and its stderr."""
+    import os
+    import subprocess
+
+    env = {**os.environ, "KYC_SCREENING_INDEX_DIR": str(index_dir), "OMP_THREAD_LIMIT": "1"}
+    cmd = [sys.executable, "-m", "kyc_assets.cli", "screen", *(a for p in paths for a in ("--watchlist", p)),
+           "--input", str(names_csv), "--output", str(out), "--timings", *extra]
+    started = time.perf_counter()
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    return time.perf_counter() - started, done.stderr.strip().splitlines()[-2:]
+
+
+def bench_end_to_end(names: int = 100_000) -> dict:
+    """The whole `kyc screen` command over ``names`` held-out names against the OFAC 2021 full set and the full UN
+    list: the first run (lists loaded, index built and saved), a run reusing the saved index, and a run with
+    ``--no-saved-index``; outputs compared byte for byte. The in-process split (load, index, query) follows."""
+    import csv
+    import filecmp
+    import tempfile
+
+    from kyc_assets.screening.index_store import load, save
+    from kyc_assets.screening.matcher import Screener
+    from kyc_assets.watchlists.sources import load_watchlist
+
+    paths, source = list_paths()
+    started = time.perf_counter()
+    lists = [load_watchlist(p) for p in paths]
+    load_s = time.perf_counter() - started
+    entries = [e for lst in lists for e in lst.entries]
+    queries = held_out_queries(entries, names)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        names_csv = tmp / "names.csv"
+        with names_csv.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["customer_id", "full_name"])
+            writer.writerows((f"C{i}", q) for i, q in enumerate(queries))
+        first, first_err = _run_screen(paths, names_csv, tmp / "a.csv", tmp / "idx")
+        warm, warm_err = _run_screen(paths, names_csv, tmp / "b.csv", tmp / "idx")
+        rebuilt, _ = _run_screen(paths, names_csv, tmp / "c.csv", tmp / "idx", "--no-saved-index")
+        identical = filecmp.cmp(tmp / "a.csv", tmp / "b.csv", shallow=False) and \
+            filecmp.cmp(tmp / "a.csv", tmp / "c.csv", shallow=False)
+        # In-process split of the cold path and of the warm path.
+        started = time.perf_counter()
+        screener = Screener(entries, prewarm=False)
+        index_s = time.perf_counter() - started
+        started = time.perf_counter()
+        screener.index.prewarm()
+        prewarm_s = time.perf_counter() - started
+        size = save(screener, tmp / "x.kycidx", "bench")
+        started = time.perf_counter()
+        load(tmp / "x.kycidx", "bench")
+        artefact_load_s = time.perf_counter() - started
+    distinct = len(set(queries))
+    rows = [{"name": q} for q in dict.fromkeys(queries)]
+    started = time.perf_counter()
+    screener.screen_batch(rows, workers=2)
+    query2_s = time.perf_counter() - started
+    return {"figure": f"kyc screen, {names:,} held-out names ({distinct:,} distinct) vs {len(entries):,} entries / "
+                      f"{screener.index.name_count:,} names", "lists": source,
+            "e2e_first_run_qps": round(names / first), "e2e_saved_index_qps": round(names / warm),
+            "e2e_no_saved_index_qps": round(names / rebuilt), "e2e_saved_vs_no_saved_ratio": round(rebuilt / warm, 2),
+            "e2e_seconds": {"first": round(first, 2), "saved_index": round(warm, 2), "no_saved_index": round(rebuilt, 2)},
+            "outputs_identical": identical, "timings_first_run": first_err, "timings_saved_index": warm_err,
+            "split_list_load_s": round(load_s, 2), "split_index_build_s": round(index_s, 2),
+            "split_prewarm_s": round(prewarm_s, 2), "split_artefact_load_s": round(artefact_load_s, 3),
+            "artefact_mb": round(size / 2**20, 1), "query_distinct_workers2_qps": round(distinct / query2_s),
+            "peak_mb": _peak_mb()}
+
+
+FIGURES = {"end_to_end": bench_end_to_end, "throughput": bench_throughput, "evaluation": bench_evaluation, "held_out": bench_held_out, "scale": bench_scale,
            "memory": bench_memory}
 
 
