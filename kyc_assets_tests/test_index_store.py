@@ -193,3 +193,21 @@ def test_prune_keeps_the_most_recent(screener, tmp_path):
         os.utime(p, (1000 + i, 1000 + i))
     index_store._prune(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"{i}.kycidx" for i in range(2, index_store.KEEP + 2)]
+
+
+def test_screening_asset_domain_code_reuses_the_saved_index(tmp_path):
+    from kyc_assets.screening.delta import screen_customer_base, with_entry_hashes
+    from kyc_assets_tests.test_screening_assets import CUSTOMERS, PEPS, SANCTIONED, customers_frame, entries_frame
+
+    entries = with_entry_hashes(entries_frame(SANCTIONED + PEPS, "v1"))
+    customers = customers_frame()
+    built, stats = screen_customer_base(customers, entries, "run-1", index_dir=tmp_path)
+    assert stats.index == "built (saved)" and len(list(tmp_path.glob("*.kycidx"))) == 1
+    loaded, stats = screen_customer_base(customers, entries, "run-1", index_dir=tmp_path)
+    assert stats.index == "loaded"
+    pd_equal = built.reset_index(drop=True).equals(loaded.reset_index(drop=True))
+    assert pd_equal and (built["decision"] != "no_match").sum() >= 3
+    # Changed entry content is another key: the index is rebuilt, never reused for other entries.
+    changed = with_entry_hashes(entries_frame([*SANCTIONED[:3], PEPS[0]], "v2"))
+    _, stats = screen_customer_base(customers, changed, "run-2", index_dir=tmp_path)
+    assert stats.index == "built (saved)" and len(CUSTOMERS) == 5
