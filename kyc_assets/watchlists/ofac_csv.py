@@ -295,8 +295,5 @@ def _add_unique(items: list, value) -> None:
 
 
 def _unique(items: list) -> list:
-    """Items without duplicates, first-seen order."""
-    out: list = []
-    for item in items:
-        _add_unique(out, item)
-    return out
+    """Items (hashable) without duplicates, first-seen order."""
+    return list(dict.fromkeys(items))
