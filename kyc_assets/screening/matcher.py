@@ -43,9 +43,18 @@ from kyc_assets.screening.index import (  # noqa: F401  (scoring constants re-ex
     default_weight,
 )
 from kyc_assets.screening.nicknames import are_nicknames, is_common_name
-from kyc_assets.screening.normalize import GENERIC_WORDS, entity_type_for, normalize_name
+from kyc_assets.screening.normalize import LEGAL_FORMS, GENERIC_WORDS, clean_text, entity_type_for, normalize_name
+from kyc_assets.screening.pair_model import (
+    FEATURES,
+    PairModel,
+    family_for,
+    is_latin_text,
+    legal_form_kinds,
+    load_model,
+)
 from kyc_assets.screening.similarity import (  # noqa: F401  (re-exported for callers and tests)
     MIN_TOKEN_SIM,
+    has_digit,
     metaphone,
     token_similarity,
     translit_skeleton,
@@ -72,22 +81,38 @@ PERSONAL_TYPES = (None, "person")  # entity types the common-name rules apply to
 
 @dataclass
 class NameScore:
-    """Result of comparing two names: score and the aligned token pairs ``(q, c, similarity)``."""
+    """Result of comparing two names: score (the pair model's probability once ``model_score`` ran),
+    the aligned token pairs ``(q, c, similarity)`` and what the model needs to explain itself."""
 
     score: float
     pairs: list[tuple[str, str, float]] = field(default_factory=list)
     query_tokens: int = 0
     candidate_tokens: int = 0
     joined: bool = False  # scored on the names with spaces removed ('aljamal' vs 'al jamal')
+    align: float = 0.0  # the token-alignment score (what candidate retrieval bounds)
+    acronym: bool = False  # one name is the acronym of the other
+    idx: list[tuple[int, int, float]] = field(default_factory=list)  # aligned (query i, list j, similarity)
+    qtokens: Sequence[str] = ()
+    ctokens: Sequence[str] = ()
+    qweights: Sequence[float] = ()
+    cweights: Sequence[float] = ()
+    qcommon: Sequence[bool] | None = None
+    contributions: list[tuple[str, float]] = field(default_factory=list)
 
     def describe(self) -> str:
-        """Human-readable summary, e.g. 'name tokens 2/2 aligned (hussein~husain 0.93)'."""
-        if self.joined:
+        """Human-readable summary, e.g. 'name tokens 2/2 aligned (hussein~husain 0.93); model: align +4.1, ...'."""
+        if self.acronym:
+            text = f"acronym ({' '.join(self.qtokens)} / {' '.join(self.ctokens)})"
+        elif self.joined:
             q, c, s = self.pairs[0]
-            return f"names compared without spaces ({q}~{c} {s:.2f})"
-        fuzzy = [f"{q}~{c} {s:.2f}" for q, c, s in self.pairs if q != c]
-        text = f"name tokens {len(self.pairs)}/{self.query_tokens} aligned"
-        return text + (f" ({', '.join(fuzzy)})" if fuzzy else "")
+            text = f"names compared without spaces ({q}~{c} {s:.2f})"
+        else:
+            fuzzy = [f"{q}~{c} {s:.2f}" for q, c, s in self.pairs if q != c]
+            text = f"name tokens {len(self.pairs)}/{self.query_tokens} aligned"
+            text += f" ({', '.join(fuzzy)})" if fuzzy else ""
+        if self.contributions:
+            text += "; model: " + ", ".join(f"{n} {v:+.2f}" for n, v in self.contributions)
+        return text
 
 
 def align(query: Sequence[str], candidate: Sequence[str], qweights: Sequence[float], cweights: Sequence[float],
@@ -97,18 +122,16 @@ def align(query: Sequence[str], candidate: Sequence[str], qweights: Sequence[flo
     Aligned pairs count the list token's weight times their similarity; unaligned query tokens
     cost their weight, unaligned list tokens UNMATCHED_CANDIDATE_COST of theirs; a name aligned on
     one token of several is scaled by SINGLE_TOKEN_FACTOR; then the space-free comparison may win.
-    ``qcommon`` flags query tokens that many people share: when every query token is common
-    ('Jose Lopez'), a listed middle name the query lacks costs more (UNMATCHED_CANDIDATE_COST_COMMON)
-    and a match that needs spelling closeness rather than exact tokens or known variants is scaled
-    by COMMON_FUZZY_FACTOR: such names are shared by many unrelated people.
+    ``qcommon`` flags query tokens that many people share (a feature of the pair model, which
+    weighs how much such names prove; the alignment score itself does not use it).
     """
     if not query or not candidate:
-        return NameScore(0.0, [], len(query), len(candidate))
-    all_common = bool(qcommon) and all(qcommon)
+        return NameScore(0.0, [], len(query), len(candidate), qtokens=query, ctokens=candidate)
     sims.sort(reverse=True)
     used_q: set[int] = set()
     used_c: set[int] = set()
     pairs: list[tuple[str, str, float]] = []
+    idx: list[tuple[int, int, float]] = []
     num = den = 0.0
     for sim, i, j in sims:
         if i in used_q or j in used_c:
@@ -119,23 +142,22 @@ def align(query: Sequence[str], candidate: Sequence[str], qweights: Sequence[flo
         num += w * sim
         den += w
         pairs.append((query[i], candidate[j], sim))
-    ccost = UNMATCHED_CANDIDATE_COST_COMMON if all_common else UNMATCHED_CANDIDATE_COST
+        idx.append((i, j, sim))
     den += UNMATCHED_QUERY_COST * sum(w for i, w in enumerate(qweights) if i not in used_q)
-    den += ccost * sum(w for j, w in enumerate(cweights) if j not in used_c)
+    den += UNMATCHED_CANDIDATE_COST * sum(w for j, w in enumerate(cweights) if j not in used_c)
     score = num / den if den else 0.0
     if len(pairs) == 1 and max(len(query), len(candidate)) > 1:
         score *= SINGLE_TOKEN_FACTOR
-    if all_common and any(q != c and not _known_variant(q, c) for q, c, _ in pairs):
-        score *= COMMON_FUZZY_FACTOR
+    joined = False
     if len(query) != len(candidate):
         jq, jc = "".join(query), "".join(candidate)
-        joined = JOINED_FACTOR * Levenshtein.normalized_similarity(jq, jc)
-        if all_common and jq != jc:
-            joined *= COMMON_FUZZY_FACTOR
-        if joined > score:  # 'aljamal' vs 'al jamal'
-            return NameScore(joined, [(" ".join(query), " ".join(candidate), joined / JOINED_FACTOR)],
-                             len(query), len(candidate), joined=True)
-    return NameScore(min(1.0, score), pairs, len(query), len(candidate))
+        jsim = Levenshtein.normalized_similarity(jq, jc)
+        jscore = JOINED_FACTOR * jsim
+        if jscore > score and jsim >= JOINED_MIN_SIM:  # 'aljamal' vs 'al jamal'
+            pairs, score, joined = [(" ".join(query), " ".join(candidate), jscore / JOINED_FACTOR)], jscore, True
+    score = min(1.0, score)
+    return NameScore(score, pairs, len(query), len(candidate), joined=joined, align=score, idx=idx,
+                     qtokens=query, ctokens=candidate, qweights=qweights, cweights=cweights, qcommon=qcommon)
 
 
 def _known_variant(a: str, b: str) -> bool:
@@ -150,24 +172,135 @@ def lexicon_common(token: str) -> bool:
 
 
 def score_tokens(query: list[str], candidate: list[str], weight=default_weight,
-                 entity_type: str | None = None) -> NameScore:
-    """Order-insensitive weighted alignment score of two token lists (token similarity computed here;
-    without list statistics, a query token is 'known' and 'common' when it is a common name; the
-    common-name rules apply to persons and untyped names, not to organizations or vessels)."""
+                 entity_type: str | None = None, common=None) -> NameScore:
+    """Order-insensitive weighted alignment of two token lists (token similarity computed here; a query
+    token is 'known' when it is a common name; ``common`` flags tokens many people share, default the
+    lexicon). Returns the alignment (``NameScore.align``), not yet the model's probability."""
     sims = [(s, i, j) for i, q in enumerate(query) for j, c in enumerate(candidate)
             if (s := token_similarity(q, c, len(q) >= 3 and is_common_name(q))) >= MIN_TOKEN_SIM]
-    qcommon = [lexicon_common(t) for t in query] if entity_type in PERSONAL_TYPES else None
-    return align(query, candidate, [weight(t) for t in query], [weight(t) for t in candidate], sims, qcommon)
+    common = common or lexicon_common
+    result = align(query, candidate, [weight(t) for t in query], [weight(t) for t in candidate], sims,
+                   [common(t) for t in query])
+    _check_acronym(result)
+    return result
 
 
-def score_pair(query: str, candidate: str, schema: str | None = None) -> float:
-    """Name similarity in [0,1] of a query name and a list name (no rarity statistics).
+#: Words left out of acronyms ('Islamic Republic of Iran Shipping Lines' -> 'IRISL').
+ACRONYM_SKIP = frozenset({"of", "and", "the", "for", "de", "del", "la", "le", "des", "du", "et", "y", "i", "al",
+                          "el", "und", "fur", "der", "di", "da"})
+ACRONYM_ALIGN = 0.9  # alignment score of an acronym match (the model decides what it proves)
+
+
+def acronyms_of(tokens: Sequence[str]) -> set[str]:
+    """Acronyms of a name of 3+ tokens: first letters without the small words, and of every token."""
+    if len(tokens) < 3:
+        return set()
+    out = {"".join(t[0] for t in tokens if t not in ACRONYM_SKIP), "".join(t[0] for t in tokens)}
+    return {a for a in out if len(a) >= 3}
+
+
+def _check_acronym(result: NameScore) -> None:
+    """Mark (and lift the alignment of) a pair where one side is one token spelling the other's acronym."""
+    q, c = result.qtokens, result.ctokens
+    short, long_ = (q, c) if len(q) == 1 else (c, q) if len(c) == 1 else (None, None)
+    if short and len(short[0]) >= 3 and short[0].isalpha() and short[0] in acronyms_of(long_):
+        result.acronym = True
+        result.align = max(result.align, ACRONYM_ALIGN)
+        result.score = result.align
+
+
+def _meaningful(token: str) -> bool:
+    return len(token) > 1 and token not in LOW_WEIGHT_TOKENS and token not in GENERIC_WORDS \
+        and token not in LEGAL_FORMS
+
+
+def pair_features(ns: NameScore, query_raw: str, candidate_raw: str) -> list[float]:
+    """The pair model's feature vector (``pair_model.FEATURES`` order) of an aligned name pair."""
+    q, c = ns.qtokens, ns.ctokens
+    qw, cw = ns.qweights, ns.cweights
+    if not q or not c:
+        return [0.0] * len(FEATURES)
+    qtot, ctot = sum(qw) or 1.0, sum(cw) or 1.0
+    used_q = {i for i, _, _ in ns.idx}
+    used_c = {j for _, j, _ in ns.idx}
+    if ns.joined or ns.acronym:
+        sim = ns.align
+        q_cover = c_cover = sim
+        exact_share, min_sim, initials = 0.0, sim, 0
+        evidence = min(sum(cw), 3.0) / 3.0
+        max_rarity = max(cw)
+        single = 0.0
+        q_extra = c_extra = 0
+        fuzzy = True
+    else:
+        aligned_w = sum(cw[j] for _, j, _ in ns.idx) or 1.0
+        q_cover = sum(qw[i] for i in used_q) / qtot
+        c_cover = sum(cw[j] for j in used_c) / ctot
+        exact_share = sum(cw[j] for i, j, s in ns.idx if q[i] == c[j]) / aligned_w if ns.idx else 0.0
+        min_sim = min((s for _, _, s in ns.idx), default=0.0)
+        initials = sum(1 for i, j, _ in ns.idx if (len(q[i]) == 1 or len(c[j]) == 1) and q[i] != c[j])
+        full = [cw[j] for i, j, _ in ns.idx if len(q[i]) > 1 and len(c[j]) > 1]
+        evidence = min(sum(full), 3.0) / 3.0
+        max_rarity = max(full, default=0.0)
+        q_extra = sum(1 for i, t in enumerate(q) if i not in used_q and _meaningful(t))
+        c_extra = sum(1 for j, t in enumerate(c) if j not in used_c and _meaningful(t))
+        single = 1.0 if len(ns.idx) == 1 and (q_extra or c_extra) else 0.0
+        fuzzy = any(q[i] != c[j] and not _known_variant(q[i], c[j]) for i, j, _ in ns.idx)
+    all_common = bool(ns.qcommon) and all(ns.qcommon)
+    ql, cl = is_latin_text(query_raw), is_latin_text(candidate_raw)
+    qforms, cforms = legal_form_kinds(query_raw), legal_form_kinds(candidate_raw)
+    qd = {t for t in q if has_digit(t)}
+    cd = {t for t in c if has_digit(t)}
+    return [
+        ns.align, q_cover, c_cover, exact_share, min_sim, min(initials, 3) / 3.0, evidence, max_rarity, single,
+        min(q_extra, 3) / 3.0, min(c_extra, 3) / 3.0, float(q_extra > 0 and c_extra > 0), float(all_common),
+        float(all_common and fuzzy), float(ns.joined), float(ns.acronym), float(ql != cl), float(not ql and not cl),
+        float(bool(qforms) and bool(cforms) and bool(qforms & cforms)),
+        float(bool(qforms) and bool(cforms) and not qforms & cforms),
+        float(qd != cd), float(min(len(q), len(c)) == 1), float(sorted(q) == sorted(c)),
+    ]
+
+
+def model_score(ns: NameScore, query_raw: str, candidate_raw: str, family: str,
+                model: PairModel | None = None) -> NameScore:
+    """Set ``ns.score`` to the pair model's probability (0 below the retrieval floor) and keep the largest
+    feature contributions as the explanation."""
+    model = model or load_model()
+    if ns.align < model.retrieval_floor:
+        ns.score = 0.0
+        return ns
+    x = pair_features(ns, query_raw, candidate_raw)
+    ns.score = model.probability(family, x)
+    ns.contributions = model.contributions(family, x)
+    if x[SAME_TOKENS] and ns.score < EXACT_NAME_SCORE:  # a listed name written exactly is always reviewed
+        ns.score = EXACT_NAME_SCORE
+        ns.contributions = [("exact name", 0.0), *ns.contributions]
+    return ns
+
+
+#: Space-free comparisons count only when the joined texts are this similar (a spacing variant, not a new name).
+JOINED_MIN_SIM = 0.85
+#: Floor of the score of a query whose normalised tokens equal a listed name's (exact recall must stay 1).
+EXACT_NAME_SCORE = 0.93
+SAME_TOKENS = FEATURES.index("same_tokens")
+
+
+def pair_score(query: str, candidate: str, schema: str | None = None, model: PairModel | None = None) -> NameScore:
+    """Score and explanation of a query name against a list name (rarity from the model's training lists).
 
     ``schema`` is an entity type or a FollowTheMoney schema ('Person', 'Company', 'Vessel' ...).
     """
+    model = model or load_model()
     etype = entity_type_for(schema)
-    return score_tokens(normalize_name(query, etype).split(), normalize_name(candidate, etype).split(),
-                        entity_type=etype).score
+    ns = score_tokens(normalize_name(query, etype).split(), normalize_name(candidate, etype).split(),
+                      weight=model.weight, entity_type=etype,
+                      common=lambda t: lexicon_common(t) or model.is_common(t))
+    return model_score(ns, clean_text(query), clean_text(candidate), family_for(etype), model)
+
+
+def score_pair(query: str, candidate: str, schema: str | None = None) -> float:
+    """Probability in [0,1] that a query name and a list name denote one party (the pair model)."""
+    return pair_score(query, candidate, schema).score
 
 
 @dataclass
@@ -197,11 +330,14 @@ def _max_bonus(date_of_birth: str | None, nationality: str | None) -> float:
 class Screener:
     """Screens names against watchlist entries through an inverted index of name tokens."""
 
-    def __init__(self, entries: Iterable[WatchlistEntry], *, prewarm: bool = True) -> None:
+    def __init__(self, entries: Iterable[WatchlistEntry], *, prewarm: bool = True,
+                 model: PairModel | None = None) -> None:
         """Index the entries; ``prewarm`` also pre-computes the similar-word lookups of the list's own
         words and of common names (part of the build: screening new names then rarely computes one)."""
         self.entries = list(entries)
         self.index = NameIndex(self.entries)
+        self.model = model or load_model()
+        self._acronyms: dict[str, list[int]] | None = None
         if prewarm:
             self.index.prewarm()
 
@@ -215,21 +351,37 @@ class Screener:
         return normalize_name(name, entity_type).split()
 
     def score_name(self, query: str | list[str], name_id: int, entity_type: str | None = None) -> NameScore:
-        """Exact score of a query against one indexed name (no index shortcuts: the brute-force reference)."""
+        """Exact score of a query against one indexed name (no index shortcuts: the brute-force reference).
+
+        ``query`` is the raw name (or its tokens, then joined as the raw text); the model family is the
+        query's entity type, else the listed entry's."""
         tokens = query if isinstance(query, list) else self.query_tokens(query, entity_type)
+        raw = " ".join(query) if isinstance(query, list) else clean_text(query)
         ctoks = self.index.name_tokens(name_id)
         sims = [(s, i, j) for i, q in enumerate(tokens) for j, c in enumerate(ctoks)
                 if (s := token_similarity(q, c, self.index.is_known(q))) >= MIN_TOKEN_SIM]
-        return align(tokens, ctoks, [self.index.query_weight(t) for t in tokens],
-                     [self.index.weight(t) for t in ctoks], sims, self._qcommon(tokens, entity_type))
+        result = align(tokens, ctoks, [self.index.query_weight(t) for t in tokens],
+                       [self.index.weight(t) for t in ctoks], sims, self._qcommon(tokens))
+        _check_acronym(result)
+        return self._model_score(result, raw, name_id, entity_type)
 
-    def _qcommon(self, tokens: list[str], entity_type: str | None) -> list[bool] | None:
-        """Common-token flags of a person's or untyped query (None for organizations and vessels)."""
-        return [self.index.is_common(t) for t in tokens] if entity_type in PERSONAL_TYPES else None
+    def _family(self, name_id: int, entity_type: str | None) -> str:
+        return family_for(entity_type or self.entries[int(self.index.name_entry[name_id])].entity_type)
+
+    def _model_score(self, result: NameScore, raw: str, name_id: int, entity_type: str | None) -> NameScore:
+        if result.align < self.model.retrieval_floor:
+            result.score = 0.0
+            return result
+        return model_score(result, raw, self.index.name_source(name_id)[0], self._family(name_id, entity_type),
+                           self.model)
+
+    def _qcommon(self, tokens: list[str], entity_type: str | None = None) -> list[bool]:
+        """Common-token flags of a query (a pair-model feature)."""
+        return [self.index.is_common(t) for t in tokens]
 
     def _score_candidate(self, tokens: list[str], qinfo: list[QueryToken], qweights: list[float],
                          name_id: int, qcommon: list[bool] | None) -> NameScore:
-        """Score through the per-query-token similarity caches (same values as ``score_name``)."""
+        """Alignment through the per-query-token similarity caches (same values as ``score_name``'s)."""
         tids = self.index.tids_of(name_id)
         vocab = self.index.tokens
         ctoks = [vocab[t] for t in tids]
@@ -240,12 +392,37 @@ class Screener:
                 if s >= MIN_TOKEN_SIM:
                     sims.append((s, i, j))
         weights = self.index._weight_list
-        return align(tokens, ctoks, qweights, [weights[t] for t in tids], sims, qcommon)
+        result = align(tokens, ctoks, qweights, [weights[t] for t in tids], sims, qcommon)
+        _check_acronym(result)
+        return result
 
     # ---- candidate generation ---------------------------------------------------------------
     def candidates(self, tokens: list[str], min_score: float) -> np.ndarray:
-        """Indexed-name ids that may score >= ``min_score`` against the query tokens."""
-        return self.index.candidates(tokens, min_score)[0]
+        """Indexed-name ids that may align >= ``min_score`` with the query tokens (acronyms included)."""
+        ids = self.index.candidates(tokens, min_score)[0]
+        extra = self._acronym_candidates(tokens)
+        return np.union1d(ids, extra) if len(extra) else ids
+
+    def _acronym_candidates(self, tokens: list[str]) -> np.ndarray:
+        """Names that are the acronym of the query, or whose acronym the query is."""
+        if len(tokens) == 1 and len(tokens[0]) >= 3:
+            if self._acronyms is None:
+                self._build_acronyms()
+            return np.asarray(self._acronyms.get(tokens[0], ()), dtype=np.int32)
+        found: list[int] = []
+        for acro in acronyms_of(tokens):
+            tid = self.index.vocab.get(acro)
+            if tid is not None:
+                found.extend(n for n in self.index.postings(tid).tolist() if self.index.name_len[n] == 1)
+        return np.asarray(sorted(set(found)), dtype=np.int32)
+
+    def _build_acronyms(self) -> None:
+        acronyms: dict[str, list[int]] = {}
+        index = self.index
+        for nid in np.flatnonzero(index.name_len >= 3).tolist():
+            for acro in acronyms_of(index.name_tokens(nid)):
+                acronyms.setdefault(acro, []).append(nid)
+        self._acronyms = acronyms
 
     # ---- screening --------------------------------------------------------------------------
     def screen(self, name: str, *, entity_type: str | None = None, date_of_birth=None,
@@ -256,19 +433,29 @@ class Screener:
         ``date_of_birth`` is 'YYYY', 'YYYY-MM', 'YYYY-MM-DD' or a date; ``nationality`` a country name
         or ISO alpha-2 code; ``identifiers`` passport/national-id/registration numbers (a match is
         decisive); missing values (None, NaN, '') are ignored. Never raises on odd name text.
+        Candidates are the names whose token alignment reaches the model's retrieval floor; each is
+        scored by the pair model (a probability), then moved by secondary attributes.
         """
         threshold = DEFAULT_THRESHOLD if threshold is None else threshold
         entity_type = entity_type_for(entity_type) if entity_type else None
         date_of_birth, nationality = _as_text(date_of_birth), _as_text(nationality)
-        tokens = self.query_tokens(name, entity_type)
+        raw = clean_text(name)
+        tokens = self.query_tokens(raw, entity_type)
         best: dict[int, tuple[float, int, NameScore]] = {}
         if tokens:
+            floor = self.model.retrieval_floor
             min_score = threshold - _max_bonus(date_of_birth, nationality)
-            ids, qinfo, qweights = self.index.candidates(tokens, min_score)
+            ids, qinfo, qweights = self.index.candidates(tokens, floor)
+            extra = self._acronym_candidates(tokens)
+            if len(extra):
+                ids = np.union1d(ids, extra)
             name_entry = self.index.name_entry
-            qcommon = self._qcommon(tokens, entity_type)
+            qcommon = self._qcommon(tokens)
             for nid in ids.tolist():
                 result = self._score_candidate(tokens, qinfo, qweights, nid, qcommon)
+                if result.align < floor:
+                    continue
+                result = self._model_score(result, raw, nid, entity_type)
                 if result.score < min_score:
                     continue
                 entry_idx = int(name_entry[nid])
