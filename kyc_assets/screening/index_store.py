@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
 import json
 import logging
 import mmap
@@ -252,18 +251,25 @@ def save(screener, path: Path, key: str) -> int:
     """Write the screener's artefact atomically (temp file + rename); returns its size in bytes."""
     buffers: list[pickle.PickleBuffer] = []
     payload = pickle.dumps(_state(screener), protocol=5, buffer_callback=buffers.append)
-    raws = [b.raw() for b in buffers]
-    body = io.BytesIO()
-    body.write(payload)
+    # Layout and checksum first (no copy of the arrays), then one sequential write.
+    pieces: list = [payload]
     layout = []
-    for raw in raws:
-        body.write(b"\0" * _pad(body.tell()))
-        layout.append((body.tell(), raw.nbytes))
-        body.write(raw)
-    data = body.getbuffer()
+    offset = len(payload)
+    for buf in buffers:
+        raw = buf.raw()
+        pad = _pad(offset)
+        if pad:
+            pieces.append(b"\0" * pad)
+            offset += pad
+        layout.append((offset, raw.nbytes))
+        pieces.append(raw)
+        offset += raw.nbytes
+    digest = xxhash.xxh3_128()
+    for piece in pieces:
+        digest.update(piece)
     header = json.dumps({"format": FORMAT_VERSION, "key": key, "code_version": code_version(),
-                         "payload": len(payload), "size": len(data), "buffers": layout,
-                         "checksum": xxhash.xxh3_128_hexdigest(data)}).encode()
+                         "payload": len(payload), "size": offset, "buffers": layout,
+                         "checksum": digest.hexdigest()}).encode()
     head = MAGIC + len(header).to_bytes(8, "little") + header
     head += b"\0" * _pad(len(head))
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -271,14 +277,15 @@ def save(screener, path: Path, key: str) -> int:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(head)
-            fh.write(data)
+            for piece in pieces:
+                fh.write(piece)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return len(head) + len(data)
+    return len(head) + offset
 
 
 def load(path: Path, key: str):
