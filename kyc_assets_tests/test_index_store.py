@@ -197,7 +197,13 @@ def test_prune_keeps_the_most_recent(screener, tmp_path):
 
 def test_screening_asset_domain_code_reuses_the_saved_index(tmp_path):
     from kyc_assets.screening.delta import screen_customer_base, with_entry_hashes
-    from kyc_assets_tests.test_screening_assets import CUSTOMERS, PEPS, SANCTIONED, customers_frame, entries_frame
+    from kyc_assets_tests.test_screening_assets import (
+        CUSTOMERS,
+        PEPS,
+        SANCTIONED,
+        customers_frame,
+        entries_frame,
+    )
 
     entries = with_entry_hashes(entries_frame(SANCTIONED + PEPS, "v1"))
     customers = customers_frame()
