@@ -186,13 +186,18 @@ def test_kyc_screen_rebuilds_a_corrupted_saved_index(kyc_env, tmp_path, capsys):
     index_store.load(path, path.stem)  # rewritten whole
 
 
-def test_prune_keeps_the_most_recent(screener, tmp_path):
+def test_prune_keeps_the_most_recent(tmp_path):
     for i in range(index_store.KEEP + 2):
         p = tmp_path / f"{i}.kycidx"
         p.write_bytes(b"x")
         os.utime(p, (1000 + i, 1000 + i))
+    dead, live = tmp_path / ".0.kycidx.abc.tmp", tmp_path / ".1.kycidx.def.tmp"
+    dead.write_bytes(b"x")
+    live.write_bytes(b"x")
+    os.utime(dead, (1000, 1000))
     index_store._prune(tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{i}.kycidx" for i in range(2, index_store.KEEP + 2)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == \
+        [live.name, *(f"{i}.kycidx" for i in range(2, index_store.KEEP + 2))]
 
 
 def test_screening_asset_domain_code_reuses_the_saved_index(tmp_path):

@@ -325,9 +325,20 @@ def load(path: Path, key: str):
 
 def _prune(directory: Path, keep: int = KEEP) -> None:
     """Remove all but the ``keep`` most recently used artefacts (and stale temp files of dead writers)."""
-    files = sorted(directory.glob(f"*{SUFFIX}"), key=lambda p: p.stat().st_mtime, reverse=True)
+    import time
+
+    def mtime(p: Path) -> float:
+        try:
+            return p.stat().st_mtime
+        except FileNotFoundError:  # removed by a concurrent prune
+            return 0.0
+
+    files = sorted(directory.glob(f"*{SUFFIX}"), key=mtime, reverse=True)
     for old in files[keep:]:
         old.unlink(missing_ok=True)
+    for tmp in directory.glob(f".*{SUFFIX}.*.tmp"):
+        if time.time() - mtime(tmp) > 3600:  # a writer that died an hour ago
+            tmp.unlink(missing_ok=True)
 
 
 @dataclasses.dataclass
