@@ -146,6 +146,43 @@ def _strip_edges(tokens: list[str], leading: frozenset[str], trailing: frozenset
     return tokens[start:end]
 
 
+#: Words of spelled-out legal forms ('Limited Liability Company', 'Open Joint Stock Company').
+_FORM_WORDS = frozenset({"limited", "liability", "company", "joint", "stock", "open", "closed", "public",
+                         "private", "society", "partnership", "corporation", "incorporated"})
+
+
+def _strip_legal_phrase(tokens: list[str]) -> list[str]:
+    """Drop a leading or trailing spelled-out legal form the phrase table missed because of a typo
+    ('limited liabily company avisto' -> 'avisto'): a run of at least two legal-form words (or misspelt
+    long forms) at the start or end, keeping one token."""
+    def is_form(t: str) -> bool:
+        return t in _FORM_WORDS or t in LEGAL_FORMS or _is_legal_typo(t) or _is_form_word_typo(t)
+
+    start = 0
+    while start < len(tokens) - 1 and is_form(tokens[start]):
+        start += 1
+    if start >= 2:
+        tokens = tokens[start:]
+    end = len(tokens)
+    while end > 1 and is_form(tokens[end - 1]):
+        end -= 1
+    if len(tokens) - end >= 2:
+        tokens = tokens[:end]
+    return tokens
+
+
+@lru_cache(maxsize=65_536)
+def _is_form_word_typo(token: str) -> bool:
+    """A legal-form word of 6+ letters misspelt by one edit, two from 8 letters ('compnay', 'liabily')."""
+    if len(token) < 6:
+        return False
+    for w in _FORM_WORDS:
+        k = 2 if len(w) >= 8 else 1
+        if len(w) >= 6 and abs(len(w) - len(token)) <= k and OSA.distance(token, w, score_cutoff=k) <= k:
+            return True
+    return False
+
+
 #: Long legal-form words whose misspellings are still recognised (one edit, two from 9 characters).
 _LONG_LEGAL_FORMS = ("limited", "corporation", "incorporated", "aktiengesellschaft",
                      "gesellschaft", "sociedad", "societe", "limitada")
@@ -195,7 +232,7 @@ def _normalize(name: str, entity_type: str | None = None) -> str:
     if entity_type in (None, "person"):
         tokens = _strip_edges(tokens, TITLES, SUFFIXES)
     if entity_type in (None, "organization"):
-        tokens = _strip_edges(tokens, LEGAL_FORMS, LEGAL_FORMS, fuzzy=True)
+        tokens = _strip_legal_phrase(_strip_edges(tokens, LEGAL_FORMS, LEGAL_FORMS, fuzzy=True))
     if entity_type == "vessel" and len(tokens) > 1 and tokens[0] in VESSEL_PREFIXES:
         tokens = tokens[1:]
     if abjad:  # Arabic/Hebrew script writes few vowels: keep the consonant skeleton ('hsyn' -> 'hsn')

@@ -42,6 +42,7 @@ FEATURES = (
     "both_extra",  # both sides keep an unaligned meaningful token (siblings: 'Supplies' vs 'Services')
     "all_common",  # every query token is a common name, particle or generic word
     "common_fuzzy",  # ... and some pair aligned only by spelling closeness
+    "common_partial",  # ... and one of the names keeps unaligned tokens ('Mateo Lopez' / 'Mateo DIAZ LOPEZ')
     "joined",  # the names matched once spaces were removed ('abdulrahman' / 'abdul rahman')
     "acronym",  # one name is the acronym of the other ('IRISL')
     "script_cross",  # exactly one of the raw names is in a non-Latin script

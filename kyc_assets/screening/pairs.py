@@ -417,12 +417,13 @@ def company_pairs(entries: Sequence[WatchlistEntry], rng: random.Random, n: int 
     return out
 
 
-def build_pairs(entries: Sequence[WatchlistEntry], part: str, seed: int) -> list[Pair]:
-    """All labelled pairs of one part ('train' or 'held_out') of the lists, from one seed."""
+def build_pairs(entries: Sequence[WatchlistEntry], part: str, seed: int, per_kind: int = 250) -> list[Pair]:
+    """All labelled pairs of one part ('train' or 'held_out') of the lists, from one seed (``per_kind``
+    perturbed names per perturbation kind)."""
     rng = random.Random(seed)
     mine = [e for e in entries if split_of(e.entity_id) == part]
     pairs = alias_pairs(mine, rng) + hard_negatives(mine, rng) + company_pairs(mine, rng)
-    for q in perturbed_queries(mine, rng, per_kind=250):
+    for q in perturbed_queries(mine, rng, per_kind=per_kind):
         entry_name = q["source_name"]
         pairs.append(Pair(q["query"], entry_name, q["entity_type"], 1, "perturbed_" + q["kind"], "person",
                           q["entity_id"], q["entity_id"]))

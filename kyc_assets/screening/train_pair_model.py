@@ -25,6 +25,7 @@ from pathlib import Path
 
 RETRIEVAL_FLOOR = 0.5
 C_REG = 1.0
+PERTURBED_PER_KIND = 1_000  # perturbed positives per kind in training (against the ordinary-customer negatives)
 
 
 def rarity_table(entries) -> dict:
@@ -44,22 +45,40 @@ def rarity_table(entries) -> dict:
     return {"names": names, "df": {t: c for t, c in sorted(df.items()) if c >= 2}}
 
 
+def recombined_names(entries, n: int, seed: int) -> list[str]:
+    """Person names recombined from two different listed people (a given name of one, the surname of
+    another): ordinary-looking names that no listed party carries."""
+    from kyc_assets.screening.normalize import normalize_name
+
+    rng = random.Random(seed)
+    people = [normalize_name(e.primary_name, "person").split() for e in entries if e.entity_type == "person"]
+    people = [t for t in people if len(t) >= 2]
+    out = []
+    for _ in range(n):
+        a, b = rng.choice(people), rng.choice(people)
+        given = [a[0]] + ([a[1]] if len(a) > 2 and rng.random() < 0.3 else [])
+        out.append(" ".join(given + [b[-1]]).title())
+    return out
+
+
 def customer_negatives(entries, model, n: int, seed: int) -> list:
-    """Ordinary customers (tuning pool) paired with their best-aligned names of ``entries`` (label 0)."""
+    """Ordinary customers (tuning pool, and names recombined from listed people) paired with their
+    best-aligned names of ``entries`` (label 0; a candidate holding exactly the same tokens is skipped:
+    that coincidence is a legitimate potential match)."""
     from kyc_assets.screening.evaluation import ordinary_customers
     from kyc_assets.screening.matcher import Screener
     from kyc_assets.screening.pairs import Pair
 
     screener = Screener(entries, prewarm=False, model=model)
     out = []
-    for name in ordinary_customers(n, seed):
+    for name in ordinary_customers(n, seed) + recombined_names(entries, 2 * n, seed):
         tokens = screener.query_tokens(name, "person")
         if not tokens:
             continue
         ids, qinfo, qweights = screener.index.candidates(tokens, model.retrieval_floor)
         qcommon = screener._qcommon(tokens)
-        scored = sorted(((screener._score_candidate(tokens, qinfo, qweights, nid, qcommon).align, nid)
-                         for nid in ids.tolist()), reverse=True)[:3]
+        results = [(screener._score_candidate(tokens, qinfo, qweights, nid, qcommon), nid) for nid in ids.tolist()]
+        scored = sorted(((r.align, nid) for r, nid in results if not _variant_coincidence(r)), reverse=True)[:3]
         for align, nid in scored:
             if align >= model.retrieval_floor:
                 cand, _ = screener.index.name_source(nid)
@@ -67,6 +86,16 @@ def customer_negatives(entries, model, n: int, seed: int) -> list:
                 out.append(Pair(name, cand, etype, 0, "ordinary_customer", "person", "customer",
                                 screener.entries[int(screener.index.name_entry[nid])].entity_id))
     return out
+
+
+def _variant_coincidence(ns) -> bool:
+    """Every token of both names aligned, each exactly or as a documented variant (nickname group,
+    transliteration skeleton, initial): a customer with that name IS a potential match, not a negative."""
+    from kyc_assets.screening.matcher import _known_variant
+
+    if ns.joined or ns.acronym or len(ns.idx) != len(ns.qtokens) or len(ns.idx) != len(ns.ctokens):
+        return False
+    return all(ns.qtokens[i] == ns.ctokens[j] or _known_variant(ns.qtokens[i], ns.ctokens[j]) for i, j, _ in ns.idx)
 
 
 def featurise(pairs, model):
@@ -155,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     train = [e for e in entries if P.split_of(e.entity_id) == "train"]
     rarity = rarity_table(train)
     base = PairModel("unfitted", dict(UNFITTED), rarity["names"], rarity["df"], RETRIEVAL_FLOOR)
-    train_pairs = P.build_pairs(entries, "train", P.TUNE_SEED)
+    train_pairs = P.build_pairs(entries, "train", P.TUNE_SEED, per_kind=PERTURBED_PER_KIND)
     train_pairs += customer_negatives(train, base, args.customers, seed=P.TUNE_SEED)
     X, y, fam, kept = featurise(train_pairs, base)
     families = fit(X, y, fam)
