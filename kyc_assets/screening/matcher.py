@@ -274,7 +274,7 @@ def model_score(ns: NameScore, query_raw: str, candidate_raw: str, family: str,
     x = pair_features(ns, query_raw, candidate_raw)
     ns.score = model.probability(family, x)
     ns.contributions = model.contributions(family, x)
-    if x[SAME_TOKENS] and ns.score < EXACT_NAME_SCORE:  # a listed name written exactly is always reviewed
+    if x[SAME_TOKENS] and not x[LEGAL_DIFF] and ns.score < EXACT_NAME_SCORE:  # an exact listed name is reviewed
         ns.score = EXACT_NAME_SCORE
         ns.contributions = [("exact name", 0.0), *ns.contributions]
     return ns
@@ -287,6 +287,7 @@ JOINED_MIN_SIM = 0.85
 #: Floor of the score of a query whose normalised tokens equal a listed name's (exact recall must stay 1).
 EXACT_NAME_SCORE = 0.93
 SAME_TOKENS = FEATURES.index("same_tokens")
+LEGAL_DIFF = FEATURES.index("legal_diff")
 
 
 def pair_score(query: str, candidate: str, schema: str | None = None, model: PairModel | None = None) -> NameScore:
