@@ -1,12 +1,17 @@
 """Screening figures for `make bench` (called from bench.py by the lead; printed, never asserted).
 
+- ``bench_end_to_end``: the whole ``kyc screen`` command (fresh process, imports included) over 100,000
+  held-out names against the OFAC 2021 full set + the full UN list: first run (lists loaded, index built and
+  saved), a run reusing the saved index, a run with ``--no-saved-index``, outputs compared byte for byte, and
+  the in-process split (list load, index build, prewarm, saved-index load, queries on 2 workers).
 - ``bench_throughput``: queries/s over the full 2021 OFAC SDN list with aliases (read from
   /work/shared/data when present, else the bundled subset, and the result says which), index
   build separately, cold (fresh token caches) and warm, single process and forked workers.
 - ``bench_evaluation``: pair accuracy, misspelt-name recall and false hits per 1,000 ordinary
   customers at the default threshold.
-- ``bench_scale``: a generated list of 1,000,000 entities: build time, memory, queries/s and the
-  names scored per query against a linear scan.
+- ``bench_scale``: a generated list of 1,000,000 entities: build time, index memory, saved-index size and
+  load time in a fresh process, queries/s in one process and on 2 forked workers, and the names scored per
+  query against a linear scan.
 - ``bench_memory``: peak memory of screening 100,000 customers.
 
 Run one figure: ``python -m kyc_assets_tests.bench_screening throughput`` (each in a fresh process
