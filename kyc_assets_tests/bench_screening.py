@@ -296,9 +296,12 @@ def bench_scale(entities: int = 1_000_000, queries: int = 5_000, seed: int = 57)
         loaded.screen_batch(rest, workers=2)
         workers2 = len(rest) / (time.perf_counter() - started)
     scored = 0
-    for name in sample:  # untimed: names scored per query
+    # Untimed: names scored per query, at the score candidates are retrieved for (the pair model's retrieval
+    # floor when the matcher has one, else the default threshold).
+    floor = getattr(getattr(screener, "model", None), "retrieval_floor", DEFAULT_THRESHOLD)
+    for name in sample:
         tokens = screener.query_tokens(name)
-        scored += len(screener.candidates(tokens, DEFAULT_THRESHOLD)) if tokens else 0
+        scored += len(screener.candidates(tokens, floor)) if tokens else 0
     return {"figure": f"screening scale: {entities:,} synthetic entities", "names": screener.index.name_count,
             "index_build_s": round(build, 1), "index_mb": index_mb, "saved_index_mb": round(size / 2**20),
             "saved_index_write_s": round(save_s, 1), "saved_index_load_s_fresh_process": fresh["load_s"],
