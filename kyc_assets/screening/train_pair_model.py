@@ -23,7 +23,7 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
-RETRIEVAL_FLOOR = 0.5
+RETRIEVAL_FLOOR = 0.6
 C_REG = 1.0
 PERTURBED_PER_KIND = 1_000  # perturbed positives per kind in training (against the ordinary-customer negatives)
 
@@ -177,25 +177,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", required=True, help="folder holding the list files (see pairs.LIST_FILES)")
     parser.add_argument("--out", default=str(MODEL_DIR))
     parser.add_argument("--customers", type=int, default=6_000, help="ordinary-customer negatives (tuning pool)")
+    parser.add_argument("--floor", type=float, default=RETRIEVAL_FLOOR, help="alignment floor (retrieval and gate)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     entries = P.load_list_entries(args.data)
     train = [e for e in entries if P.split_of(e.entity_id) == "train"]
     rarity = rarity_table(train)
-    base = PairModel("unfitted", dict(UNFITTED), rarity["names"], rarity["df"], RETRIEVAL_FLOOR)
+    base = PairModel("unfitted", dict(UNFITTED), rarity["names"], rarity["df"], args.floor)
     train_pairs = P.build_pairs(entries, "train", P.TUNE_SEED, per_kind=PERTURBED_PER_KIND)
     train_pairs += customer_negatives(train, base, args.customers, seed=P.TUNE_SEED)
     X, y, fam, kept = featurise(train_pairs, base)
     families = fit(X, y, fam)
     model = PairModel("pending", {k: Family(v["intercept"], [v["coef"][n] for n in FEATURES])
-                                  for k, v in families.items()}, rarity["names"], rarity["df"], RETRIEVAL_FLOOR)
+                                  for k, v in families.items()}, rarity["names"], rarity["df"], args.floor)
     held_pairs = P.build_pairs(entries, "held_out", P.REPORT_SEED)
     held_eval = evaluate(held_pairs, model)
     baseline_eval = evaluate(held_pairs, base, thresholds=(0.8,))
     version = "pair-model-" + dt.date.today().isoformat()
     (out / "rarity.json").write_text(json.dumps(rarity, separators=(",", ":")), encoding="utf-8")
-    meta = {"version": version, "features": list(FEATURES), "retrieval_floor": RETRIEVAL_FLOOR,
+    meta = {"version": version, "features": list(FEATURES), "retrieval_floor": args.floor,
             "rarity_file": "rarity.json", "families": families,
             "training": {"data": str(args.data), "entities": len(entries), "train_entities": len(train),
                          "pairs": len(train_pairs), "pairs_above_floor": len(kept),
