@@ -283,3 +283,41 @@ def test_common_name_rules_only_for_persons():
 def test_misspelt_legal_forms_and_two_edit_names_are_found(query, listed, etype):
     screener = Screener([WatchlistEntry("t:1", "test", etype, listed)])
     assert screener.screen(query) and screener.screen(query)[0].entity_id == "t:1"
+
+
+def test_fast_scoring_path_equals_reference_path(screener, bundled):
+    """The screener's fast path (per-query/per-name raw-name work cached, explanations for hits only) gives
+    exactly the hits, scores and explanations of the plain per-candidate path, on a few hundred queries."""
+    rng = random.Random(23)
+    queries = [_perturb(rng, e.primary_name) for e in rng.sample(bundled, 150)]
+    queries += [_perturb(rng, name) for e in rng.sample(bundled, 80) for name, _ in e.aliases[:1]]
+    queries += [" ".join(reversed(e.primary_name.split())) for e in rng.sample(bundled, 50)]
+    queries += ["Mohammed Hussein", "Ali Hassan", "Korea Trading", "Abdulrahman", "Aljamal", "J Smith", "Mhmd Ali",
+                "IRISL", "Banco Nacional de Cuba SA", "Rosoboronexport OAO", "ACME 2 Shipping", "Владимир Путин"]
+    compared = hits_seen = 0
+    for k, query in enumerate(queries):
+        kwargs = {"threshold": (0.5, DEFAULT_THRESHOLD, 0.3)[k % 3], "limit": 10_000}
+        if k % 4 == 1:
+            kwargs.update(date_of_birth="1960", nationality="Iran")
+        if k % 5 == 2:
+            kwargs["entity_type"] = ("person", "organization")[k % 2]
+        fast = screener.screen(query, **kwargs)
+        ref = screener.screen(query, _reference=True, **kwargs)
+        assert [(h.entity_id, h.matched_name, h.decision, h.explanation) for h in fast] == \
+               [(h.entity_id, h.matched_name, h.decision, h.explanation) for h in ref], query
+        assert all(abs(f.score - r.score) <= 1e-9 for f, r in zip(fast, ref, strict=True)), query
+        compared += 1
+        hits_seen += len(fast)
+    assert compared == len(queries) >= 250 and hits_seen > 250  # many hits compared, not empty lists
+
+
+def test_pair_features_with_cached_contexts_equal_plain_features():
+    from kyc_assets.screening.matcher import pair_features, pair_score, raw_context
+
+    for q, c in [("Saddam Husain al Tikriti", "Saddam Hussein AL-TIKRITI"), ("ACME 2 Shipping LLC", "Acme 3 Shipping Ltd"),
+                 ("Rosoboronexport OAO", "ROSOBORONEXPORT JSC"), ("Владимир Путин", "Vladimir Putin"),
+                 ("IRISL", "Islamic Republic of Iran Shipping Lines")]:
+        ns = pair_score(q, c, "Company" if "Ship" in c or "OAO" in q else "Person")
+        plain = pair_features(ns, q, c)
+        cached = pair_features(ns, q, c, raw_context(q, ns.qtokens), raw_context(c, ns.ctokens))
+        assert cached == plain and len(plain) > 20

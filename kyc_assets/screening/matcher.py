@@ -100,6 +100,9 @@ class NameScore:
     cweights: Sequence[float] = ()
     qcommon: Sequence[bool] | None = None
     contributions: list[tuple[str, float]] = field(default_factory=list)
+    features: list[float] | None = None  # the model's feature vector (set when explanations are deferred)
+    family: str | None = None  # the model family that scored it (idem)
+    exact_floor: bool = False  # the score was lifted to EXACT_NAME_SCORE (an exact listed name)
 
     def describe(self) -> str:
         """Human-readable summary, e.g. 'name tokens 2/2 aligned (hussein~husain 0.93); model: align +4.1, ...'."""
@@ -216,8 +219,28 @@ def _meaningful(token: str) -> bool:
         and token not in LEGAL_FORMS
 
 
-def pair_features(ns: NameScore, query_raw: str, candidate_raw: str) -> list[float]:
-    """The pair model's feature vector (``pair_model.FEATURES`` order) of an aligned name pair."""
+@dataclass(frozen=True)
+class RawContext:
+    """What the pair model reads from one side's raw name and tokens, independent of the other side
+    (computed once per query and once per list name by the screener, instead of once per pair)."""
+
+    latin: bool
+    forms: frozenset[str]
+    digits: frozenset[str]
+    sorted_tokens: tuple[str, ...]
+
+
+def raw_context(raw: str, tokens: Sequence[str]) -> RawContext:
+    """The ``RawContext`` of a raw name and its normalised tokens."""
+    return RawContext(is_latin_text(raw), legal_form_kinds(raw), frozenset(t for t in tokens if has_digit(t)),
+                      tuple(sorted(tokens)))
+
+
+def pair_features(ns: NameScore, query_raw: str, candidate_raw: str, qctx: RawContext | None = None,
+                  cctx: RawContext | None = None) -> list[float]:
+    """The pair model's feature vector (``pair_model.FEATURES`` order) of an aligned name pair.
+
+    ``qctx``/``cctx``: the sides' precomputed ``raw_context`` (computed here when absent; same values)."""
     q, c = ns.qtokens, ns.ctokens
     qw, cw = ns.qweights, ns.cweights
     if not q or not c:
@@ -249,34 +272,48 @@ def pair_features(ns: NameScore, query_raw: str, candidate_raw: str) -> list[flo
         single = 1.0 if len(ns.idx) == 1 and (q_extra or c_extra) else 0.0
         fuzzy = any(q[i] != c[j] and not _known_variant(q[i], c[j]) for i, j, _ in ns.idx)
     all_common = bool(ns.qcommon) and all(ns.qcommon)
-    ql, cl = is_latin_text(query_raw), is_latin_text(candidate_raw)
-    qforms, cforms = legal_form_kinds(query_raw), legal_form_kinds(candidate_raw)
-    qd = {t for t in q if has_digit(t)}
-    cd = {t for t in c if has_digit(t)}
+    qctx = qctx or raw_context(query_raw, q)
+    cctx = cctx or raw_context(candidate_raw, c)
+    ql, cl = qctx.latin, cctx.latin
+    qforms, cforms = qctx.forms, cctx.forms
     return [
         ns.align, q_cover, c_cover, exact_share, min_sim, min(initials, 3) / 3.0, evidence, max_rarity, single,
         min(q_extra, 3) / 3.0, min(c_extra, 3) / 3.0, float(q_extra > 0 and c_extra > 0), float(all_common),
         float(all_common and fuzzy), float(all_common and min(q_cover, c_cover) < 0.999), float(ns.joined), float(ns.acronym), float(ql != cl), float(not ql and not cl),
         float(bool(qforms) and bool(cforms) and bool(qforms & cforms)),
         float(bool(qforms) and bool(cforms) and not qforms & cforms),
-        float(qd != cd), float(min(len(q), len(c)) == 1), float(sorted(q) == sorted(c)),
+        float(qctx.digits != cctx.digits), float(min(len(q), len(c)) == 1),
+        float(qctx.sorted_tokens == cctx.sorted_tokens),
     ]
 
 
 def model_score(ns: NameScore, query_raw: str, candidate_raw: str, family: str,
-                model: PairModel | None = None) -> NameScore:
+                model: PairModel | None = None, *, qctx: RawContext | None = None, cctx: RawContext | None = None,
+                explain: bool = True) -> NameScore:
     """Set ``ns.score`` to the pair model's probability (0 below the retrieval floor) and keep the largest
-    feature contributions as the explanation."""
+    feature contributions as the explanation (``explain=False``: keep the features, explain later with
+    ``explain_score``, as the screener does for its hits only)."""
     model = model or load_model()
     if ns.align < model.retrieval_floor:
         ns.score = 0.0
         return ns
-    x = pair_features(ns, query_raw, candidate_raw)
+    x = pair_features(ns, query_raw, candidate_raw, qctx, cctx)
     ns.score = model.probability(family, x)
-    ns.contributions = model.contributions(family, x)
     if x[SAME_TOKENS] and not x[LEGAL_DIFF] and ns.score < EXACT_NAME_SCORE:  # an exact listed name is reviewed
         ns.score = EXACT_NAME_SCORE
-        ns.contributions = [("exact name", 0.0), *ns.contributions]
+        ns.exact_floor = True
+    ns.features, ns.family = x, family
+    if explain:
+        explain_score(ns, model)
+    return ns
+
+
+def explain_score(ns: NameScore, model: PairModel) -> NameScore:
+    """Fill ``ns.contributions`` from the features ``model_score`` kept (coefficient x value, largest first)."""
+    if ns.features is not None and not ns.contributions:
+        ns.contributions = model.contributions(ns.family, ns.features)
+        if ns.exact_floor:
+            ns.contributions = [("exact name", 0.0), *ns.contributions]
     return ns
 
 
@@ -385,6 +422,16 @@ class Screener:
         return model_score(result, raw, self.index.name_source(name_id)[0], self._family(name_id, entity_type),
                            self.model)
 
+    def _name_context(self, name_id: int) -> RawContext:
+        """The list name's ``RawContext`` (script, legal forms, digit tokens, sorted tokens), cached per name."""
+        cache = self.__dict__.get("_name_ctx")
+        if cache is None:
+            cache = self.__dict__["_name_ctx"] = {}
+        ctx = cache.get(name_id)
+        if ctx is None:
+            ctx = cache[name_id] = raw_context(self.index.name_source(name_id)[0], self.index.name_tokens(name_id))
+        return ctx
+
     def _query_weight(self, token: str) -> float:
         return self.model.weight(token) if self._small else self.index.query_weight(token)
 
@@ -401,11 +448,19 @@ class Screener:
         vocab = self.index.tokens
         ctoks = [vocab[t] for t in tids]
         sims = []
-        for i, info in enumerate(qinfo):
-            for j, tid in enumerate(tids):
-                s = info.sim_of(tid, ctoks[j])
-                if s >= MIN_TOKEN_SIM:
-                    sims.append((s, i, j))
+        for i, info in enumerate(qinfo):  # QueryToken.sim_of, inlined (the same values)
+            if info.initial:
+                tok = info.token
+                for j, ctok in enumerate(ctoks):
+                    s = token_similarity(tok, ctok)
+                    if s >= MIN_TOKEN_SIM:
+                        sims.append((s, i, j))
+            else:
+                get = info.sims.get
+                for j, tid in enumerate(tids):
+                    s = get(tid, 0.0)
+                    if s >= MIN_TOKEN_SIM:
+                        sims.append((s, i, j))
         weights = self._weights
         result = align(tokens, ctoks, qweights, [weights[t] for t in tids], sims, qcommon)
         _check_acronym(result)
@@ -442,7 +497,7 @@ class Screener:
     # ---- screening --------------------------------------------------------------------------
     def screen(self, name: str, *, entity_type: str | None = None, date_of_birth=None,
                nationality: str | None = None, threshold: float | None = None, limit: int = 10,
-               identifiers: Iterable[str] | None = None) -> list[Hit]:
+               identifiers: Iterable[str] | None = None, _reference: bool = False) -> list[Hit]:
         """Screen one party name; return hits with final score >= threshold, best first, one per entry.
 
         ``date_of_birth`` is 'YYYY', 'YYYY-MM', 'YYYY-MM-DD' or a date; ``nationality`` a country name
@@ -450,6 +505,7 @@ class Screener:
         decisive); missing values (None, NaN, '') are ignored. Never raises on odd name text.
         Candidates are the names whose token alignment reaches the model's retrieval floor; each is
         scored by the pair model (a probability), then moved by secondary attributes.
+        (``_reference``: the plain per-candidate path, kept to test that the fast path gives the same hits.)
         """
         threshold = DEFAULT_THRESHOLD if threshold is None else threshold
         entity_type = entity_type_for(entity_type) if entity_type else None
@@ -469,11 +525,17 @@ class Screener:
                 ids = np.union1d(ids, extra)
             name_entry = self.index.name_entry
             qcommon = self._qcommon(tokens)
+            qctx = None if _reference else raw_context(raw, tokens)
+            model = self.model
             for nid in ids.tolist():
                 result = self._score_candidate(tokens, qinfo, qweights, nid, qcommon)
                 if result.align < floor:
                     continue
-                result = self._model_score(result, raw, nid, entity_type)
+                if _reference:
+                    result = self._model_score(result, raw, nid, entity_type)
+                else:  # per-side raw-name work cached; explanations computed for the hits only
+                    result = model_score(result, raw, "", self._family(nid, entity_type), model,
+                                         qctx=qctx, cctx=self._name_context(nid), explain=False)
                 if result.score < min_score:
                     continue
                 entry_idx = int(name_entry[nid])
@@ -486,6 +548,7 @@ class Screener:
             name, kind = self.index.name_source(nid)
             score, notes = _adjust(name_score, entry, kind, entity_type, date_of_birth, nationality)
             if score >= threshold:
+                explain_score(result, self.model)
                 hits.append(Hit(entry.entity_id, entry.list_source, name, round(score, 4), decision_for(score),
                                 "; ".join([result.describe(), *notes])))
         for entry_idx, value in self.index.identifier_matches(identifiers):

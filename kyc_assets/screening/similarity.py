@@ -72,6 +72,8 @@ def has_vowel(token: str) -> bool:
 
 def has_digit(token: str) -> bool:
     """True when the token holds a digit (numbers in company or vessel names)."""
+    if token.isalpha():  # fast path: letters only (the usual name token) hold no digit
+        return False
     return any(ch.isdigit() for ch in token)
 
 
