@@ -133,3 +133,90 @@ def test_training_entry_point_writes_a_loadable_model(tmp_path):
     model = load_model.__wrapped__(str(out / "pair_model.json"))
     assert set(model.families) == set(FAMILIES) and model.rarity_names > 1000
     assert "Held-out pairs" in (out / "TRAINING_REPORT.md").read_text()
+
+
+def _pair_features_reference(ns, query_raw, candidate_raw):
+    """The per-feature expressions ``pair_features`` computed before it was rewritten as one pass (kept to
+    prove the rewrite gives the same vector)."""
+    from kyc_assets.screening.matcher import _known_variant, _meaningful
+    from kyc_assets.screening.pair_model import is_latin_text
+    from kyc_assets.screening.similarity import has_digit
+
+    q, c = ns.qtokens, ns.ctokens
+    qw, cw = ns.qweights, ns.cweights
+    if not q or not c:
+        return [0.0] * len(FEATURES)
+    qtot, ctot = sum(qw) or 1.0, sum(cw) or 1.0
+    used_q = {i for i, _, _ in ns.idx}
+    used_c = {j for _, j, _ in ns.idx}
+    if ns.joined or ns.acronym:
+        sim = ns.align
+        q_cover = c_cover = sim
+        exact_share, min_sim, initials = 0.0, sim, 0
+        evidence = min(sum(cw), 3.0) / 3.0
+        max_rarity = max(cw)
+        single = 0.0
+        q_extra = c_extra = 0
+        fuzzy = True
+    else:
+        aligned_w = sum(cw[j] for _, j, _ in ns.idx) or 1.0
+        q_cover = sum(qw[i] for i in used_q) / qtot
+        c_cover = sum(cw[j] for j in used_c) / ctot
+        exact_share = sum(cw[j] for i, j, s in ns.idx if q[i] == c[j]) / aligned_w if ns.idx else 0.0
+        min_sim = min((s for _, _, s in ns.idx), default=0.0)
+        initials = sum(1 for i, j, _ in ns.idx if (len(q[i]) == 1 or len(c[j]) == 1) and q[i] != c[j])
+        full = [cw[j] for i, j, _ in ns.idx if len(q[i]) > 1 and len(c[j]) > 1]
+        evidence = min(sum(full), 3.0) / 3.0
+        max_rarity = max(full, default=0.0)
+        q_extra = sum(1 for i, t in enumerate(q) if i not in used_q and _meaningful(t))
+        c_extra = sum(1 for j, t in enumerate(c) if j not in used_c and _meaningful(t))
+        single = 1.0 if len(ns.idx) == 1 and (q_extra or c_extra) else 0.0
+        fuzzy = any(q[i] != c[j] and not _known_variant(q[i], c[j]) for i, j, _ in ns.idx)
+    all_common = bool(ns.qcommon) and all(ns.qcommon)
+    ql, cl = is_latin_text(query_raw), is_latin_text(candidate_raw)
+    qforms, cforms = legal_form_kinds(query_raw), legal_form_kinds(candidate_raw)
+    qd = {t for t in q if has_digit(t)}
+    cd = {t for t in c if has_digit(t)}
+    return [
+        ns.align, q_cover, c_cover, exact_share, min_sim, min(initials, 3) / 3.0, evidence, max_rarity, single,
+        min(q_extra, 3) / 3.0, min(c_extra, 3) / 3.0, float(q_extra > 0 and c_extra > 0), float(all_common),
+        float(all_common and fuzzy), float(all_common and min(q_cover, c_cover) < 0.999), float(ns.joined),
+        float(ns.acronym), float(ql != cl), float(not ql and not cl),
+        float(bool(qforms) and bool(cforms) and bool(qforms & cforms)),
+        float(bool(qforms) and bool(cforms) and not qforms & cforms),
+        float(qd != cd), float(min(len(q), len(c)) == 1), float(sorted(q) == sorted(c)),
+    ]
+
+
+def test_one_pass_pair_features_equal_the_per_feature_reference(screener):
+    """Every candidate the screener aligns for a few hundred list-derived queries (typos, initials, reordered
+    names, companies) gets the same feature vector from ``pair_features`` as from the reference expressions."""
+    import random
+
+    from kyc_assets.screening.normalize import clean_text
+
+    rng = random.Random(5)
+    entries = screener.entries
+    queries = []
+    for e in rng.sample(entries, 200):
+        toks = e.primary_name.split()
+        if len(toks) > 1 and rng.random() < 0.3:
+            toks[0] = toks[0][0]  # an initial
+        if rng.random() < 0.5:
+            toks.reverse()
+        queries.append(" ".join(toks))
+    queries += ["Mohammed Hussein", "Ali Hassan", "Korea Trading", "IRISL", "ACME 2 Shipping LLC"]
+    compared = 0
+    for query in queries:
+        tokens = screener.query_tokens(query)
+        if not tokens:
+            continue
+        raw = clean_text(query)
+        ids, qinfo, qweights = screener.index.candidates(tokens, 0.5)
+        qcommon = screener._qcommon(tokens)
+        for nid in ids.tolist()[:20]:
+            ns = screener._score_candidate(tokens, qinfo, qweights, nid, qcommon)
+            craw = screener.index.name_source(nid)[0]
+            assert pair_features(ns, raw, craw) == _pair_features_reference(ns, raw, craw), (query, craw)
+            compared += 1
+    assert compared > 300

@@ -43,7 +43,13 @@ from kyc_assets.screening.index import (  # noqa: F401  (scoring constants re-ex
     default_weight,
 )
 from kyc_assets.screening.nicknames import are_nicknames, is_common_name
-from kyc_assets.screening.normalize import LEGAL_FORMS, GENERIC_WORDS, clean_text, entity_type_for, normalize_name
+from kyc_assets.screening.normalize import (
+    GENERIC_WORDS,
+    LEGAL_FORMS,
+    clean_text,
+    entity_type_for,
+    normalize_name,
+)
 from kyc_assets.screening.pair_model import (
     FEATURES,
     PairModel,
@@ -245,9 +251,7 @@ def pair_features(ns: NameScore, query_raw: str, candidate_raw: str, qctx: RawCo
     qw, cw = ns.qweights, ns.cweights
     if not q or not c:
         return [0.0] * len(FEATURES)
-    qtot, ctot = sum(qw) or 1.0, sum(cw) or 1.0
-    used_q = {i for i, _, _ in ns.idx}
-    used_c = {j for _, j, _ in ns.idx}
+    all_common = bool(ns.qcommon) and all(ns.qcommon)
     if ns.joined or ns.acronym:
         sim = ns.align
         q_cover = c_cover = sim
@@ -257,21 +261,37 @@ def pair_features(ns: NameScore, query_raw: str, candidate_raw: str, qctx: RawCo
         single = 0.0
         q_extra = c_extra = 0
         fuzzy = True
-    else:
-        aligned_w = sum(cw[j] for _, j, _ in ns.idx) or 1.0
+    else:  # one pass over the aligned pairs (sums in the same order as the per-feature expressions)
+        idx = ns.idx
+        used_q = {i for i, _, _ in idx}
+        used_c = {j for _, j, _ in idx}
+        aligned_w = exact_w = 0
+        min_sim = 1.0 if idx else 0.0
+        initials = 0
+        full: list[float] = []
+        for i, j, s in idx:
+            qi, cj, w = q[i], c[j], cw[j]
+            aligned_w += w
+            if qi == cj:
+                exact_w += w
+            min_sim = min(min_sim, s)
+            if len(qi) == 1 or len(cj) == 1:
+                if qi != cj:
+                    initials += 1
+            else:
+                full.append(w)
+        aligned_w = aligned_w or 1.0
+        qtot, ctot = sum(qw) or 1.0, sum(cw) or 1.0
         q_cover = sum(qw[i] for i in used_q) / qtot
         c_cover = sum(cw[j] for j in used_c) / ctot
-        exact_share = sum(cw[j] for i, j, s in ns.idx if q[i] == c[j]) / aligned_w if ns.idx else 0.0
-        min_sim = min((s for _, _, s in ns.idx), default=0.0)
-        initials = sum(1 for i, j, _ in ns.idx if (len(q[i]) == 1 or len(c[j]) == 1) and q[i] != c[j])
-        full = [cw[j] for i, j, _ in ns.idx if len(q[i]) > 1 and len(c[j]) > 1]
+        exact_share = exact_w / aligned_w if idx else 0.0
         evidence = min(sum(full), 3.0) / 3.0
         max_rarity = max(full, default=0.0)
         q_extra = sum(1 for i, t in enumerate(q) if i not in used_q and _meaningful(t))
         c_extra = sum(1 for j, t in enumerate(c) if j not in used_c and _meaningful(t))
-        single = 1.0 if len(ns.idx) == 1 and (q_extra or c_extra) else 0.0
-        fuzzy = any(q[i] != c[j] and not _known_variant(q[i], c[j]) for i, j, _ in ns.idx)
-    all_common = bool(ns.qcommon) and all(ns.qcommon)
+        single = 1.0 if len(idx) == 1 and (q_extra or c_extra) else 0.0
+        # only read when every query token is common
+        fuzzy = all_common and any(q[i] != c[j] and not _known_variant(q[i], c[j]) for i, j, _ in idx)
     qctx = qctx or raw_context(query_raw, q)
     cctx = cctx or raw_context(candidate_raw, c)
     ql, cl = qctx.latin, cctx.latin
@@ -415,22 +435,24 @@ class Screener:
     def _family(self, name_id: int, entity_type: str | None) -> str:
         return family_for(entity_type or self.entries[int(self.index.name_entry[name_id])].entity_type)
 
+    def _name_context(self, name_id: int) -> tuple[RawContext, str]:
+        """The list name's ``RawContext`` (script, legal forms, digit tokens, sorted tokens) and its entry's
+        model family, cached per name."""
+        cache = self.__dict__.get("_name_ctx")
+        if cache is None:
+            cache = self.__dict__["_name_ctx"] = {}
+        ctx = cache.get(name_id)
+        if ctx is None:
+            ctx = cache[name_id] = (raw_context(self.index.name_source(name_id)[0], self.index.name_tokens(name_id)),
+                                    self._family(name_id, None))
+        return ctx
+
     def _model_score(self, result: NameScore, raw: str, name_id: int, entity_type: str | None) -> NameScore:
         if result.align < self.model.retrieval_floor:
             result.score = 0.0
             return result
         return model_score(result, raw, self.index.name_source(name_id)[0], self._family(name_id, entity_type),
                            self.model)
-
-    def _name_context(self, name_id: int) -> RawContext:
-        """The list name's ``RawContext`` (script, legal forms, digit tokens, sorted tokens), cached per name."""
-        cache = self.__dict__.get("_name_ctx")
-        if cache is None:
-            cache = self.__dict__["_name_ctx"] = {}
-        ctx = cache.get(name_id)
-        if ctx is None:
-            ctx = cache[name_id] = raw_context(self.index.name_source(name_id)[0], self.index.name_tokens(name_id))
-        return ctx
 
     def _query_weight(self, token: str) -> float:
         return self.model.weight(token) if self._small else self.index.query_weight(token)
@@ -526,6 +548,7 @@ class Screener:
             name_entry = self.index.name_entry
             qcommon = self._qcommon(tokens)
             qctx = None if _reference else raw_context(raw, tokens)
+            qfamily = family_for(entity_type) if entity_type else None
             model = self.model
             for nid in ids.tolist():
                 result = self._score_candidate(tokens, qinfo, qweights, nid, qcommon)
@@ -534,8 +557,9 @@ class Screener:
                 if _reference:
                     result = self._model_score(result, raw, nid, entity_type)
                 else:  # per-side raw-name work cached; explanations computed for the hits only
-                    result = model_score(result, raw, "", self._family(nid, entity_type), model,
-                                         qctx=qctx, cctx=self._name_context(nid), explain=False)
+                    cctx, family = self._name_context(nid)
+                    result = model_score(result, raw, "", qfamily or family, model, qctx=qctx, cctx=cctx,
+                                         explain=False)
                 if result.score < min_score:
                     continue
                 entry_idx = int(name_entry[nid])

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -124,7 +125,9 @@ class Family:
     coef: list[float]
 
     def logit(self, x: list[float]) -> float:
-        return self.intercept + sum(c * v for c, v in zip(self.coef, x, strict=True))
+        if len(x) != len(self.coef):
+            raise ValueError(f"{len(x)} feature values for {len(self.coef)} coefficients")
+        return self.intercept + sum(map(operator.mul, self.coef, x))  # the products summed in feature order
 
 
 @dataclass
