@@ -479,8 +479,14 @@ class NameIndex:
         cand = cand[JOINED_FACTOR * (longer - np.abs(clen - len(text))) >= (min_score - 1e-9) * longer]
         if not len(cand):
             return cand
-        texts = [self.joined_text[n] for n in cand.tolist()]
-        sims = process.cdist([text], texts, scorer=Levenshtein.normalized_similarity, dtype=np.float64)[0]
+        texts = self.__dict__.get("_joined_obj")
+        if texts is None:  # the joined texts as an object array: candidates gathered by one fancy index
+            texts = self.__dict__["_joined_obj"] = np.array(self.joined_text, dtype=object)
+        # Similarities below the cutoff come back as 0 and cannot reach min_score either (exact: the cutoff is
+        # a hair under min_score / JOINED_FACTOR, and values at or above it are the uncut similarities).
+        cutoff = (min_score - 1e-9) / JOINED_FACTOR if min_score > 1e-9 else None
+        sims = process.cdist([text], texts[cand], scorer=Levenshtein.normalized_similarity, dtype=np.float64,
+                             score_cutoff=cutoff)[0]
         return np.sort(cand[JOINED_FACTOR * sims >= min_score])
 
 

@@ -202,8 +202,9 @@ class PackedTokenCache(dict):
 
 
 # Index attributes rebuilt or dropped on save: the dict form of the blocking table (the index falls back
-# on a binary search of its sorted hash array) and the entries (stored once, packed).
-_DROPPED_INDEX_ATTRS = {"block_ranges": None, "_block_tid_list": None}
+# on a binary search of its sorted hash array) and the entries (stored once, packed). The object-array
+# copy of the joined texts is rebuilt on first use.
+_DROPPED_INDEX_ATTRS = {"block_ranges": None, "_block_tid_list": None, "_joined_obj": None}
 
 
 def _state(screener) -> dict:
