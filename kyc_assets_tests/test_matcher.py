@@ -321,3 +321,14 @@ def test_pair_features_with_cached_contexts_equal_plain_features():
         plain = pair_features(ns, q, c)
         cached = pair_features(ns, q, c, raw_context(q, ns.qtokens), raw_context(c, ns.ctokens))
         assert cached == plain and len(plain) > 20
+
+
+def test_name_context_cache_is_bounded_and_does_not_change_results(bundled, monkeypatch):
+    from kyc_assets.screening import matcher
+
+    names = ["Ayman al Zawahri", "Mohammed Hussein", "Ali Hassan", "Korea Trading", "Banco Nacional de Cuba"]
+    expected = [matcher.Screener(bundled).screen(n, threshold=0.5) for n in names]
+    monkeypatch.setattr(matcher, "NAME_CONTEXT_CACHE", 3)
+    small = matcher.Screener(bundled)
+    assert [small.screen(n, threshold=0.5) for n in names] == expected
+    assert 0 < len(small._name_ctx) <= 3

@@ -337,6 +337,8 @@ def explain_score(ns: NameScore, model: PairModel) -> NameScore:
     return ns
 
 
+#: Most list names whose raw-name context the screener keeps (about 30 MB; cleared when full).
+NAME_CONTEXT_CACHE = 100_000
 #: Lists with fewer indexed names than this are scored name by name with the model's rarity table.
 SMALL_LIST_NAMES = 2_000
 #: Space-free comparisons count only when the joined texts are this similar (a spacing variant, not a new name).
@@ -443,6 +445,8 @@ class Screener:
             cache = self.__dict__["_name_ctx"] = {}
         ctx = cache.get(name_id)
         if ctx is None:
+            if len(cache) >= NAME_CONTEXT_CACHE:  # bounded memory on huge lists: start over
+                cache.clear()
             ctx = cache[name_id] = (raw_context(self.index.name_source(name_id)[0], self.index.name_tokens(name_id)),
                                     self._family(name_id, None))
         return ctx
