@@ -168,16 +168,38 @@ def _read_name_rows(path: str) -> list[dict]:
         raise CLIError(f"{path}: malformed CSV: {exc}") from exc
 
 
-def cmd_screen(args) -> int:
-    from kyc_assets.screening.matcher import Screener, default_workers
+def _screener_for(paths: list[str], use_saved: bool):
+    """The Screener over the given lists: loaded from the saved index when one exists for these list bytes
+    and this code version (see screening/index_store.py), else built from the lists (and saved)."""
+    from kyc_assets.screening.index_store import cached_screener
+    from kyc_assets.screening.matcher import Screener
+    from kyc_assets.settings import screening_index_dir
     from kyc_assets.watchlists.errors import WatchlistFormatError
-    from kyc_assets.watchlists.sources import load_watchlist
+    from kyc_assets.watchlists.sources import list_version, load_watchlist
+
+    def build():
+        lists = [load_watchlist(p) for p in paths]
+        return Screener([e for lst in lists for e in lst.entries])
 
     try:
-        lists = [load_watchlist(p) for p in args.watchlist]
+        directory = screening_index_dir() if use_saved else None
+        key = ["kyc-screen", *(list_version(p) for p in paths)] if directory is not None else []
+        screener, report = cached_screener(key, build, directory)
     except (WatchlistFormatError, OSError) as exc:
         raise CLIError(str(exc)) from exc
-    screener = Screener([e for lst in lists for e in lst.entries])
+    if report.rejected:
+        print(f"kyc: screening index {report.key}: {report.status} ({report.reason})", file=sys.stderr)
+    return screener, report
+
+
+def cmd_screen(args) -> int:
+    import time
+
+    from kyc_assets.screening.matcher import default_workers
+
+    started = time.perf_counter()
+    screener, report = _screener_for(args.watchlist, not args.no_saved_index)
+    index_s = time.perf_counter() - started
     rows = _read_name_rows(args.input)
     if rows and "full_name" not in rows[0]:
         raise CLIError(f"{args.input}: missing required column full_name")
@@ -193,8 +215,18 @@ def cmd_screen(args) -> int:
         queries.append((customer_id, name, {"name": name, "entity_type": row.get("entity_type") or None,
                                             "date_of_birth": row.get("date_of_birth") or None,
                                             "nationality": row.get("nationality") or None}))
-    workers = default_workers() if len(queries) >= 5_000 else 1
-    results = screener.screen_batch([q for _, _, q in queries], threshold=args.threshold, workers=workers)
+    # Identical screening inputs give identical hits: screen each distinct one once.
+    distinct: dict[tuple, int] = {}
+    for _, _, q in queries:
+        distinct.setdefault((q["name"], q["entity_type"], q["date_of_birth"], q["nationality"]), len(distinct))
+    unique_rows = [dict(zip(("name", "entity_type", "date_of_birth", "nationality"), k, strict=True))
+                   for k in distinct]
+    workers = default_workers() if len(unique_rows) >= 5_000 else 1
+    started = time.perf_counter()
+    unique_results = screener.screen_batch(unique_rows, threshold=args.threshold, workers=workers)
+    results = [unique_results[distinct[(q["name"], q["entity_type"], q["date_of_birth"], q["nationality"])]]
+               for _, _, q in queries]
+    screen_s = time.perf_counter() - started
     columns = ["customer_id", "query_name", "list_entity_id", "list_source", "matched_name", "score", "decision",
                "explanation"]
     hits = 0
@@ -210,6 +242,9 @@ def cmd_screen(args) -> int:
                     "decision": hit.decision, "explanation": hit.explanation}.items()})
     print(f"{len(queries)} names screened against {len(screener.entries)} entries, {hits} hits, "
           f"{quarantined} rows quarantined", file=sys.stderr)
+    if args.timings:
+        print(f"kyc: timings: index {index_s:.2f} s ({report.status}), screening {len(unique_rows)} distinct names "
+              f"with {workers} worker(s) {screen_s:.2f} s", file=sys.stderr)
     return 0
 
 
@@ -277,6 +312,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", required=True)
     p.add_argument("--output")
     p.add_argument("--threshold", type=float)
+    p.add_argument("--no-saved-index", action="store_true",
+                   help="build the index from the lists and neither read nor write the saved index "
+                        "(KYC_SCREENING_INDEX_DIR)")
+    p.add_argument("--timings", action="store_true", help="print where the time went (index, screening) to stderr")
     p.set_defaults(func=cmd_screen)
 
     p = sub.add_parser("match-names", help="score name pairs with the screening scorer")

@@ -77,6 +77,8 @@ class Settings:
     # Screening: delta re-screening, the REST screening provider and adverse media (both off by
     # default). The provider's bearer token is a secret: read at run time through dg.EnvVar only.
     screening_delta: bool = True
+    # Saved screening index (kyc screen and screening_results reuse it per list and code version); None = off.
+    screening_index_dir: Path | None = None
     screening_provider_url: str = ""
     screening_provider_name: str = "rest_provider"
     screening_provider_path: str = "/v1/screen"
@@ -197,6 +199,7 @@ class Settings:
             llm_requests_per_minute=max(0, int(env.get("KYC_LLM_REQUESTS_PER_MINUTE", "0"))),
             **_monitoring_settings(env, home),
             **_screening_settings(env),
+            screening_index_dir=screening_index_dir(env, home),
             **_review_settings(env),
         )
 
@@ -254,6 +257,19 @@ def _review_settings(env: Mapping[str, str]) -> dict:
             or values["notify_max_per_tick"] < 1:
         raise ValueError("KYC_NOTIFY_MAX_PRIORITY must be 1-4; KYC_WEBHOOK_ATTEMPTS and KYC_NOTIFY_MAX_PER_TICK >= 1")
     return values
+
+
+def screening_index_dir(env: Mapping[str, str] | None = None, home: Path | None = None) -> Path | None:
+    """Folder of the saved screening index (``KYC_SCREENING_INDEX_DIR``, default ``$KYC_HOME/screening_index``);
+    None when set to 'off' (every run then builds the index from the lists). Read here only; callers that
+    need just this folder (``kyc screen``) use this function rather than ``Settings.from_env``."""
+    env = os.environ if env is None else env
+    if home is None:
+        home = Path(env.get("KYC_HOME", ".kyc")).expanduser().resolve()
+    value = env.get("KYC_SCREENING_INDEX_DIR", "").strip()
+    if value.lower() in ("off", "none", "false", "0"):
+        return None
+    return Path(value).expanduser().resolve() if value else home / "screening_index"
 
 
 def _screening_settings(env: Mapping[str, str]) -> dict:

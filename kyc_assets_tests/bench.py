@@ -20,6 +20,8 @@ FIGURES = [
     ("documents", "ICAO 9303 specimen MRZ strings", "bench_documents", "bench_icao_specimens", {}, False),
     ("documents", "onboarding throughput (in-process)", "bench_documents", "bench_onboarding_throughput", {}, False),
     ("documents", "inbox -> screened latency (dagster dev)", "bench_documents", "bench_inbox_latency", {}, True),
+    ("screening", "kyc screen end to end, OFAC 2021 + UN, 100,000 names (load/index/query split)", "bench_screening",
+     "bench_end_to_end", {}, False),
     ("screening", "screening throughput, full OFAC list", "bench_screening", "bench_throughput", {}, False),
     ("screening", "screening quality (own evaluation set)", "bench_screening", "bench_evaluation", {}, False),
     ("screening", "screening 100,000 customers (memory)", "bench_screening", "bench_memory", {}, False),

@@ -26,6 +26,7 @@ from kyc_assets.screening.delta import (
     with_entry_hashes,
 )
 from kyc_assets.screening.suppressions import apply_suppressions
+from kyc_assets.settings import screening_index_dir
 
 __all__ = ["SCREENING_COLUMNS", "adverse_media_results", "entries_from_frame", "screen_customers",
            "screening_results"]
@@ -89,7 +90,7 @@ def screening_results(context: dg.AssetExecutionContext, customers: pd.DataFrame
             return provider_rows(client, customer)
 
     df, stats = screen_customer_base(customers, entries, context.run_id, previous, provider,
-                                     client.name if client is not None else None)
+                                     client.name if client is not None else None, index_dir=screening_index_dir())
     store = case_store.store()
     hits = df[df["decision"] != "no_match"]
     current_hashes = dict(zip(entries["entity_id"].astype(str), entries["entry_hash"], strict=True))
@@ -109,7 +110,7 @@ def screening_results(context: dg.AssetExecutionContext, customers: pd.DataFrame
         full_screen_reason=why if stats.mode == "full" else "", delta_entries=stats.delta_entries,
         customers_full=stats.customers_full, customers_carried=stats.customers_carried,
         customers_rescreened=stats.customers_rescreened, provider_calls=stats.provider_calls,
-        matching_logic=logic, entry_state_hash=state_hash(keys, logic)))
+        matching_logic=logic, entry_state_hash=state_hash(keys, logic), screening_index=stats.index))
     yield gx_check(df, gx.required_columns(*SCREENING_COLUMNS)
                    + gx.not_null("customer_id", "customer_hash", "decision", "list_version", "list_source")
                    + gx.between("score", 0, 1) + gx.in_set("decision", ["match", "potential_match", "no_match"])

@@ -194,6 +194,7 @@ class ScreeningStats:
     provider_calls: int = 0
     provider_carried: int = 0
     mode: str = "full"
+    index: str = ""  # how the full index was obtained: 'loaded', 'built (saved)', 'disabled' ('' = not needed)
     reasons: list[str] = field(default_factory=list)
 
 
@@ -206,8 +207,10 @@ def _row(customer_id: str, customer_hash: str, run_id: str, **values) -> dict:
 class _Lists:
     """Current list entries indexed for screening, built lazily (a full index only when needed)."""
 
-    def __init__(self, entries: pd.DataFrame):
+    def __init__(self, entries: pd.DataFrame, index_dir: Path | None = None):
         self.frame = entries
+        self.index_dir = index_dir
+        self.index_status = ""
         self.meta = {eid: (src, ver, h, t) for eid, src, ver, h, t in zip(
             entries["entity_id"].astype(str), entries["list_source"].astype(str), entries["list_version"].astype(str),
             entries["entry_hash"], entries["hit_type"], strict=True)}
@@ -217,9 +220,14 @@ class _Lists:
 
     def full(self):
         if self._full is None:
+            from kyc_assets.screening.index_store import cached_screener
             from kyc_assets.screening.matcher import Screener
 
-            self._full = Screener(entries_from_frame(self.frame))
+            # The saved index of exactly these entries (their content hashes) under this code version.
+            key = ["screening_results", *self.frame["entry_hash"].astype(str)]
+            self._full, report = cached_screener(key, lambda: Screener(entries_from_frame(self.frame)),
+                                                 self.index_dir)
+            self.index_status = report.status
         return self._full
 
     def hit_rows(self, hits, customer_id: str, customer_hash: str, run_id: str) -> list[dict]:
@@ -240,16 +248,17 @@ def _screen(screener, customer, threshold: float | None = None):
 
 def screen_customer_base(customers: pd.DataFrame, entries: pd.DataFrame, run_id: str,
                          previous: PreviousScreening | None = None,
-                         provider: Callable | None = None, provider_name: str | None = None
-                         ) -> tuple[pd.DataFrame, ScreeningStats]:
+                         provider: Callable | None = None, provider_name: str | None = None,
+                         index_dir: Path | None = None) -> tuple[pd.DataFrame, ScreeningStats]:
     """Screen every customer against every current list version (and the REST provider, if given).
 
     ``entries`` must carry ``entry_hash`` and ``hit_type`` (see ``with_entry_hashes``). Returns one row
     per hit, plus one ``no_match`` row per customer and list version (and provider) without a hit,
     so that a missing (customer, list version) row always means *not screened*, never *clean*.
     ``provider(customer) -> list[dict]`` returns rows for one customer (see providers.py).
+    ``index_dir``: folder of the saved screening index (see index_store.py); None builds the index in memory.
     """
-    lists = _Lists(entries)
+    lists = _Lists(entries, index_dir)
     stats = ScreeningStats(entries=len(entries))
     keys = entry_keys(entries)
     prev_rows: dict[str, list[dict]] = {}
@@ -325,6 +334,7 @@ def screen_customer_base(customers: pd.DataFrame, entries: pd.DataFrame, run_id:
                                               list_version=provider_version,
                                               explanation="no provider hit" if has_name else "no name to screen"))
         rows.extend(customer_rows)
+    stats.index = lists.index_status
     df = pd.DataFrame(rows, columns=SCREENING_COLUMNS)
     df["score"] = df["score"].astype(float)
     df["suppressed"] = df["suppressed"].astype(bool)

@@ -132,3 +132,70 @@ def customer_false_hits(screener: Screener, n: int = 2_000, seed: int = 2, thres
     count = sum(flagged.values())
     return {"customers": n, "customers_with_hits": count, "per_1000": round(1000 * count / max(n, 1), 3),
             "examples": [k for k, _ in flagged.most_common(10)]}
+
+
+# ---- held-out figures on pairs and queries built from the lists (see ``pairs.py``) -----------------
+def pair_figures(pairs: list, score=None, threshold: float = DEFAULT_THRESHOLD) -> dict:
+    """Accuracy overall, by group (person/company/script/other) and by pair kind of ``score(query,
+    candidate, schema)`` (default: ``score_pair``) on ``pairs.Pair`` objects at ``threshold``;
+    also recall and false-positive rate overall."""
+    score = score or score_pair
+    by: dict[str, list[bool]] = {}
+    tp = fp = fn = tn = 0
+    for p in pairs:
+        predicted = score(p.query, p.candidate, p.schema) >= threshold
+        ok = predicted == bool(p.label)
+        for key in ("all", "group:" + p.group, "kind:" + p.kind):
+            by.setdefault(key, []).append(ok)
+        tp += predicted and p.label == 1
+        fp += predicted and p.label == 0
+        fn += (not predicted) and p.label == 1
+        tn += (not predicted) and p.label == 0
+    out = {k: round(sum(v) / len(v), 4) for k, v in sorted(by.items())}
+    out.update(pairs=len(pairs), recall=round(tp / max(tp + fn, 1), 4),
+               false_positive_rate=round(fp / max(fp + tn, 1), 4))
+    return out
+
+
+def perturbed_recall(screener: Screener, queries: list[dict], threshold: float | None = None) -> dict:
+    """Right-entity recall of perturbed listed names (``pairs.perturbed_queries``), by perturbation kind:
+    'in_hits' when the listed entity is among the hits, 'top1' when it is the best hit."""
+    found: dict[str, list[tuple[bool, bool]]] = {}
+    for q in queries:
+        hits = screener.screen(q["query"], threshold=threshold, limit=20)
+        ids = [h.entity_id for h in hits]
+        found.setdefault(q["kind"], []).append((q["entity_id"] in ids, bool(ids) and ids[0] == q["entity_id"]))
+    out = {}
+    for kind, rows in sorted(found.items()):
+        out[kind] = round(sum(a for a, _ in rows) / len(rows), 4)
+        out[kind + "_top1"] = round(sum(b for _, b in rows) / len(rows), 4)
+    allrows = [r for rows in found.values() for r in rows]
+    out["all"] = round(sum(a for a, _ in allrows) / max(len(allrows), 1), 4)
+    out["queries"] = len(allrows)
+    return out
+
+
+def exact_and_typo_recall(screener: Screener, entries: list[WatchlistEntry], n: int = 1_000, seed: int = 1,
+                          threshold: float | None = None) -> dict:
+    """Recall of listed Latin-script names screened as written ('exact') and with 1-2 seeded typos
+    ('typo'), sampled from ``entries`` (the held-out part): the entry must be among the hits."""
+    from kyc_assets.watchlists.model import is_latin
+
+    rng = random.Random(seed)
+    pool = [(e, n_) for e in entries if e.entity_type in ("person", "organization")
+            for n_, k in e.names() if k != "weak_aka" and is_latin(n_) and len(n_) >= 6]
+    sample = rng.sample(pool, min(n, len(pool)))
+    exact = typo = 0
+    missed = []
+    for entry, name in sample:
+        if any(h.entity_id == entry.entity_id for h in screener.screen(name, threshold=threshold, limit=50)):
+            exact += 1
+        else:
+            missed.append(("exact", name))
+        query = misspell(name, rng, edits=1 + (rng.random() < 0.3))
+        if any(h.entity_id == entry.entity_id for h in screener.screen(query, threshold=threshold, limit=50)):
+            typo += 1
+        else:
+            missed.append(("typo", query, name))
+    k = max(len(sample), 1)
+    return {"queries": len(sample), "exact": round(exact / k, 4), "typo": round(typo / k, 4), "missed": missed[:15]}

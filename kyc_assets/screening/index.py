@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+import xxhash
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
@@ -63,6 +64,12 @@ _JOIN_KEY = 6
 _CACHE_LIMIT = 200_000
 PREWARM_LIMIT = 60_000
 DICT_BLOCK_LIMIT = 3_000_000  # blocking keys up to which key lookups go through a dict  # vocabulary size up to which the index pre-computes every list word's lookup
+
+
+def stable_hash(key: str) -> int:
+    """Stable signed 64-bit hash of a blocking key (xxh3): unlike ``hash()`` the same in every process, so
+    a saved index (``index_store``) stays valid; a collision only adds tokens that the exact similarity drops."""
+    return xxhash.xxh3_64_intdigest(key.encode()) - (1 << 63)
 
 
 def default_weight(token: str) -> float:
@@ -238,7 +245,7 @@ class NameIndex:
         cons: dict[str, list[int]] = {}
         for tid, tok in enumerate(self.tokens):
             keys = token_keys(tok, query=False)
-            key_hash.extend(map(hash, keys))
+            key_hash.extend(map(stable_hash, keys))
             key_tid.extend([tid] * len(keys))
             for g in nickname_groups(tok):
                 nick.setdefault(g, []).append(tid)
@@ -272,11 +279,11 @@ class NameIndex:
             get, block_tid = self.block_ranges.get, self._block_tid_list
             found: set[int] = set()
             for key in token_keys(token, query=True):
-                r = get(hash(key))
+                r = get(stable_hash(key))
                 if r is not None:
                     found.update(block_tid[r[0]:r[1]])
             return np.fromiter(sorted(found), dtype=np.int64, count=len(found))
-        qh = np.fromiter(map(hash, token_keys(token, query=True)), dtype=np.int64)
+        qh = np.fromiter(map(stable_hash, token_keys(token, query=True)), dtype=np.int64)
         lo = np.searchsorted(self.block_hash, qh, "left")
         hi = np.searchsorted(self.block_hash, qh, "right")
         sizes = hi - lo
@@ -305,18 +312,25 @@ class NameIndex:
         return tid is not None and self.doc_freq[tid] >= self.common_df
 
     def _build_joined(self) -> None:
-        """Space-free name keys (first and last characters) for the 'abdulrahman'/'abdul rahman' comparison."""
-        joined: dict[str, list[int]] = {}
+        """Space-free name keys (first and last characters) for the 'abdulrahman'/'abdul rahman' comparison,
+        as sorted key hashes with CSR name ids (compact and quick to save at a million entities)."""
         tokens = self.tokens
         tok, ptr = self.name_tok.tolist(), self.name_ptr.tolist()
         texts = []
+        key_hash = array("q")
         for nid in range(self.name_count):
             text = "".join(tokens[t] for t in tok[ptr[nid]:ptr[nid + 1]])
             texts.append(text)
-            for key in ("jp:" + text[:_JOIN_KEY], "js:" + text[-_JOIN_KEY:]):
-                joined.setdefault(key, []).append(nid)
-        self.joined = joined
+            key_hash.append(stable_hash("jp:" + text[:_JOIN_KEY]))
+            key_hash.append(stable_hash("js:" + text[-_JOIN_KEY:]))
+        hashes = np.frombuffer(key_hash, dtype=np.int64) if key_hash else np.empty(0, np.int64)
+        owners = np.repeat(np.arange(self.name_count, dtype=np.int32), 2)
+        order = np.lexsort((owners, hashes))  # by key, then name id: each key's names sorted
+        hashes, owners = hashes[order], owners[order]
+        self.joined_hash = hashes
+        self.joined_ids = owners
         self.joined_text = texts
+        self.joined_len = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
 
     # ---- lookups ------------------------------------------------------------------------------
     def weight(self, token: str) -> float:
@@ -450,18 +464,29 @@ class NameIndex:
     def _joined_candidates(self, tokens: list[str], min_score: float) -> np.ndarray:
         """Names whose space-free form is close enough to the query's to score >= min_score."""
         text = "".join(tokens)
-        ids: set[int] = set()
-        for key in ("jp:" + text[:_JOIN_KEY], "js:" + text[-_JOIN_KEY:]):
-            ids.update(self.joined.get(key, ()))
-        if not ids:
+        qh = np.array([stable_hash("jp:" + text[:_JOIN_KEY]), stable_hash("js:" + text[-_JOIN_KEY:])], np.int64)
+        lo = np.searchsorted(self.joined_hash, qh, "left")
+        hi = np.searchsorted(self.joined_hash, qh, "right")
+        parts = [self.joined_ids[a:b] for a, b in zip(lo.tolist(), hi.tolist(), strict=True) if b > a]
+        if not parts:
             return np.empty(0, np.int32)
-        cand = np.fromiter(ids, dtype=np.int32, count=len(ids))
-        counts = (self.name_ptr[cand + 1] - self.name_ptr[cand]) != len(tokens)
-        cand = cand[counts]
+        cand = parts[0] if len(parts) == 1 else np.union1d(parts[0], parts[1])
+        cand = cand[self.name_len[cand] != len(tokens)]
+        # Levenshtein similarity is at most 1 - |length difference| / longer length: drop names too long or
+        # too short to reach min_score before computing any distance (the same names survive).
+        clen = self.joined_len[cand]
+        longer = np.maximum(clen, len(text))
+        cand = cand[JOINED_FACTOR * (longer - np.abs(clen - len(text))) >= (min_score - 1e-9) * longer]
         if not len(cand):
             return cand
-        texts = [self.joined_text[n] for n in cand.tolist()]
-        sims = process.cdist([text], texts, scorer=Levenshtein.normalized_similarity, dtype=np.float64)[0]
+        texts = self.__dict__.get("_joined_obj")
+        if texts is None:  # the joined texts as an object array: candidates gathered by one fancy index
+            texts = self.__dict__["_joined_obj"] = np.array(self.joined_text, dtype=object)
+        # Similarities below the cutoff come back as 0 and cannot reach min_score either (exact: the cutoff is
+        # a hair under min_score / JOINED_FACTOR, and values at or above it are the uncut similarities).
+        cutoff = (min_score - 1e-9) / JOINED_FACTOR if min_score > 1e-9 else None
+        sims = process.cdist([text], texts[cand], scorer=Levenshtein.normalized_similarity, dtype=np.float64,
+                             score_cutoff=cutoff)[0]
         return np.sort(cand[JOINED_FACTOR * sims >= min_score])
 
 

@@ -4,7 +4,7 @@ A token pair's similarity mixes Jaro-Winkler and optimal string alignment (rapid
 sound and transliteration evidence: equal transliteration skeletons ('dzhamal'/'jamal'),
 equal Metaphone keys ('hussein'/'husain', lifted halfway to 1), nickname groups
 ('bill'/'william'), and consonant skeletons for names written without vowels in the source
-script ('mhmd'/'muhammad'). Initials match the names they abbreviate at 0.75; tokens holding
+script ('mhmd'/'muhammad'). Initials match the names they abbreviate at 0.80; tokens holding
 digits match only exactly (a numbered company 'ACME 2' is not 'ACME 3').
 
 ``token_similarity`` is the definition; ``block_similarity`` computes exactly the same values
@@ -24,7 +24,7 @@ from rapidfuzz.distance import OSA, JaroWinkler
 from kyc_assets.screening.nicknames import are_nicknames
 
 MIN_TOKEN_SIM = 0.80  # token pairs below this are never aligned (see the evaluation)
-INITIAL_SIM = 0.75  # an initial against a name starting with that letter
+INITIAL_SIM = 0.80  # an initial against a name starting with that letter (aligns; the pair model weighs it)
 NICKNAME_SIM = 0.90  # 'bill' / 'william'
 CONSONANT_SIM = 0.90  # 'mhmd' (abjad transliteration) / 'muhammad'
 SKELETON_EQUAL_SIM = 0.97  # 'dzhamal' / 'jamal'
@@ -72,6 +72,8 @@ def has_vowel(token: str) -> bool:
 
 def has_digit(token: str) -> bool:
     """True when the token holds a digit (numbers in company or vessel names)."""
+    if token.isalpha():  # fast path: letters only (the usual name token) hold no digit
+        return False
     return any(ch.isdigit() for ch in token)
 
 

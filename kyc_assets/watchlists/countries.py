@@ -7,6 +7,7 @@ OFAC SDN list (nationality, citizenship, vessel flag) plus common alternatives.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _COUNTRIES: dict[str, str] = {
     "afghanistan": "AF", "albania": "AL", "algeria": "DZ", "angola": "AO", "argentina": "AR",
@@ -64,10 +65,15 @@ _COUNTRIES: dict[str, str] = {
 _ISO2 = frozenset(_COUNTRIES.values())
 
 
+_SPACES = re.compile(r"\s+")
+_HEDGE = re.compile(r"^(possibly|probably|reportedly)\s+")
+
+
+@lru_cache(maxsize=4096)
 def country_to_iso2(name: str) -> str | None:
     """Map a published country name or demonym (or an ISO alpha-2 code) to ISO alpha-2, else None."""
-    text = re.sub(r"\s+", " ", name.strip().strip(".")).lower()
-    text = re.sub(r"^(possibly|probably|reportedly)\s+", "", text)
+    text = _SPACES.sub(" ", name.strip().strip(".")).lower()
+    text = _HEDGE.sub("", text)
     if len(text) == 2 and text.upper() in _ISO2:
         return text.upper()
     return _COUNTRIES.get(text)

@@ -136,6 +136,8 @@ def _is_missing(value) -> bool:
 
 def is_latin(text: str) -> bool:
     """True when every letter of ``text`` is Latin script (punctuation, digits and spaces ignored)."""
+    if text.isascii():
+        return True
     return all(not ch.isalpha() or unicodedata.name(ch, "").startswith("LATIN") for ch in text)
 
 

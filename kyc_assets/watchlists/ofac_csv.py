@@ -48,6 +48,12 @@ _ID_KIND = re.compile(
     r"\s+(?P<value>.+)$"
 )
 _QUOTED_ALIAS = re.compile(r"^(?P<kind>a\.k\.a\.|f\.k\.a\.|n\.k\.a\.)\s*'(?P<name>.*)'$")
+_ALT_PREFIX = re.compile(r"^alt\.\s+", re.IGNORECASE)
+_NATIONALITY = re.compile(r"^(?:nationality|citizen)\s*:?\s+(.+)$")
+_CIRCA = re.compile(r"^circa\s+", re.IGNORECASE)
+_DOB_RANGE = re.compile(r"\s+to\s+|(?<=\d{4})-(?=\d{4})")
+_ONE_DOB = re.compile(r"(?:(\d{1,2})\s+)?(?:([A-Za-z]{3})[a-z]*\s+)?(\d{4})")
+_ALIAS_KINDS = {"a.k.a.": "weak_aka", "f.k.a.": "fka", "n.k.a.": "nka"}
 
 
 def read_ofac_files(path: str | Path) -> dict[str, bytes]:
@@ -147,7 +153,8 @@ def _empty(value: str) -> bool:
 
 def _val(value: str) -> str:
     """Field value with the OFAC empty marker turned into ''."""
-    return "" if _empty(value) else value.strip()
+    value = value.strip()
+    return "" if value == "-0-" else value
 
 
 def display_name(name: str, entity_type: str) -> str:
@@ -221,17 +228,17 @@ def parse_remarks(remarks: str) -> dict[str, list]:
     out: dict[str, list] = {"aliases": [], "dates_of_birth": [], "places_of_birth": [],
                             "nationalities": [], "identifiers": []}
     for segment in _segments(remarks):
-        seg = re.sub(r"^alt\.\s+", "", segment, flags=re.IGNORECASE)
-        alias = _QUOTED_ALIAS.match(seg)
+        seg = _ALT_PREFIX.sub("", segment) if segment[:4].lower() == "alt." else segment
+        alias = _QUOTED_ALIAS.match(seg) if "'" in seg else None
         if alias:
-            kind = {"a.k.a.": "weak_aka", "f.k.a.": "fka", "n.k.a.": "nka"}[alias["kind"]]
+            kind = _ALIAS_KINDS[alias["kind"]]
             out["aliases"].append((alias["name"].strip(), kind))
         elif seg.startswith("DOB "):
             for dob in parse_dob(seg[4:]):
                 _add_unique(out["dates_of_birth"], dob)
         elif seg.startswith("POB "):
             _add_unique(out["places_of_birth"], seg[4:].strip())
-        elif m := re.match(r"^(?:nationality|citizen)\s*:?\s+(.+)$", seg):
+        elif m := _NATIONALITY.match(seg):
             country = m.group(1).strip()
             _add_unique(out["nationalities"], country_to_iso2(country) or country)
         elif m := _ID_KIND.match(seg):
@@ -252,8 +259,8 @@ def parse_dob(text: str) -> list[str]:
     Returns ISO-style partial dates; a range becomes its years (at most 15). Unparseable text
     returns [] because a DOB remark never decides whether an entry exists.
     """
-    text = re.sub(r"^circa\s+", "", text.strip(), flags=re.IGNORECASE)
-    rng = re.split(r"\s+to\s+|(?<=\d{4})-(?=\d{4})", text)
+    text = _CIRCA.sub("", text.strip())
+    rng = _DOB_RANGE.split(text)
     if len(rng) == 2:
         start, end = _one_dob(rng[0]), _one_dob(rng[1])
         if start and end and int(start[:4]) <= int(end[:4]) <= int(start[:4]) + _MAX_DOB_RANGE_YEARS:
@@ -267,7 +274,7 @@ def parse_dob(text: str) -> list[str]:
 
 def _one_dob(text: str) -> str | None:
     """Parse one 'DD Mon YYYY' / 'Mon YYYY' / 'YYYY' date into 'YYYY-MM-DD' / 'YYYY-MM' / 'YYYY'."""
-    m = re.fullmatch(r"(?:(\d{1,2})\s+)?(?:([A-Za-z]{3})[a-z]*\s+)?(\d{4})", text.strip())
+    m = _ONE_DOB.fullmatch(text.strip())
     if not m:
         return None
     day, month, year = m.groups()
@@ -288,8 +295,5 @@ def _add_unique(items: list, value) -> None:
 
 
 def _unique(items: list) -> list:
-    """Items without duplicates, first-seen order."""
-    out: list = []
-    for item in items:
-        _add_unique(out, item)
-    return out
+    """Items (hashable) without duplicates, first-seen order."""
+    return list(dict.fromkeys(items))

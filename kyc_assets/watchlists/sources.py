@@ -124,6 +124,21 @@ def load_watchlist(path: str | Path | None = None, list_source: str | None = Non
                       path, fmt, parsed.published)
 
 
+def list_version(path: str | Path | None = None) -> str:
+    """The content version ``load_watchlist(path).version`` would report, from the bytes alone (no parsing):
+    what a saved screening index is keyed by. Missing paths raise FileNotFoundError; a folder without an
+    OFAC sdn.csv raises WatchlistFormatError."""
+    path = Path(path) if path is not None else default_watchlist_path()
+    if not path.exists():
+        raise FileNotFoundError(f"watchlist path not found: {path}")
+    if path.is_dir():
+        return content_version(ofac_csv.read_ofac_files(path))
+    data = path.read_bytes()
+    if detect_format(data[:65536]) == "ofac_csv":
+        return content_version({"sdn.csv": data})
+    return content_version({"list": data})  # the FtM stream hash frames the file the same way
+
+
 def _parser(fmt: str):
     """The bytes -> ParsedList function of an XML or HMT format."""
     if fmt == "ofac_xml":

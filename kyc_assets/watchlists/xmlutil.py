@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from kyc_assets.watchlists.errors import WatchlistFormatError
 
 _DOCTYPE = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
+_YEAR = re.compile(r"\d{4}")
+_LOCAL: dict[str, str] = {}  # tag -> local name (a list file has a few dozen distinct tags)
 
 
 def parse_xml(data: bytes, origin: str) -> ET.Element:
@@ -30,19 +32,31 @@ def parse_xml(data: bytes, origin: str) -> ET.Element:
 
 def local(tag: str) -> str:
     """Element tag without its '{namespace}' prefix."""
-    return tag.rsplit("}", 1)[-1]
+    name = _LOCAL.get(tag)
+    if name is None:
+        name = tag.rsplit("}", 1)[-1] if isinstance(tag, str) else str(tag)
+        if len(_LOCAL) < 10_000:
+            _LOCAL[tag] = name
+    return name
 
 
 def children(element: ET.Element | None, name: str) -> Iterator[ET.Element]:
     """Direct children of ``element`` with local name ``name`` (any namespace)."""
     if element is None:
         return iter(())
-    return (child for child in element if local(child.tag) == name)
+    get = _LOCAL.get
+    return iter([c for c in element if (get(c.tag) or local(c.tag)) == name])
 
 
 def child(element: ET.Element | None, name: str) -> ET.Element | None:
     """First direct child with local name ``name``, or None."""
-    return next(children(element, name), None)
+    if element is None:
+        return None
+    get = _LOCAL.get
+    for c in element:
+        if (get(c.tag) or local(c.tag)) == name:
+            return c
+    return None
 
 
 def text(element: ET.Element | None, name: str | None = None) -> str:
@@ -76,7 +90,7 @@ def year_range(start: int, end: int, max_years: int = 15) -> list[str]:
 
 def iso_partial_date(year: str, month: str = "", day: str = "") -> str:
     """'YYYY', 'YYYY-MM' or 'YYYY-MM-DD' from parts (month/day '' or '0' mean unknown); '' if no valid year."""
-    if not re.fullmatch(r"\d{4}", year or "") or year == "0000":
+    if not _YEAR.fullmatch(year or "") or year == "0000":
         return ""
     m = int(month) if (month or "").isdigit() else 0
     d = int(day) if (day or "").isdigit() else 0
