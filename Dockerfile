@@ -3,7 +3,7 @@
 FROM python:3.11-slim
 
 RUN apt-get update \
- && apt-get install -y --no-install-recommends tesseract-ocr \
+ && apt-get install -y --no-install-recommends tesseract-ocr libgl1 libglib2.0-0 libicu72 \
  && rm -rf /var/lib/apt/lists/*
 
 RUN useradd --create-home --uid 10001 kyc && mkdir -p /data /opt/dagster && chown kyc /data /opt/dagster
@@ -11,7 +11,12 @@ RUN useradd --create-home --uid 10001 kyc && mkdir -p /data /opt/dagster && chow
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY kyc_assets ./kyc_assets
-RUN pip install --no-cache-dir .
+# PyICU (screening transliteration) builds against the system ICU: headers and compiler only for the
+# build, removed afterwards. libgl1/libglib2.0-0: OpenCV, pulled in by rapidocr (MRZ band reading).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libicu-dev pkg-config g++ \
+ && pip install --no-cache-dir . \
+ && apt-get purge -y libicu-dev pkg-config g++ && apt-get autoremove -y && rm -rf /var/lib/apt/lists/*
 COPY dagster.yaml /opt/dagster/dagster.yaml
 
 USER kyc

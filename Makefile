@@ -7,12 +7,12 @@ export DAGSTER_HOME ?= $(KYC_HOME)/dagster_home
 # Tesseract is ~5x faster single-threaded on small machines (measured on 2 cores).
 export OMP_THREAD_LIMIT ?= 1
 
-.PHONY: demo test dev bench install tesseract chromium clean
+.PHONY: demo test dev bench install tesseract icu chromium clean
 
 # What every target needs; the test suite also needs Chromium (browser test of the dashboard).
 install: $(VENV)/.installed tesseract $(DAGSTER_HOME)/dagster.yaml
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml | icu
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
@@ -24,6 +24,16 @@ tesseract:
 	  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
 	    sudo apt-get update -q && sudo apt-get install -y -q tesseract-ocr; \
 	  else echo "error: Tesseract OCR is missing; install it with: sudo apt-get install tesseract-ocr" >&2; exit 1; fi; \
+	fi
+
+# PyICU (pulled in by rigour/normality for screening transliteration) has no wheels: pip builds it
+# against the system ICU, which needs libicu-dev, pkg-config and a C++ compiler.
+icu:
+	@if ! pkg-config --exists icu-i18n 2>/dev/null || ! command -v g++ >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q libicu-dev pkg-config g++; \
+	  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+	    sudo apt-get update -q && sudo apt-get install -y -q libicu-dev pkg-config g++; \
+	  else echo "error: ICU headers are missing (PyICU builds against them); install them with: sudo apt-get install libicu-dev pkg-config g++" >&2; exit 1; fi; \
 	fi
 
 # Debian's Chromium for the dashboard's browser test (Playwright drives /usr/bin/chromium; no browser download).
