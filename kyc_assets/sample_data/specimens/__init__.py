@@ -1,0 +1,271 @@
+"""Held-out identity-document specimens: an evaluation set made independently of the reader.
+
+Every image is drawn from one integer seed: a document holder whose fields stress an MRZ parser
+(:mod:`.people`), a page in one of several layouts with a security background, portrait, hologram
+and multilingual visual zone (:mod:`.layouts`), an MRZ in the real OCR-B typeface built straight
+from ICAO 9303 (:mod:`.mrz`), and a capture (flatbed scan or phone photo) with one dominant
+degradation (:mod:`.capture`). Nothing here imports the reader (``kyc_assets.onboarding``).
+
+Seeds: tune the reader on :data:`TUNE_SEEDS` only; report figures on :data:`EVAL_SEEDS` only.
+
+    from kyc_assets.sample_data.specimens import EVAL_SEEDS, generate_specimens, score
+    items = generate_specimens("out/", EVAL_SEEDS[:150])
+    result = score(items[0], predicted_fields)   # {"surname": True, ..., "fully_right": bool}
+
+The OCR-B font comes from Debian's ``fonts-ocr-b`` (``apt-get install -y fonts-ocr-b``; ``make
+install`` does it); without it generation stops with a one-line :class:`FontMissingError`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from datetime import date
+from pathlib import Path
+
+from . import capture, layouts
+from .mrz import build_mrz, decode_name, transliterate
+from .people import REFERENCE_DAY, make_holder
+from .render import PPM, SIZES, FontMissingError, mrz_style, ocrb_path
+
+__all__ = ["TUNE_SEEDS", "EVAL_SEEDS", "DOC_CLASSES", "DEGRADATIONS", "FIELDS", "REFERENCE_DAY",
+           "FontMissingError", "generate_specimens", "render_specimen", "score"]
+
+TUNE_SEEDS = range(0, 10_000)
+EVAL_SEEDS = range(100_000, 110_000)
+DOC_CLASSES = ("td1", "td2", "td3", "mrva", "mrvb")
+DEGRADATIONS = ("clean_scan", "jpeg_low", "guilloche", "glare", "shadow", "photo_angle", "low_res", "tight_edge",
+                "clutter", "blur")
+FIELDS = ("surname", "given_names", "document_number", "nationality", "date_of_birth", "sex", "expiry_date")
+DOCUMENT_TYPES = {"td1": "id_card", "td2": "id_card", "td3": "passport", "mrva": "visa", "mrvb": "visa"}
+_PHOTO = {"photo_angle", "clutter", "blur"}
+
+
+def _doc_code(rng: random.Random, doc_class: str) -> str:
+    if doc_class == "td3":
+        return rng.choice(["P", "P", "P", "PD", "PO"])
+    if doc_class in ("td1", "td2"):
+        return rng.choice(["I", "I", "ID", "IR", "AC"])
+    return rng.choice(["V", "V", "VC"])
+
+
+def _holder(rng: random.Random, doc_class: str) -> dict:
+    doc = make_holder(rng, doc_class)
+    doc["nationality_printed"] = rng.choice([doc["nationality"].replace("D", "DEUTSCH") if doc["nationality"] == "D"
+                                             else doc["nationality"], doc["nationality"]])
+    doc["date_style"] = rng.randrange(4)
+    doc["authority"] = rng.choice(["STADT KÖLN", "MINISTRY OF INTERIOR", "PRÉFECTURE DU RHÔNE", "HM PASSPORT OFFICE",
+                                   "BURGEMEESTER VAN GENT", "DIRECCIÓN GENERAL DE LA POLICÍA", "UTOPIA CITY"])
+    doc["address"] = rng.choice(["HAUPTSTRASSE 12, 50667 KÖLN", "12 RUE DES LILAS, 69003 LYON",
+                                 "KERKSTRAAT 5, 9000 GENT", "CALLE MAYOR 7, 28013 MADRID", "1 MAIN ST, UTOPIA CITY"])
+    return doc
+
+
+def _pieces(rng: random.Random, doc_class: str, doc: dict, lines: list[str], degradation: str, photo: bool):
+    """The printed pages of one capture and the vertical band (fractions of its height) holding the MRZ."""
+    strength = rng.uniform(0.55, 0.85) if degradation == "guilloche" else rng.uniform(0.1, 0.35)
+    tight = degradation == "tight_edge" or rng.random() < 0.1
+    style = mrz_style(rng, doc_class, heavy=degradation == "guilloche")
+    if doc_class == "td3":
+        data = layouts.passport_page(rng, doc, lines, style, strength, tight)
+        if not photo and not tight and rng.random() < 0.5:
+            both = capture.stack([layouts.upper_page(rng, doc, strength), data], gap=0, fold=True)
+            return both, (0.85, 1.0), False
+        return data.convert("RGBA"), (0.7, 1.0), False
+    if doc_class == "td1":
+        back = capture.rounded_alpha(layouts.id_card_back(rng, doc, lines, style, strength, tight), PPM * 3)
+        if not photo and not tight and rng.random() < 0.6:
+            front = capture.rounded_alpha(layouts.id_card_front(rng, doc, strength, rng.randrange(3)), PPM * 3)
+            vertical = rng.random() < 0.7
+            both = capture.stack([front, back], gap=int(PPM * rng.uniform(4, 15)), vertical=vertical)
+            return both, ((0.75, 1.0) if vertical else (0.6, 1.0)), True
+        return back, (0.6, 1.0), True
+    if doc_class == "td2":
+        card = layouts.td2_card(rng, doc, lines, style, strength, tight)
+        return capture.rounded_alpha(card, PPM * 3), (0.7, 1.0), True
+    page = layouts.visa_on_page(rng, doc, doc_class, lines, style, strength, tight)
+    return page.convert("RGBA"), (0.7, 1.0), False
+
+
+def render_specimen(seed: int, doc_class: str, degradation: str) -> tuple[bytes, dict]:
+    """JPEG bytes of one specimen and its truth (without ``file``)."""
+    ocrb_path()  # one-line FontMissingError before any work
+    rng = random.Random(f"specimen/{seed}/{doc_class}/{degradation}")
+    doc = _holder(rng, doc_class)
+    code = _doc_code(rng, doc_class)
+    lines = build_mrz(doc_class, code, doc["issuing_country"], doc["surname_printed"], doc["given_names_printed"],
+                      doc["document_number"], doc["nationality"], doc["date_of_birth"], doc["sex"],
+                      doc["expiry_date"], doc["optional"])
+    name_width = {"td1": 30, "td2": 31, "mrvb": 31}.get(doc_class, 39)
+    surname, given = decode_name(lines[2] if doc_class == "td1" else lines[0][5:])
+    full_surname = " ".join(transliterate(doc["surname_printed"]).split("<"))
+    full_given = " ".join(p for p in transliterate(doc["given_names_printed"]).split("<") if p)
+    stress = list(doc["stress"])
+    if (full_surname, full_given) != (surname, given):
+        stress.append("truncated_in_mrz")
+    if not given:
+        stress.append("filler_only_given_names")
+    photo = degradation in _PHOTO
+    assembly, mrz_band, _card = _pieces(rng, doc_class, doc, lines, degradation, photo)
+    image, meta = _capture(rng, assembly, mrz_band, degradation, photo)
+    truth = {
+        "seed": seed, "doc_class": doc_class, "degradation": degradation,
+        "document_type": DOCUMENT_TYPES[doc_class], "surname": surname, "given_names": given,
+        "document_number": doc["document_number"], "nationality": doc["nationality"],
+        "issuing_country": doc["issuing_country"], "date_of_birth": doc["date_of_birth"].isoformat(),
+        "sex": doc["sex"], "expiry_date": doc["expiry_date"].isoformat(), "mrz_lines": lines,
+        # the names as printed in full in the visual zone (MRZ alphabet): also accepted by score()
+        "surname_full": full_surname, "given_names_full": full_given,
+        "surname_printed": doc["surname_printed"], "given_names_printed": doc["given_names_printed"],
+        "document_code": code, "name_field_width": name_width, "stress": stress, **meta,
+    }
+    return image, truth
+
+
+def _capture(rng: random.Random, assembly, mrz_band: tuple[float, float], degradation: str, photo: bool):
+    """Scan or photograph ``assembly`` (RGBA at PPM) with ``degradation`` dominant; (jpeg bytes, meta)."""
+    import numpy as np
+    from PIL import Image
+
+    aw, ah = assembly.size
+    if photo:
+        out_w = rng.randint(900, 1200) if degradation != "clutter" else rng.randint(800, 1200)
+        frac = rng.uniform(0.62, 0.85) if degradation != "clutter" else rng.uniform(0.5, 0.68)
+        work = max(3.0, min(PPM, out_w / (aw / PPM / frac) * 1.6))  # px/mm of the working canvas
+        doc = assembly.resize((max(1, int(aw * work / PPM)), max(1, int(ah * work / PPM))), Image.LANCZOS)
+        cw = int(doc.width / frac)
+        ch = int(max(doc.height * rng.uniform(1.25, 1.6), cw * rng.uniform(0.6, 0.8)))
+        canvas = capture.table(rng, (cw, ch))
+        if degradation == "clutter":
+            capture.clutter(rng, canvas, work)
+        jitter = 0.12 if degradation == "photo_angle" else 0.04
+        ox, oy = (cw - doc.width) / 2, (ch - doc.height) / 2
+        angle = math.radians(rng.uniform(-8, 8) if degradation == "photo_angle" else rng.uniform(-3, 3))
+        quad = []
+        for cx, cy in ((0, 0), (doc.width, 0), (doc.width, doc.height), (0, doc.height)):
+            x, y = cx - doc.width / 2, cy - doc.height / 2
+            x, y = x * math.cos(angle) - y * math.sin(angle), x * math.sin(angle) + y * math.cos(angle)
+            quad.append((ox + doc.width / 2 + x + rng.uniform(-jitter, jitter) * doc.width,
+                         oy + doc.height / 2 + y + rng.uniform(-jitter, jitter) * doc.height * 0.7))
+        capture.place(canvas, doc, quad)
+        if degradation in ("clutter", "photo_angle") or rng.random() < 0.3:
+            capture.hand(rng, canvas, quad, work)
+        arr = np.asarray(canvas.convert("RGB"), np.float32)
+        arr = capture.uneven_light(arr, rng, rng.uniform(0.15, 0.45))
+        if rng.random() < 0.3:
+            top = min(q[1] for q in quad) / ch
+            bottom = max(q[1] for q in quad) / ch
+            arr = capture.glare(arr, rng, (rng.uniform(0.3, 0.7), top + (bottom - top) * rng.uniform(0.2, 0.6)), 0.6)
+        image = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+        blur = rng.uniform(1.2, 2.0) if degradation == "blur" else rng.uniform(0.2, 0.7)
+        quality = rng.randint(55, 88)
+        out, data = capture.finish(image, rng, out_w, blur, rng.uniform(2.5, 6), quality)
+        dpi = round(out_w / (cw / work) * 25.4)
+        return data, {"width": out.width, "height": out.height, "dpi": dpi, "jpeg_quality": quality,
+                      "capture": "photo"}
+    # flatbed scan
+    tight = degradation == "tight_edge"
+    lid_open = tight and rng.random() < 0.5 or rng.random() < 0.15
+    bg = (rng.randint(10, 50),) * 3 if lid_open else (rng.randint(232, 252),) * 3
+    margin = int(PPM * (rng.uniform(0, 1.0) if tight else rng.uniform(2, 14)))
+    angle = rng.uniform(-2.5, 2.5)
+    rotated = assembly.rotate(angle, resample=Image.BICUBIC, expand=True)
+    canvas = Image.new("RGBA", (rotated.width + 2 * margin, rotated.height + 2 * margin), bg + (255,))
+    canvas.alpha_composite(rotated, (margin, margin))
+    if tight:  # cropped to the card: the MRZ runs up to the image edge
+        cut = int(PPM * rng.uniform(0.3, 1.0))
+        canvas = canvas.crop((cut, cut, canvas.width - cut, canvas.height - cut))
+    arr = np.asarray(canvas.convert("RGB"), np.float32)
+    arr = capture.uneven_light(arr, rng, rng.uniform(0.05, 0.2) if degradation != "shadow" else 0.2)
+    band = (mrz_band[0], mrz_band[1])
+    if degradation == "shadow":
+        arr = capture.shadow(arr, rng, band, rng.uniform(0.4, 0.65))
+    if degradation == "glare":
+        centre = (rng.uniform(0.2, 0.8), rng.uniform(*band))
+        arr = capture.glare(arr, rng, centre, rng.uniform(0.6, 0.85))
+    image = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+    width_mm = image.width / PPM
+    dpi = rng.uniform(150, 300)
+    out_w = int(min(1200, max(600, width_mm / 25.4 * dpi)))
+    low = None
+    if degradation == "low_res":
+        low = int(width_mm / 25.4 * rng.uniform(85, 115))
+        out_w = max(600, min(900, low * 2))
+    quality = rng.randint(38, 48) if degradation == "jpeg_low" else rng.randint(60, 90)
+    blur = rng.uniform(0.3, 0.8)
+    out, data = capture.finish(image, rng, out_w, blur, rng.uniform(1.5, 4), quality, low)
+    dpi = round((low or out_w) / width_mm * 25.4)
+    return data, {"width": out.width, "height": out.height, "dpi": dpi, "jpeg_quality": quality,
+                  "capture": "scan"}
+
+
+def _assignment(seed: int, classes: tuple[str, ...], degradations: tuple[str, ...]) -> tuple[str, str]:
+    """Class and degradation of a seed: every (class, degradation) pair recurs every
+    ``len(classes) * len(degradations)`` consecutive seeds."""
+    return classes[seed % len(classes)], degradations[(seed // len(classes)) % len(degradations)]
+
+
+def generate_specimens(out_dir, seeds, classes=None, degradations=None) -> list[dict]:
+    """Write one JPEG per seed to ``out_dir`` plus ``manifest.json``; returns the truth dicts (with
+    ``file``, the absolute path). Deterministic per seed (for the same classes and degradations)."""
+    classes = tuple(classes or DOC_CLASSES)
+    degradations = tuple(degradations or DEGRADATIONS)
+    for name in classes:
+        if name not in DOC_CLASSES:
+            raise ValueError(f"unknown document class {name!r}; expected one of {', '.join(DOC_CLASSES)}")
+    for name in degradations:
+        if name not in DEGRADATIONS:
+            raise ValueError(f"unknown degradation {name!r}; expected one of {', '.join(DEGRADATIONS)}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    items = []
+    for seed in seeds:
+        doc_class, degradation = _assignment(seed, classes, degradations)
+        data, truth = render_specimen(seed, doc_class, degradation)
+        path = out / f"specimen_{seed:06d}_{doc_class}_{degradation}.jpg"
+        path.write_bytes(data)
+        items.append({"file": str(path.resolve()), **truth})
+    (out / "manifest.json").write_text(json.dumps(items, indent=1, ensure_ascii=False))
+    return items
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def _norm(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, date):
+        return value.isoformat()
+    text = str(value).upper().replace("<", " ")
+    return " ".join(text.split())
+
+
+def _norm_name(value) -> str:
+    """A name in the MRZ alphabet: ICAO transliteration (so MÜLLER equals MUELLER), fillers as spaces."""
+    text = transliterate(str(value or ""))
+    return " ".join(p for p in text.split("<") if p)
+
+
+def score(truth: dict, predicted: dict) -> dict:
+    """Per-field correctness of ``predicted`` against ``truth`` over :data:`FIELDS`, plus ``fields_right``
+    and ``fully_right``. Comparison is normalised (upper case, ``<`` and runs of spaces collapsed, dates as
+    ISO strings); names are transliterated as ICAO does and compared whole (all given names as one
+    string). A name is right when it equals the MRZ form (truncated as printed there) or the full name
+    printed in the visual zone."""
+    result = {}
+    for field in FIELDS:
+        got = predicted.get(field)
+        if field in ("surname", "given_names"):
+            wanted = {_norm_name(truth[field]), _norm_name(truth.get(f"{field}_full", truth[field]))}
+            result[field] = _norm_name(got) in wanted
+        elif field == "document_number":
+            result[field] = _norm(got).replace(" ", "") == _norm(truth[field]).replace(" ", "")
+        else:
+            result[field] = _norm(got) == _norm(truth[field])
+    right = sum(result[f] for f in FIELDS)
+    result["fields_right"] = right
+    result["fully_right"] = right == len(FIELDS)
+    return result
+
