@@ -30,7 +30,7 @@ from .people import REFERENCE_DAY, make_holder
 from .render import PPM, SIZES, FontMissingError, mrz_style, ocrb_path
 
 __all__ = ["TUNE_SEEDS", "EVAL_SEEDS", "DOC_CLASSES", "DEGRADATIONS", "FIELDS", "REFERENCE_DAY",
-           "FontMissingError", "generate_specimens", "render_specimen", "score"]
+           "FontMissingError", "generate_specimens", "render_specimen", "specimen_truth", "score"]
 
 TUNE_SEEDS = range(0, 10_000)
 EVAL_SEEDS = range(100_000, 110_000)
@@ -88,27 +88,22 @@ def _pieces(rng: random.Random, doc_class: str, doc: dict, lines: list[str], deg
     return page.convert("RGBA"), (0.7, 1.0), False
 
 
-def render_specimen(seed: int, doc_class: str, degradation: str) -> tuple[bytes, dict]:
-    """JPEG bytes of one specimen and its truth (without ``file``)."""
-    ocrb_path()  # one-line FontMissingError before any work
+def _document(seed: int, doc_class: str, degradation: str) -> tuple[random.Random, dict, list[str], dict]:
+    """The seeded random stream (positioned for rendering), the holder, the MRZ lines and the truth."""
     rng = random.Random(f"specimen/{seed}/{doc_class}/{degradation}")
     doc = _holder(rng, doc_class)
     code = _doc_code(rng, doc_class)
     lines = build_mrz(doc_class, code, doc["issuing_country"], doc["surname_printed"], doc["given_names_printed"],
                       doc["document_number"], doc["nationality"], doc["date_of_birth"], doc["sex"],
                       doc["expiry_date"], doc["optional"])
-    name_width = {"td1": 30, "td2": 31, "mrvb": 31}.get(doc_class, 39)
     surname, given = decode_name(lines[2] if doc_class == "td1" else lines[0][5:])
-    full_surname = " ".join(transliterate(doc["surname_printed"]).split("<"))
+    full_surname = " ".join(p for p in transliterate(doc["surname_printed"]).split("<") if p)
     full_given = " ".join(p for p in transliterate(doc["given_names_printed"]).split("<") if p)
     stress = list(doc["stress"])
     if (full_surname, full_given) != (surname, given):
         stress.append("truncated_in_mrz")
     if not given:
         stress.append("filler_only_given_names")
-    photo = degradation in _PHOTO
-    assembly, mrz_band, _card = _pieces(rng, doc_class, doc, lines, degradation, photo)
-    image, meta = _capture(rng, assembly, mrz_band, degradation, photo)
     truth = {
         "seed": seed, "doc_class": doc_class, "degradation": degradation,
         "document_type": DOCUMENT_TYPES[doc_class], "surname": surname, "given_names": given,
@@ -118,9 +113,25 @@ def render_specimen(seed: int, doc_class: str, degradation: str) -> tuple[bytes,
         # the names as printed in full in the visual zone (MRZ alphabet): also accepted by score()
         "surname_full": full_surname, "given_names_full": full_given,
         "surname_printed": doc["surname_printed"], "given_names_printed": doc["given_names_printed"],
-        "document_code": code, "name_field_width": name_width, "stress": stress, **meta,
+        "document_code": code, "stress": stress,
     }
-    return image, truth
+    return rng, doc, lines, truth
+
+
+def specimen_truth(seed: int, classes=None, degradations=None) -> dict:
+    """The truth of one seed without drawing it (cheap; what :func:`generate_specimens` records)."""
+    doc_class, degradation = _assignment(seed, tuple(classes or DOC_CLASSES), tuple(degradations or DEGRADATIONS))
+    return _document(seed, doc_class, degradation)[3]
+
+
+def render_specimen(seed: int, doc_class: str, degradation: str) -> tuple[bytes, dict]:
+    """JPEG bytes of one specimen and its truth (without ``file``)."""
+    ocrb_path()  # one-line FontMissingError before any work
+    rng, doc, lines, truth = _document(seed, doc_class, degradation)
+    photo = degradation in _PHOTO
+    assembly, mrz_band, _card = _pieces(rng, doc_class, doc, lines, degradation, photo)
+    image, meta = _capture(rng, assembly, mrz_band, degradation, photo)
+    return image, {**truth, **meta}
 
 
 def _capture(rng: random.Random, assembly, mrz_band: tuple[float, float], degradation: str, photo: bool):
