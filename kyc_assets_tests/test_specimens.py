@@ -6,13 +6,21 @@ import io
 import json
 from collections import Counter
 from datetime import date
+from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from kyc_assets.sample_data import specimens
 from kyc_assets.sample_data.specimens import (
-    DEGRADATIONS, DOC_CLASSES, EVAL_SEEDS, FIELDS, TUNE_SEEDS, FontMissingError, generate_specimens, score,
+    DEGRADATIONS,
+    DOC_CLASSES,
+    EVAL_SEEDS,
+    FIELDS,
+    TUNE_SEEDS,
+    FontMissingError,
+    generate_specimens,
+    score,
     specimen_truth,
 )
 from kyc_assets.sample_data.specimens.mrz import build_mrz, check_digits_valid
@@ -114,13 +122,13 @@ def test_generated_images_are_deterministic_scans_and_photos(tmp_path):
     seeds = [EVAL_SEEDS[0] + k for k in (0, 1, 2, 3, 4, 25, 41)]  # each class; a photo; clutter
     items = generate_specimens(tmp_path / "a", seeds)
     again = generate_specimens(tmp_path / "b", seeds[:2])
-    assert [open(i["file"], "rb").read() for i in items[:2]] == [open(i["file"], "rb").read() for i in again]
+    assert [Path(i["file"]).read_bytes() for i in items[:2]] == [Path(i["file"]).read_bytes() for i in again]
     assert {i["doc_class"] for i in items} == set(DOC_CLASSES)
     assert {"photo_angle", "clutter"} <= {i["degradation"] for i in items}
     manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
     assert [m["seed"] for m in manifest] == seeds
     for item in items:
-        image = Image.open(io.BytesIO(open(item["file"], "rb").read()))
+        image = Image.open(io.BytesIO(Path(item["file"]).read_bytes()))
         assert image.format == "JPEG" and 600 <= image.width <= 1200
         for key in ("document_type", "surname", "given_names", "document_number", "nationality",
                     "issuing_country", "date_of_birth", "sex", "expiry_date", "mrz_lines", "degradation"):
@@ -128,7 +136,7 @@ def test_generated_images_are_deterministic_scans_and_photos(tmp_path):
         assert item == {**specimen_truth(item["seed"]), **{k: item[k] for k in item if k not in specimen_truth(
             item["seed"])}}
     # different seeds give different pictures
-    assert len({open(i["file"], "rb").read() for i in items}) == len(items)
+    assert len({Path(i["file"]).read_bytes() for i in items}) == len(items)
 
 
 def test_unknown_class_or_degradation_is_rejected(tmp_path):

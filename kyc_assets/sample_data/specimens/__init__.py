@@ -27,12 +27,23 @@ from pathlib import Path
 from . import capture, layouts
 from .mrz import build_mrz, decode_name, transliterate
 from .people import REFERENCE_DAY, make_holder
-from .render import PPM, SIZES, FontMissingError, mrz_style, ocrb_path
+from .render import PPM, FontMissingError, mrz_style, ocrb_path
 
-__all__ = ["TUNE_SEEDS", "EVAL_SEEDS", "DOC_CLASSES", "DEGRADATIONS", "FIELDS", "REFERENCE_DAY",
-           "FontMissingError", "generate_specimens", "render_specimen", "specimen_truth", "score"]
+__all__ = [
+    "DEGRADATIONS",
+    "DOC_CLASSES",
+    "EVAL_SEEDS",
+    "FIELDS",
+    "REFERENCE_DAY",
+    "TUNE_SEEDS",
+    "FontMissingError",
+    "generate_specimens",
+    "render_specimen",
+    "score",
+    "specimen_truth",
+]
 
-TUNE_SEEDS = range(0, 10_000)
+TUNE_SEEDS = range(10_000)
 EVAL_SEEDS = range(100_000, 110_000)
 DOC_CLASSES = ("td1", "td2", "td3", "mrva", "mrvb")
 DEGRADATIONS = ("clean_scan", "jpeg_low", "guilloche", "glare", "shadow", "photo_angle", "low_res", "tight_edge",
@@ -64,7 +75,7 @@ def _holder(rng: random.Random, doc_class: str) -> dict:
 
 def _pieces(rng: random.Random, doc_class: str, doc: dict, lines: list[str], degradation: str, photo: bool):
     """The printed pages of one capture and the vertical band (fractions of its height) holding the MRZ."""
-    strength = rng.uniform(0.55, 0.85) if degradation == "guilloche" else rng.uniform(0.1, 0.35)
+    strength = rng.uniform(0.45, 0.8) if degradation == "guilloche" else rng.uniform(0.1, 0.35)
     tight = degradation == "tight_edge" or rng.random() < 0.1
     style = mrz_style(rng, doc_class, heavy=degradation == "guilloche")
     if doc_class == "td3":
@@ -191,7 +202,7 @@ def _capture(rng: random.Random, assembly, mrz_band: tuple[float, float], degrad
     arr = capture.uneven_light(arr, rng, rng.uniform(0.05, 0.2) if degradation != "shadow" else 0.2)
     band = (mrz_band[0], mrz_band[1])
     if degradation == "shadow":
-        arr = capture.shadow(arr, rng, band, rng.uniform(0.4, 0.65))
+        arr = capture.shadow(arr, rng, band, rng.uniform(0.3, 0.55))
     if degradation == "glare":
         centre = (rng.uniform(0.2, 0.8), rng.uniform(*band))
         arr = capture.glare(arr, rng, centre, rng.uniform(0.6, 0.85))

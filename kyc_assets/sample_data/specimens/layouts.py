@@ -9,8 +9,20 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from .render import (
-    PPM, SANS_FONT, SIZES, TITLES, _font, _hsv, draw_mrz, hologram, label, portrait, px, security_background,
-    signature, viz_date,
+    PPM,
+    SANS_FONT,
+    SIZES,
+    TITLES,
+    _font,
+    _hsv,
+    draw_mrz,
+    hologram,
+    label,
+    portrait,
+    px,
+    security_background,
+    signature,
+    viz_date,
 )
 
 
@@ -99,15 +111,15 @@ def passport_page(rng, doc: dict, mrz_lines: list[str], style: dict, strength: f
     w.field(x + col, y, "number", doc["document_number"])
     y = w.field(x, y + 7.5, "surname", doc["surname_printed"].upper(), 74)
     y = w.field(x, y + 0.5, "given", doc["given_names_printed"].upper() or "—", 74)
-    y2 = w.field(x, y + 0.5, "nationality", doc["nationality_printed"])
+    y2 = w.field(x, y + 0.5, "nationality", doc["nationality_printed"], col - 2)
     w.field(x + col, y + 0.5, "sex", doc["sex"])
     y = y2
-    y2 = w.field(x, y + 0.5, "dob", viz_date(doc["date_of_birth"], doc["date_style"], w.languages))
-    w.field(x + col, y + 0.5, "pob", doc["place_of_birth"])
+    y2 = w.field(x, y + 0.5, "dob", viz_date(doc["date_of_birth"], doc["date_style"], w.languages), col - 2)
+    w.field(x + col, y + 0.5, "pob", doc["place_of_birth"], 34)
     y = y2
-    y2 = w.field(x, y + 0.5, "issue", viz_date(doc["issue_date"], doc["date_style"], w.languages))
+    y2 = w.field(x, y + 0.5, "issue", viz_date(doc["issue_date"], doc["date_style"], w.languages), col - 2)
     w.field(x + col, y + 0.5, "authority", doc["authority"], 34)
-    w.field(x, y2 + 0.5, "expiry", viz_date(doc["expiry_date"], doc["date_style"], w.languages))
+    w.field(x, y2 + 0.5, "expiry", viz_date(doc["expiry_date"], doc["date_style"], w.languages), col - 2)
     signature(w.draw, rng, (px(x + col), px(y2 + 2), px(x + col + 25), px(y2 + 7)))
     _holo(page, rng, (rng.uniform(10, 70), rng.uniform(15, 45), rng.uniform(25, 45), rng.uniform(18, 30)))
     left = rng.uniform(1.2, 2.2) if tight else rng.uniform(4.5, 7.0)
@@ -150,10 +162,10 @@ def id_card_front(rng, doc: dict, strength: float, layout: int) -> Image.Image:
     x = 29 if layout != 1 else 3
     y = w.field(x, 9, "surname", doc["surname_printed"].upper(), 52)
     y = w.field(x, y, "given", doc["given_names_printed"].upper() or "—", 52)
-    y2 = w.field(x, y, "dob", viz_date(doc["date_of_birth"], doc["date_style"], w.languages))
+    y2 = w.field(x, y, "dob", viz_date(doc["date_of_birth"], doc["date_style"], w.languages), 31)
     w.field(x + 33, y, "sex", doc["sex"])
     y = y2
-    y2 = w.field(x, y, "nationality", doc["nationality_printed"])
+    y2 = w.field(x, y, "nationality", doc["nationality_printed"], 22)
     w.field(x + 25, y, "expiry", viz_date(doc["expiry_date"], doc["date_style"], w.languages))
     if layout != 2:
         w.field(x, y2, "number", doc["document_number"])

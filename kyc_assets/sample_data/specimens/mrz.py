@@ -72,7 +72,7 @@ def decode_name(field: str) -> tuple[str, str]:
     """(surname, given names) as a reader should return them: fillers become single spaces."""
     text = field.rstrip("<")
     primary, _, secondary = text.partition("<<")
-    clean = lambda s: " ".join(p for p in s.split("<") if p)  # noqa: E731
+    clean = lambda s: " ".join(p for p in s.split("<") if p)
     return clean(primary), clean(secondary)
 
 

@@ -71,6 +71,24 @@ COUNTRIES = [
 ]
 # Digits and letters that OCR confuses (0/O, 1/I, 5/S, 8/B, 2/Z, 6/G) are frequent on purpose.
 NUMBER_ALPHABET = "0123456789OIBSZGCDFHJKLMNPRTUVWXY"
+# Issuers that avoid look-alike letters in numbers (e.g. Germany's C01X00T47 style).
+SAFE_LETTERS = "CFGHJKLMNPRTVWXYZ"
+
+
+def _document_number(rng: random.Random) -> str:
+    """Numbers in the patterns issuers use: digits only, two letters and digits, a restricted alphabet,
+    eight characters (padded with a filler in the MRZ), or any MRZ characters including look-alikes."""
+    digits = lambda k: "".join(rng.choice("0123456789") for _ in range(k))
+    pattern = rng.choices(range(5), weights=[30, 25, 25, 10, 10])[0]
+    if pattern == 0:
+        return digits(9)
+    if pattern == 1:
+        return rng.choice("ABCDEFGHJKLMNPRSTUVWXYZ") + rng.choice("ABCDEFGHJKLMNPRSTUVWXYZ") + digits(7)
+    if pattern == 2:
+        return rng.choice(SAFE_LETTERS) + "".join(rng.choice("0123456789" + SAFE_LETTERS) for _ in range(8))
+    if pattern == 3:
+        return rng.choice("ABCDEFGHJKLMNPRSTUVWXYZ") + digits(7)
+    return "".join(rng.choice(NUMBER_ALPHABET) for _ in range(9))
 
 
 def _name_case(rng: random.Random) -> str:
@@ -117,14 +135,11 @@ def make_holder(rng: random.Random, doc_class: str) -> dict:
     birth = date(1936, 1, 1) + timedelta(days=rng.randrange(0, 365 * 76))
     expiry = date(2019, 1, 1) + timedelta(days=rng.randrange(0, 365 * 19))
     issue = expiry - timedelta(days=365 * rng.choice((5, 10)) - 1)
-    length = rng.choices((8, 9, 9, 9), k=1)[0]
     stress = [case]
-    if doc_class == "td1" and rng.random() < 0.15:
-        length = rng.choice((10, 11, 12))
+    number = _document_number(rng)
+    if doc_class == "td1" and rng.random() < 0.15 and len(number) == 9:
+        number += "".join(rng.choice("0123456789") for _ in range(rng.choice((1, 2, 3))))
         stress.append("long_number")
-    number = "".join(rng.choice(NUMBER_ALPHABET) for _ in range(length))
-    if rng.random() < 0.5:  # many issuers start with a letter
-        number = rng.choice("ABCDEFGHJKLMNPRTUVWXYZ") + number[1:]
     optional = ""
     if rng.random() < 0.35 and "long_number" not in stress:
         optional = "".join(rng.choice("0123456789") for _ in range(rng.randint(6, 11)))

@@ -47,7 +47,7 @@ def _font(path: str, size: int) -> ImageFont.FreeTypeFont:
 
 
 def px(mm: float) -> int:
-    return int(round(mm * PPM))
+    return round(mm * PPM)
 
 
 LABELS = {
@@ -106,8 +106,8 @@ def viz_date(value: date, style: int, languages: tuple[str, ...]) -> str:
     if style == 0:
         return value.strftime("%d.%m.%Y")
     if style == 1:
-        months = [_MONTHS.get(lang, _MONTHS["en"]).split() for lang in languages[:2]]
-        return f"{value.day:02d} " + "/".join(m[value.month - 1] for m in months) + f" {value.year}"
+        names = [_MONTHS.get(lang, _MONTHS["en"]).split()[value.month - 1] for lang in languages[:2]]
+        return f"{value.day:02d} " + "/".join(dict.fromkeys(names)) + f" {value.year}"
     if style == 2:
         return value.strftime("%d %m %Y")
     return value.strftime("%d/%m/%Y")
@@ -136,7 +136,7 @@ def security_background(rng: random.Random, size: tuple[int, int], strength: flo
     draw = ImageDraw.Draw(image)
     line_v = 0.9 - 0.55 * strength
     colours = [_hsv(hue + d, 0.35 + 0.3 * strength, line_v) for d in (0.0, 0.33, 0.55)]
-    width = max(1, int(round(PPM * (0.05 + 0.08 * strength))))
+    width = max(1, round(PPM * (0.05 + 0.08 * strength)))
     # rosettes
     for _ in range(rng.randint(2, 4)):
         cx, cy = rng.uniform(0, w), rng.uniform(0, h)
@@ -247,7 +247,7 @@ def draw_mrz(page: Image.Image, rng: random.Random, lines: list[str], left_mm: f
     """
     font_path = str(ocrb_path(style["font"]))
     pitch = min(style["pitch"], max_width_mm / len(lines[0]))
-    size = int(round(px(pitch) / 0.7229))
+    size = round(px(pitch) / 0.7229)
     font = _font(font_path, size)
     cap_top = font.getbbox("A")[1]
     cap_h = font.getbbox("A")[3] - cap_top
