@@ -19,7 +19,6 @@ install`` does it); without it generation stops with a one-line :class:`FontMiss
 from __future__ import annotations
 
 import json
-import math
 import random
 from datetime import date
 from pathlib import Path
@@ -27,7 +26,7 @@ from pathlib import Path
 from . import capture, layouts
 from .mrz import build_mrz, decode_name, transliterate
 from .people import REFERENCE_DAY, make_holder
-from .render import PPM, FontMissingError, mrz_style, ocrb_path
+from .render import FontMissingError, ocrb_path
 
 __all__ = [
     "DEGRADATIONS",
@@ -73,32 +72,6 @@ def _holder(rng: random.Random, doc_class: str) -> dict:
     return doc
 
 
-def _pieces(rng: random.Random, doc_class: str, doc: dict, lines: list[str], degradation: str, photo: bool):
-    """The printed pages of one capture and the vertical band (fractions of its height) holding the MRZ."""
-    strength = rng.uniform(0.45, 0.8) if degradation == "guilloche" else rng.uniform(0.1, 0.35)
-    tight = degradation == "tight_edge" or rng.random() < 0.1
-    style = mrz_style(rng, doc_class, heavy=degradation == "guilloche")
-    if doc_class == "td3":
-        data = layouts.passport_page(rng, doc, lines, style, strength, tight)
-        if not photo and not tight and rng.random() < 0.5:
-            both = capture.stack([layouts.upper_page(rng, doc, strength), data], gap=0, fold=True)
-            return both, (0.85, 1.0), False
-        return data.convert("RGBA"), (0.7, 1.0), False
-    if doc_class == "td1":
-        back = capture.rounded_alpha(layouts.id_card_back(rng, doc, lines, style, strength, tight), PPM * 3)
-        if not photo and not tight and rng.random() < 0.6:
-            front = capture.rounded_alpha(layouts.id_card_front(rng, doc, strength, rng.randrange(3)), PPM * 3)
-            vertical = rng.random() < 0.7
-            both = capture.stack([front, back], gap=int(PPM * rng.uniform(4, 15)), vertical=vertical)
-            return both, ((0.75, 1.0) if vertical else (0.6, 1.0)), True
-        return back, (0.6, 1.0), True
-    if doc_class == "td2":
-        card = layouts.td2_card(rng, doc, lines, style, strength, tight)
-        return capture.rounded_alpha(card, PPM * 3), (0.7, 1.0), True
-    page = layouts.visa_on_page(rng, doc, doc_class, lines, style, strength, tight)
-    return page.convert("RGBA"), (0.7, 1.0), False
-
-
 def _document(seed: int, doc_class: str, degradation: str) -> tuple[random.Random, dict, list[str], dict]:
     """The seeded random stream (positioned for rendering), the holder, the MRZ lines and the truth."""
     rng = random.Random(f"specimen/{seed}/{doc_class}/{degradation}")
@@ -140,86 +113,9 @@ def render_specimen(seed: int, doc_class: str, degradation: str) -> tuple[bytes,
     ocrb_path()  # one-line FontMissingError before any work
     rng, doc, lines, truth = _document(seed, doc_class, degradation)
     photo = degradation in _PHOTO
-    assembly, mrz_band, _card = _pieces(rng, doc_class, doc, lines, degradation, photo)
-    image, meta = _capture(rng, assembly, mrz_band, degradation, photo)
+    assembly, mrz_band = layouts.pieces(rng, doc_class, doc, lines, degradation, photo)
+    image, meta = capture.capture(rng, assembly, mrz_band, degradation, photo)
     return image, {**truth, **meta}
-
-
-def _capture(rng: random.Random, assembly, mrz_band: tuple[float, float], degradation: str, photo: bool):
-    """Scan or photograph ``assembly`` (RGBA at PPM) with ``degradation`` dominant; (jpeg bytes, meta)."""
-    import numpy as np
-    from PIL import Image
-
-    aw, ah = assembly.size
-    if photo:
-        out_w = rng.randint(900, 1200) if degradation != "clutter" else rng.randint(800, 1200)
-        frac = rng.uniform(0.62, 0.85) if degradation != "clutter" else rng.uniform(0.5, 0.68)
-        work = max(3.0, min(PPM, out_w / (aw / PPM / frac) * 1.6))  # px/mm of the working canvas
-        doc = assembly.resize((max(1, int(aw * work / PPM)), max(1, int(ah * work / PPM))), Image.LANCZOS)
-        cw = int(doc.width / frac)
-        ch = int(max(doc.height * rng.uniform(1.25, 1.6), cw * rng.uniform(0.6, 0.8)))
-        canvas = capture.table(rng, (cw, ch))
-        if degradation == "clutter":
-            capture.clutter(rng, canvas, work)
-        jitter = 0.12 if degradation == "photo_angle" else 0.04
-        ox, oy = (cw - doc.width) / 2, (ch - doc.height) / 2
-        angle = math.radians(rng.uniform(-8, 8) if degradation == "photo_angle" else rng.uniform(-3, 3))
-        quad = []
-        for cx, cy in ((0, 0), (doc.width, 0), (doc.width, doc.height), (0, doc.height)):
-            x, y = cx - doc.width / 2, cy - doc.height / 2
-            x, y = x * math.cos(angle) - y * math.sin(angle), x * math.sin(angle) + y * math.cos(angle)
-            quad.append((ox + doc.width / 2 + x + rng.uniform(-jitter, jitter) * doc.width,
-                         oy + doc.height / 2 + y + rng.uniform(-jitter, jitter) * doc.height * 0.7))
-        capture.place(canvas, doc, quad)
-        if degradation in ("clutter", "photo_angle") or rng.random() < 0.3:
-            capture.hand(rng, canvas, quad, work)
-        arr = np.asarray(canvas.convert("RGB"), np.float32)
-        arr = capture.uneven_light(arr, rng, rng.uniform(0.15, 0.45))
-        if rng.random() < 0.3:
-            top = min(q[1] for q in quad) / ch
-            bottom = max(q[1] for q in quad) / ch
-            arr = capture.glare(arr, rng, (rng.uniform(0.3, 0.7), top + (bottom - top) * rng.uniform(0.2, 0.6)), 0.6)
-        image = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
-        blur = rng.uniform(1.2, 2.0) if degradation == "blur" else rng.uniform(0.2, 0.7)
-        quality = rng.randint(55, 88)
-        out, data = capture.finish(image, rng, out_w, blur, rng.uniform(2.5, 6), quality)
-        dpi = round(out_w / (cw / work) * 25.4)
-        return data, {"width": out.width, "height": out.height, "dpi": dpi, "jpeg_quality": quality,
-                      "capture": "photo"}
-    # flatbed scan
-    tight = degradation == "tight_edge"
-    lid_open = tight and rng.random() < 0.5 or rng.random() < 0.15
-    bg = (rng.randint(10, 50),) * 3 if lid_open else (rng.randint(232, 252),) * 3
-    margin = int(PPM * (rng.uniform(0, 1.0) if tight else rng.uniform(2, 14)))
-    angle = rng.uniform(-2.5, 2.5)
-    rotated = assembly.rotate(angle, resample=Image.BICUBIC, expand=True)
-    canvas = Image.new("RGBA", (rotated.width + 2 * margin, rotated.height + 2 * margin), bg + (255,))
-    canvas.alpha_composite(rotated, (margin, margin))
-    if tight:  # cropped to the card: the MRZ runs up to the image edge
-        cut = int(PPM * rng.uniform(0.3, 1.0))
-        canvas = canvas.crop((cut, cut, canvas.width - cut, canvas.height - cut))
-    arr = np.asarray(canvas.convert("RGB"), np.float32)
-    arr = capture.uneven_light(arr, rng, rng.uniform(0.05, 0.2) if degradation != "shadow" else 0.2)
-    band = (mrz_band[0], mrz_band[1])
-    if degradation == "shadow":
-        arr = capture.shadow(arr, rng, band, rng.uniform(0.3, 0.55))
-    if degradation == "glare":
-        centre = (rng.uniform(0.2, 0.8), rng.uniform(*band))
-        arr = capture.glare(arr, rng, centre, rng.uniform(0.6, 0.85))
-    image = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
-    width_mm = image.width / PPM
-    dpi = rng.uniform(150, 300)
-    out_w = int(min(1200, max(600, width_mm / 25.4 * dpi)))
-    low = None
-    if degradation == "low_res":
-        low = int(width_mm / 25.4 * rng.uniform(85, 115))
-        out_w = max(600, min(900, low * 2))
-    quality = rng.randint(38, 48) if degradation == "jpeg_low" else rng.randint(60, 90)
-    blur = rng.uniform(0.3, 0.8)
-    out, data = capture.finish(image, rng, out_w, blur, rng.uniform(1.5, 4), quality, low)
-    dpi = round((low or out_w) / width_mm * 25.4)
-    return data, {"width": out.width, "height": out.height, "dpi": dpi, "jpeg_quality": quality,
-                  "capture": "scan"}
 
 
 def _assignment(seed: int, classes: tuple[str, ...], degradations: tuple[str, ...]) -> tuple[str, str]:

@@ -12,7 +12,7 @@ import random
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from .render import MONO_FONT, _font, _hsv
+from .render import MONO_FONT, PPM, _font, _hsv
 
 
 def _np_rng(rng: random.Random) -> np.random.Generator:
@@ -246,3 +246,80 @@ def finish(image: Image.Image, rng: random.Random, width: int, blur: float, nois
     image.save(buffer, "JPEG", quality=quality, subsampling=2 if quality < 70 else 0)
     data = buffer.getvalue()
     return Image.open(io.BytesIO(data)), data
+
+
+# --------------------------------------------------------------------------- the capture of one specimen
+
+
+def capture(rng: random.Random, assembly, mrz_band: tuple[float, float], degradation: str, photo: bool):
+    """Scan or photograph ``assembly`` (RGBA at PPM) with ``degradation`` dominant; (jpeg bytes, meta)."""
+    aw, ah = assembly.size
+    if photo:
+        out_w = rng.randint(900, 1200) if degradation != "clutter" else rng.randint(800, 1200)
+        frac = rng.uniform(0.62, 0.85) if degradation != "clutter" else rng.uniform(0.5, 0.68)
+        work = max(3.0, min(PPM, out_w / (aw / PPM / frac) * 1.6))  # px/mm of the working canvas
+        doc = assembly.resize((max(1, int(aw * work / PPM)), max(1, int(ah * work / PPM))), Image.LANCZOS)
+        cw = int(doc.width / frac)
+        ch = int(max(doc.height * rng.uniform(1.25, 1.6), cw * rng.uniform(0.6, 0.8)))
+        canvas = table(rng, (cw, ch))
+        if degradation == "clutter":
+            clutter(rng, canvas, work)
+        jitter = 0.12 if degradation == "photo_angle" else 0.04
+        ox, oy = (cw - doc.width) / 2, (ch - doc.height) / 2
+        angle = math.radians(rng.uniform(-8, 8) if degradation == "photo_angle" else rng.uniform(-3, 3))
+        quad = []
+        for cx, cy in ((0, 0), (doc.width, 0), (doc.width, doc.height), (0, doc.height)):
+            x, y = cx - doc.width / 2, cy - doc.height / 2
+            x, y = x * math.cos(angle) - y * math.sin(angle), x * math.sin(angle) + y * math.cos(angle)
+            quad.append((ox + doc.width / 2 + x + rng.uniform(-jitter, jitter) * doc.width,
+                         oy + doc.height / 2 + y + rng.uniform(-jitter, jitter) * doc.height * 0.7))
+        place(canvas, doc, quad)
+        if degradation in ("clutter", "photo_angle") or rng.random() < 0.3:
+            hand(rng, canvas, quad, work)
+        arr = np.asarray(canvas.convert("RGB"), np.float32)
+        arr = uneven_light(arr, rng, rng.uniform(0.15, 0.45))
+        if rng.random() < 0.3:
+            top = min(q[1] for q in quad) / ch
+            bottom = max(q[1] for q in quad) / ch
+            arr = glare(arr, rng, (rng.uniform(0.3, 0.7), top + (bottom - top) * rng.uniform(0.2, 0.6)), 0.6)
+        image = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+        blur = rng.uniform(1.2, 2.0) if degradation == "blur" else rng.uniform(0.2, 0.7)
+        quality = rng.randint(55, 88)
+        out, data = finish(image, rng, out_w, blur, rng.uniform(2.5, 6), quality)
+        dpi = round(out_w / (cw / work) * 25.4)
+        return data, {"width": out.width, "height": out.height, "dpi": dpi, "jpeg_quality": quality,
+                      "capture": "photo"}
+    # flatbed scan
+    tight = degradation == "tight_edge"
+    lid_open = tight and rng.random() < 0.5 or rng.random() < 0.15
+    bg = (rng.randint(10, 50),) * 3 if lid_open else (rng.randint(232, 252),) * 3
+    margin = int(PPM * (rng.uniform(0, 1.0) if tight else rng.uniform(2, 14)))
+    angle = rng.uniform(-2.5, 2.5)
+    rotated = assembly.rotate(angle, resample=Image.BICUBIC, expand=True)
+    canvas = Image.new("RGBA", (rotated.width + 2 * margin, rotated.height + 2 * margin), bg + (255,))
+    canvas.alpha_composite(rotated, (margin, margin))
+    if tight:  # cropped to the card: the MRZ runs up to the image edge
+        cut = int(PPM * rng.uniform(0.3, 1.0))
+        canvas = canvas.crop((cut, cut, canvas.width - cut, canvas.height - cut))
+    arr = np.asarray(canvas.convert("RGB"), np.float32)
+    arr = uneven_light(arr, rng, rng.uniform(0.05, 0.2) if degradation != "shadow" else 0.2)
+    band = (mrz_band[0], mrz_band[1])
+    if degradation == "shadow":
+        arr = shadow(arr, rng, band, rng.uniform(0.3, 0.55))
+    if degradation == "glare":
+        centre = (rng.uniform(0.2, 0.8), rng.uniform(*band))
+        arr = glare(arr, rng, centre, rng.uniform(0.6, 0.85))
+    image = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+    width_mm = image.width / PPM
+    dpi = rng.uniform(150, 300)
+    out_w = int(min(1200, max(600, width_mm / 25.4 * dpi)))
+    low = None
+    if degradation == "low_res":
+        low = int(width_mm / 25.4 * rng.uniform(85, 115))
+        out_w = max(600, min(900, low * 2))
+    quality = rng.randint(38, 48) if degradation == "jpeg_low" else rng.randint(60, 90)
+    blur = rng.uniform(0.3, 0.8)
+    out, data = finish(image, rng, out_w, blur, rng.uniform(1.5, 4), quality, low)
+    dpi = round((low or out_w) / width_mm * 25.4)
+    return data, {"width": out.width, "height": out.height, "dpi": dpi, "jpeg_quality": quality,
+                  "capture": "scan"}

@@ -8,6 +8,7 @@ import random
 import numpy as np
 from PIL import Image, ImageDraw
 
+from .capture import rounded_alpha, stack
 from .render import (
     PPM,
     SANS_FONT,
@@ -18,6 +19,7 @@ from .render import (
     draw_mrz,
     hologram,
     label,
+    mrz_style,
     portrait,
     px,
     security_background,
@@ -245,3 +247,29 @@ def visa_on_page(rng, doc: dict, doc_class: str, mrz_lines: list[str], style: di
     page.paste(sticker, (px(ox), px(oy)))
     arr = np.asarray(page, np.float32)
     return Image.fromarray(arr.astype(np.uint8))
+
+
+def pieces(rng: random.Random, doc_class: str, doc: dict, lines: list[str], degradation: str, photo: bool):
+    """The printed pages of one capture and the vertical band (fractions of its height) holding the MRZ."""
+    strength = rng.uniform(0.45, 0.8) if degradation == "guilloche" else rng.uniform(0.1, 0.35)
+    tight = degradation == "tight_edge" or rng.random() < 0.1
+    style = mrz_style(rng, doc_class, heavy=degradation == "guilloche")
+    if doc_class == "td3":
+        data = passport_page(rng, doc, lines, style, strength, tight)
+        if not photo and not tight and rng.random() < 0.5:
+            both = stack([upper_page(rng, doc, strength), data], gap=0, fold=True)
+            return both, (0.85, 1.0)
+        return data.convert("RGBA"), (0.7, 1.0)
+    if doc_class == "td1":
+        back = rounded_alpha(id_card_back(rng, doc, lines, style, strength, tight), PPM * 3)
+        if not photo and not tight and rng.random() < 0.6:
+            front = rounded_alpha(id_card_front(rng, doc, strength, rng.randrange(3)), PPM * 3)
+            vertical = rng.random() < 0.7
+            both = stack([front, back], gap=int(PPM * rng.uniform(4, 15)), vertical=vertical)
+            return both, ((0.75, 1.0) if vertical else (0.6, 1.0))
+        return back, (0.6, 1.0)
+    if doc_class == "td2":
+        card = td2_card(rng, doc, lines, style, strength, tight)
+        return rounded_alpha(card, PPM * 3), (0.7, 1.0)
+    page = visa_on_page(rng, doc, doc_class, lines, style, strength, tight)
+    return page.convert("RGBA"), (0.7, 1.0)
