@@ -485,6 +485,11 @@ def bench_specimens(n: int = 150, split: str = "eval", peers: bool = True) -> di
     if not peers:
         result["passporteye"] = "not run (pip install passporteye, or the dev extra)"
     else:
+        # the target: never worse than PassportEye on any document class (field accuracy, fully right)
+        result["by_class_ours_vs_passporteye"] = {
+            cls: f"{v['field_accuracy']} vs {result['passporteye']['by_class'][cls]['field_accuracy']}, "
+                 f"{v['fully_right']} vs {result['passporteye']['by_class'][cls]['fully_right']}"
+            for cls, v in result["ours"]["by_class"].items()}
         result["speed_ratio_ours_over_passporteye"] = round(
             result["ours"]["seconds_per_document"] / max(1e-9, result["passporteye"]["seconds_per_document"]), 2)
     return result
