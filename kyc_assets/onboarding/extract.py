@@ -17,7 +17,7 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
 from kyc_assets.onboarding.mrz import MRZError, MRZResult, find_mrz_lines, parse_mrz
-from kyc_assets.onboarding.ocr import document_pages, mrz_from_pages
+from kyc_assets.onboarding.ocr import document_pages, mrz_reading_from_pages
 
 EXTRACT_FIELDS = (
     "document_type", "surname", "given_names", "document_number", "nationality", "issuing_country",
@@ -50,15 +50,35 @@ _NOT_NAME_WORDS = {"bill", "energy", "account", "ltd", "limited", "plc", "bank",
                    "street", "road", "avenue", "lane", "passport", "identity", "card", "utilities"}
 _TITLES = re.compile(r"^(?:mr|mrs|ms|miss|mx|dr|prof)\.?\s+", re.IGNORECASE)
 
+# Visual-zone field labels, in the languages identity documents print them (compared without accents).
 _VIZ_LABELS = {
-    "surname": ("surname", "last name", "family name"),
-    "given_names": ("given names", "given name", "first names", "first name", "forenames"),
-    "date_of_birth": ("date of birth", "birth date", "dob"),
-    "document_number": ("passport no", "passport number", "document no", "document number", "card no"),
-    "nationality": ("nationality",),
-    "expiry_date": ("date of expiry", "expiry date", "valid until"),
-    "sex": ("sex",),
+    "surname": ("surname", "surnames", "last name", "family name", "nom", "nom de famille", "apellidos", "apellido",
+                "nachname", "familienname", "name", "cognome", "achternaam", "nazwisko", "sobrenome", "efternamn",
+                "etternavn", "sukunimi", "prijmeni", "vezeteknev", "primary identifier"),
+    "given_names": ("given names", "given name", "first names", "first name", "forenames", "forename", "prenoms",
+                    "prenom", "nombres", "nombre", "vornamen", "vorname", "nome", "nomi", "voornamen", "imiona",
+                    "imie", "fornamn", "fornavn", "etunimet", "jmena", "utonev", "secondary identifier"),
+    "date_of_birth": ("date of birth", "birth date", "dob", "date de naissance", "fecha de nacimiento",
+                      "geburtsdatum", "data di nascita", "geboortedatum", "data urodzenia", "data de nascimento",
+                      "fodelsedatum", "syntymaaika"),
+    "document_number": ("passport no", "passport number", "document no", "document number", "card no",
+                        "card number", "no du document", "no du passeport", "numero du document",
+                        "numero de documento", "numero", "n du document", "passnummer", "ausweisnummer",
+                        "documentnummer", "paspoortnummer", "numer dokumentu", "nr dokumentu", "doc no"),
+    "nationality": ("nationality", "nationalite", "nacionalidad", "staatsangehorigkeit", "nazionalita",
+                    "nationaliteit", "obywatelstwo", "nacionalidade", "nationalitet"),
+    "expiry_date": ("date of expiry", "expiry date", "valid until", "date d expiration", "date dexpiration",
+                    "fecha de caducidad", "fecha de expiracion", "gultig bis", "data di scadenza", "geldig tot",
+                    "data waznosci", "date of expiration", "expires"),
+    "sex": ("sex", "sexe", "sexo", "geschlecht", "sesso", "geslacht", "plec", "kon", "sukupuoli"),
 }
+# Other labels printed on identity documents: never a value either.
+_OTHER_LABELS = ("type", "code", "issuing state", "issuing country", "country code", "code du pays", "place of birth",
+                 "lieu de naissance", "date of issue", "date de delivrance", "authority", "autorite", "issuing authority",
+                 "signature", "holder s signature", "height", "taille", "personal no", "personal number", "passport",
+                 "passeport", "pasaporte", "reisepass", "identity card", "carte d identite", "nationality code", "sexe sex")
+_LABEL_PHRASES = frozenset(label for labels in _VIZ_LABELS.values() for label in labels) | frozenset(_OTHER_LABELS)
+_LABEL_SPLIT = re.compile(r"\s*[/|:;,()]\s*|\s+-\s+|\s*\d+\.\s*")
 
 
 # --------------------------------------------------------------------------- small parsers
@@ -86,19 +106,53 @@ def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines()]
 
 
+def _fold(text: str) -> str:
+    """Lower case, accents removed, apostrophes and dots as spaces: how labels are compared."""
+    return re.sub(r"\s+", " ", re.sub(r"[.'`’]", " ", anyascii(text).lower())).strip()
+
+
+def is_label(text: str) -> bool:
+    """True when ``text`` is only field labels (``PRÉNOMS``, ``Surname / Nom``, ``2. Given names``), in any of
+    the languages above, allowing one OCR slip per label of five letters or more: a label is never a value."""
+    parts = [p for p in _LABEL_SPLIT.split(_fold(text)) if p.strip(" -")]
+    if not parts:
+        return bool(text.strip()) and not re.search(r"[A-Za-z0-9]", text)
+    for part in parts:
+        part = part.strip(" -")
+        if part in _LABEL_PHRASES:
+            continue
+        if len(part) >= 5 and any(abs(len(part) - len(label)) <= 2 and fuzz.ratio(part, label) >= 85
+                                  for label in _LABEL_PHRASES):
+            continue
+        return False
+    return True
+
+
 def _label_match(line: str, labels: tuple[str, ...]) -> str | None:
-    """If ``line`` starts with one of ``labels`` (fuzzy for OCR slips), return the rest of the line."""
-    low = line.lower()
-    for label in labels:
+    """If ``line`` starts with one of ``labels`` (fuzzy for OCR slips), return the rest of the line
+    (empty when the rest is only more labels, e.g. the translation in ``Surname / Nom``)."""
+    low = _fold(line)
+    for label in sorted(labels, key=len, reverse=True):
         if low.startswith(label) and (len(low) == len(label) or not low[len(label)].isalpha()):
-            return line[len(label):].strip(" :./-")
-        if len(label) >= 5 and abs(len(line) - len(label)) <= 2 and fuzz.ratio(low, label) >= 75:
+            rest = _rest_after(line, len(label))
+            return "" if is_label(rest) else rest
+        head = _LABEL_SPLIT.split(low)[0].strip()
+        if len(label) >= 5 and abs(len(head) - len(label)) <= 2 and fuzz.ratio(head, label) >= 75 and is_label(line):
             return ""
     return None
 
 
+def _rest_after(line: str, folded_length: int) -> str:
+    """The part of ``line`` after its first ``folded_length`` folded characters, without separators."""
+    for cut in range(len(line) + 1):
+        if len(_fold(line[:cut])) >= folded_length:
+            return line[cut:].strip(" :./-|")
+    return ""
+
+
 def _viz_fields(text: str) -> dict[str, str]:
-    """Labelled visual-zone values: value after the label on the same line or on the next line."""
+    """Labelled visual-zone values: value after the label on the same line or on the next line that is
+    not itself a label (a field label is never a value)."""
     lines = [x for x in _lines(text) if x]
     values: dict[str, str] = {}
     for i, line in enumerate(lines):
@@ -110,7 +164,7 @@ def _viz_fields(text: str) -> dict[str, str]:
                 continue
             if rest:
                 values[key] = rest
-            elif i + 1 < len(lines):
+            elif i + 1 < len(lines) and not is_label(lines[i + 1]):
                 values[key] = lines[i + 1]
             break
     return values
@@ -151,9 +205,9 @@ def _viz_warnings(mrz: MRZResult, viz: dict[str, str]) -> list[str]:
     return warnings
 
 
-def _from_mrz(mrz: MRZResult, text: str, today: date) -> dict:
+def _from_mrz(mrz: MRZResult, text: str, today: date, engine_warnings: list[str] = ()) -> dict:
     result = _empty_result()
-    warnings = list(mrz.warnings)
+    warnings = list(mrz.warnings) + list(engine_warnings)
     if mrz.expired(today):
         warnings.append("document expired")
     warnings += _viz_warnings(mrz, _viz_fields(text))
@@ -314,14 +368,16 @@ def _from_rules(document_type: str, text: str) -> dict:
 # --------------------------------------------------------------------------- public API
 
 
-def extract_fields(text: str, mrz_lines: list[str] | None, today: date | None = None) -> dict:
+def extract_fields(text: str, mrz_lines: list[str] | None, today: date | None = None,
+                   mrz_warnings: list[str] | None = None) -> dict:
     """Structured fields of one document from its OCR/PDF text and (optionally) its MRZ lines.
 
     Returns a dict with the keys of :data:`EXTRACT_FIELDS` plus ``issuer`` and ``issue_date``
     (proof-of-address documents).  Dates are ``YYYY-MM-DD`` strings; unknown values are None.
     ``field_sources`` maps each found field to its method, confidence and ``locked`` (an MRZ field
     vouched for by check digits, which no other reading may replace; see ``llm.merge_llm``).
-    When ``mrz_lines`` is None an MRZ is still looked for in ``text``.
+    When ``mrz_lines`` is None an MRZ is still looked for in ``text``.  ``mrz_warnings`` are the OCR
+    engines' unsettled disagreements on the MRZ (see :mod:`~kyc_assets.onboarding.mrz_vote`).
     """
     today = today or date.today()
     text = text or ""
@@ -329,7 +385,8 @@ def extract_fields(text: str, mrz_lines: list[str] | None, today: date | None = 
     lines = mrz_lines if mrz_lines is not None else find_mrz_lines(text)
     if lines is not None:
         try:
-            return _from_mrz(parse_mrz(lines, today=today, viz_text=text), text, today)
+            return _from_mrz(parse_mrz(lines, today=today, viz_text=text, ocr=True), text, today,
+                             mrz_warnings or [])
         except MRZError:
             warnings.append("MRZ lines could not be parsed")
     document_type = classify_text(text)
@@ -357,8 +414,9 @@ def extract_document(data: bytes, today: date | None = None) -> dict:
     texts = [p.text for p in pages]
     confidences = [p.confidence for p in pages if p.confidence is not None]
     ocr_confidence = round(sum(confidences) / len(confidences), 4) if confidences else None
-    mrz_lines = mrz_from_pages(pages)
-    result = extract_fields("\n\n".join(texts), mrz_lines, today)
+    voted = mrz_reading_from_pages(pages)
+    result = extract_fields("\n\n".join(texts), voted.lines if voted else None, today,
+                            voted.warnings if voted else None)
     result["pages"] = info["page_count"]
     result["ocr_confidence"] = ocr_confidence
     return result
