@@ -436,7 +436,8 @@ def _errors(a: str, b: str) -> int:
     return prev[-1]
 
 
-def evaluate(n: int, seed: int = HELDOUT_SEED, tessdata: Path = PACKAGE_TESSDATA, psm: int = 7) -> dict:
+def evaluate(n: int, seed: int = HELDOUT_SEED, tessdata: Path = PACKAGE_TESSDATA, psm: int = 7,
+             engines_wanted: tuple[str, ...] = ("mrz", "eng")) -> dict:
     """Char / line accuracy and ms per line: our model vs Debian's ``eng`` with the MRZ whitelist."""
     import pytesseract
 
@@ -447,6 +448,8 @@ def evaluate(n: int, seed: int = HELDOUT_SEED, tessdata: Path = PACKAGE_TESSDATA
     report = {}
     for name, config in engines.items():
         lang = "mrz" if name.startswith("mrz") else "eng"
+        if lang not in engines_wanted:
+            continue
         errors = chars = exact = k_for_filler = 0
         start = time.perf_counter()
         for s in samples:
@@ -474,6 +477,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--checkpoint", type=Path)
     parser.add_argument("--seed", type=int, default=HELDOUT_SEED)
     parser.add_argument("--psm", type=int, default=7)
+    parser.add_argument("--engines", default="mrz,eng", help="comma-separated: mrz (ours), eng (Debian)")
     args = parser.parse_args(argv)
     for tool in ("tesseract", "lstmtraining", "combine_lang_model", "unicharset_extractor"):
         if shutil.which(tool) is None:
@@ -484,7 +488,7 @@ def main(argv: list[str] | None = None) -> None:
             s.image.save(args.work / f"sample_{i:02d}.png")
         return
     if args.step == "evaluate":
-        evaluate(args.lines, args.seed, psm=args.psm)
+        evaluate(args.lines, args.seed, psm=args.psm, engines_wanted=tuple(args.engines.split(",")))
         return
     if args.step in ("generate", "all"):
         generate(args.work, args.lines)
