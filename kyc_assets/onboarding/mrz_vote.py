@@ -20,12 +20,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from rapidfuzz.distance import Levenshtein
+
 from kyc_assets.onboarding.mrz import (
     FILLER_LOOKALIKES,
     MRZError,
     MRZResult,
     _layout_for,
     _mrz_text,
+    _transliteration_slip,
     _viz_key,
     parse_mrz,
 )
@@ -39,6 +42,23 @@ class VotedMRZ:
     lines: list[str]
     warnings: list[str] = field(default_factory=list)
     engines: list[str] = field(default_factory=list)  # engines whose reading had the combined shape
+
+
+def confirmed(lines: list[str], viz_text: str | None) -> list[str] | None:
+    """The corrected lines of one reading that needs no second engine (every check digit passes and every
+    name word is printed in the visual zone; the last one may be truncated in the MRZ), else None."""
+    try:
+        result = parse_mrz(lines, viz_text=viz_text, ocr=True)
+    except MRZError:
+        return None
+    if not result.valid or not viz_text or "<" in result.document_number:
+        return None  # a filler inside the number counts as 0 in its check digit: a dropped character
+    viz_words = set(re.findall(r"[A-Z]+", _mrz_text(viz_text).replace("<", " ")))
+    words = (result.surname + " " + result.given_names).split()
+    if words and all(w in viz_words or (i == len(words) - 1 and any(v.startswith(w) for v in viz_words))
+                     for i, w in enumerate(words)):
+        return result.raw_lines
+    return None
 
 
 def _priority(engine: str) -> int:
@@ -109,23 +129,44 @@ def vote_mrz(readings: dict[str, list[str]], viz_text: str | None = None) -> Vot
         rows[r][c] = ch
 
     # Other letter fields: majority, then engine order.
-    for fld in fields:
+    nationality = {}
+    for fld in sorted(fields, key=lambda f: f.name != "nationality"):
         if fld.kind not in ("alpha", "sex") or fld.name == "name":
             continue
         votes: dict[str, list[int]] = {}
         for engine, result in same:
             value = "".join(result.raw_lines[r][c] for r, c in fld.positions)
             votes.setdefault(value, []).append(_priority(engine))
-        value = max(votes, key=lambda v: (len(votes[v]), -min(votes[v])))
+        # ties: the issuing state is usually the holder's nationality
+        value = max(votes, key=lambda v: (len(votes[v]), v == nationality.get("value"), -min(votes[v])))
+        if fld.name == "nationality":
+            nationality["value"] = value
         for (r, c), ch in zip(fld.positions, value):
             rows[r][c] = ch
     lines = ["".join(row) for row in rows]
+    composite = next((c for c in checks if c.name == "composite"), None)
+    if composite is not None:  # the composite digit of the reading the combined fields came from
+        r0, c0 = composite.digit
+        for _, result in same:
+            trial = [list(x) for x in lines]
+            trial[r0][c0] = result.raw_lines[r0][c0]
+            try:
+                if parse_mrz(["".join(x) for x in trial], viz_text=viz_text, ocr=True).check_digits.get("composite"):
+                    lines = ["".join(x) for x in trial]
+                    break
+            except MRZError:
+                continue
     try:
         combined = parse_mrz(lines, viz_text=viz_text, ocr=True)
     except MRZError:
         return VotedMRZ(base.raw_lines, warnings, [e for e, _ in same])
     if sum(combined.check_digits.values()) < sum(base.check_digits.values()):
-        lines = base.raw_lines  # the combination broke a check (e.g. the composite): keep the best reading
+        # the combination broke a check (e.g. the composite): keep the best reading, with the voted name
+        # (no check digit covers the name, so it cannot break one)
+        rows = [list(line) for line in base.raw_lines]
+        for (r, c), ch in zip(name_field.positions, chosen):
+            rows[r][c] = ch
+        lines = ["".join(row) for row in rows]
     return VotedMRZ(lines, warnings, [e for e, _ in same])
 
 
@@ -150,20 +191,32 @@ def _vote_name(names: dict[str, str], viz_text: str | None) -> tuple[str, str | 
     distinct = list(dict.fromkeys(ordered))
     if len(distinct) == 1:
         return distinct[0], None
+    viz_words = set(re.findall(r"[A-Z]+", _mrz_text(viz_text).replace("<", " "))) if viz_text else set()
+    if viz_words:  # the printed name settles it first
+        shown = [n for n in distinct if _words(n) and all(_shown(w, viz_words) for w in _words(n))]
+        if len(shown) == 1:
+            return shown[0], None
     # Drop a reading that only has letters where another has fillers.
     kept = [n for n in distinct if not any(_only_fillers_differ(o, n) for o in distinct)]
     if len(kept) == 1:
         return kept[0], None
-    viz_words = set(re.findall(r"[A-Z]+", _mrz_text(viz_text).replace("<", " "))) if viz_text else set()
-    if viz_words:
-        shown = [n for n in kept if _words(n) and all(w in viz_words for w in _words(n))]
-        if len(shown) == 1:
-            return shown[0], None
     counts = {n: sum(_same_name(o, n) for o in ordered) for n in kept}
     top = sorted(counts.values(), reverse=True)
     if top[0] >= 2 and (len(top) == 1 or top[0] > top[1]):
         return max(kept, key=lambda n: counts[n]), None
-    return kept[0], f"{DISAGREE} the name and the visual zone does not settle it"
+    # Nothing settles it: the reading most printed in the visual zone and closest to the others is kept,
+    # and the disagreement is reported.
+    def rank(name: str) -> tuple[int, float, int]:
+        printed = sum(w in viz_words for w in _words(name))
+        support = sum(1 - Levenshtein.normalized_distance(name, other) for other in ordered)
+        return printed, round(support, 1), -kept.index(name)
+
+    return max(kept, key=rank), f"{DISAGREE} the name and the visual zone does not settle it"
+
+
+def _shown(word: str, viz_words: set[str]) -> bool:
+    """A name word printed in the visual zone, exactly or as OCR read it without its diacritic (MUELLER: MULLER)."""
+    return word in viz_words or any(_transliteration_slip(word, v) for v in viz_words if len(v) == len(word) - 1)
 
 
 def _same_name(reading: str, name: str) -> bool:

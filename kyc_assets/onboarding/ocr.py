@@ -31,7 +31,7 @@ from pypdf.errors import PyPdfError
 
 from kyc_assets.onboarding.mrz import MRZError, find_mrz_lines, fuse_mrz_readings, parse_mrz
 from kyc_assets.onboarding.mrz_band import BandReading, locate_band, read_band
-from kyc_assets.onboarding.mrz_vote import VotedMRZ, vote_mrz
+from kyc_assets.onboarding.mrz_vote import VotedMRZ, confirmed, vote_mrz
 
 # Tesseract's OpenMP threads fight each other on small machines; one thread is much faster.
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
@@ -513,6 +513,9 @@ def _voted_band(prepared: _Prepared) -> VotedMRZ | None:
     if prepared.band is None:
         return None
     readings = prepared.band.readings
+    alone = confirmed(readings["rapid"], prepared.text) if set(readings) == {"rapid"} else None
+    if alone is not None:
+        return VotedMRZ(alone, [], ["rapid"])  # check digits and the visual zone vouch for it
     if "tesseract" not in readings:
         read_band(prepared.band)
     voted = vote_mrz(readings, prepared.text)
