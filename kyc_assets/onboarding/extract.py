@@ -358,9 +358,10 @@ def classify_text(text: str) -> str:
         return "bank_statement"
     if utility:
         return "utility_bill"
-    if re.search(r"\bpassport\b", low):
+    if re.search(r"\b(passport|passeport|reisepass|pasaporte|paspoort|paszport|passaporto)\b", low):
         return "passport"
-    if re.search(r"\b(identity card|id card|national id)\b", low):
+    if re.search(r"\b(identity card|id card|national id|carte d.identite|personalausweis|documento nacional de "
+                 r"identidad|dowod osobisty|identiteitskaart|carta d.identita)\b", anyascii(low)):
         return "id_card"
     if re.search(r"\bvisa\b", low):
         return "visa"

@@ -490,7 +490,8 @@ def _drop_trailing_artefacts(name: str, viz_words: set[str], notes: list[str]) -
     A real word has a letter that is not a filler look-alike, or is printed in the visual zone.  After it,
     a look-alike-only word is filler when it has a doubled letter (``KK``), or follows a run of two or more
     ``<`` without being the first given name (a middle initial follows a single ``<``).  The first given
-    name is filler only with a doubled letter and three or more letters (a given name ``C`` stays).
+    name (right after exactly ``<<``) is filler only with a doubled letter and three or more letters (a given
+    name ``C`` stays).
     """
     tokens = re.split(r"(<+)", name)  # words and filler runs, alternating
     words = [(i, t) for i, t in enumerate(tokens) if t and not t.startswith("<")]
@@ -499,15 +500,17 @@ def _drop_trailing_artefacts(name: str, viz_words: set[str], notes: list[str]) -
     real = [k for k, (_, w) in enumerate(words) if set(w) - FILLER_LOOKALIKES or w in viz_words]
     last_real = max(real) if real else 0
     separator = next((i for i, t in enumerate(tokens) if t.startswith("<<")), None)
+    in_filler = False  # once a word was filler, the look-alike-only words after it are too
     for k in range(last_real + 1, len(words)):
         i, word = words[k]
         doubled = re.search(r"(.)\1", word) is not None
         before = tokens[i - 1] if i > 0 else ""
-        first_given = separator is not None and i == separator + 1
+        first_given = separator is not None and i == separator + 1 and tokens[separator] == "<<"
         if first_given:
             artefact = doubled and len(word) >= 3
         else:
-            artefact = doubled or len(before) >= 2
+            artefact = doubled or len(before) >= 2 or in_filler
+        in_filler = in_filler or artefact
         if artefact:
             notes.append(f"name: trailing {word!r} is filler read as letters")
             tokens[i] = "<" * len(word)
