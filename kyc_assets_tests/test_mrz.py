@@ -7,12 +7,14 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from kyc_assets.onboarding.mrz import (
+    FILLER_LOOKALIKES,
     MRZError,
     build_mrv,
     build_td1,
     build_td2,
     build_td3,
     check_digit,
+    clean_name_fillers,
     find_mrz_lines,
     parse_mrz,
 )
@@ -392,8 +394,6 @@ def test_visual_zone_rescue_allows_a_look_alike_slip_shared_by_both_zones():
 
 
 # --------------------------------------------------------------------------- filler '<' read as letters (OCR)
-
-from kyc_assets.onboarding.mrz import FILLER_LOOKALIKES, clean_name_fillers  # noqa: E402
 
 # A name word with at least one letter OCR never reads for '<' (real names; "KKK" is not one).
 _name_word = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=2, max_size=7).filter(
