@@ -19,13 +19,17 @@ def tessdata_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "data" / "tessdata"
 
 
-def tesseract_config(psm: int = 7) -> str:
+def tesseract_config(psm: int = 13) -> str:
     """The pytesseract ``config`` string for the MRZ model (LSTM only, one line, MRZ characters)."""
     return f'--tessdata-dir "{tessdata_dir()}" --oem 1 --psm {psm} -c tessedit_char_whitelist={MRZ_WHITELIST}'
 
 
-def read_mrz_line(image: Image.Image, psm: int = 7) -> str:
-    """OCR one cropped MRZ line with the shipped model; spaces removed, e.g. ``P<UTOERIKSSON<<ANNA``."""
+def read_mrz_line(image: Image.Image, psm: int = 13) -> str:
+    """OCR one cropped MRZ line with the shipped model; spaces removed, e.g. ``P<UTOERIKSSON<<ANNA``.
+
+    ``psm=13`` (raw line, as in training) is the default: on held-out lines ``--psm 7`` returns nothing
+    for some textured crops (its layout analysis drops the line), see MODEL_CARD.md.
+    """
     import pytesseract
 
     text = pytesseract.image_to_string(image, lang=MODEL_LANG, config=tesseract_config(psm))
