@@ -42,6 +42,7 @@ class VotedMRZ:
     lines: list[str]
     warnings: list[str] = field(default_factory=list)
     engines: list[str] = field(default_factory=list)  # engines whose reading had the combined shape
+    uncertain: bool = False  # the document number only passes after look-alike swaps no second engine confirms
 
 
 def confirmed(lines: list[str], viz_text: str | None) -> list[str] | None:
@@ -76,15 +77,18 @@ def vote_mrz(readings: dict[str, list[str]], viz_text: str | None = None) -> Vot
     if not parsed:
         return None
     # The shape (format and line widths) of the best-checked reading; others of that shape vote.
-    base_engine, base = max(parsed, key=lambda er: (sum(er[1].check_digits.values()), -_priority(er[0])))
+    # (a reading with every check passing beats one with as many passing checks of another layout)
+    base_engine, base = max(parsed, key=lambda er: (er[1].valid, sum(er[1].check_digits.values()),
+                                                    er[1].raw_lines[0][:1] in "PIACV", -_priority(er[0])))
     shape = (base.format, tuple(len(x) for x in base.raw_lines))
     same = [(e, r) for e, r in parsed if (r.format, tuple(len(x) for x in r.raw_lines)) == shape]
     if len(same) == 1:
-        return VotedMRZ(base.raw_lines, [], [base_engine])
+        return VotedMRZ(base.raw_lines, [], [base_engine], _corrected(base, ["document_number"]))
     rows = [list(line) for line in base.raw_lines]
     fields, checks = _layout_for(base.raw_lines)
     viz = _viz_key(viz_text) or ""
     warnings: list[str] = []
+    uncertain = False
 
     def text(positions) -> str:
         return "".join(rows[r][c] for r, c in positions)
@@ -116,6 +120,9 @@ def vote_mrz(readings: dict[str, list[str]], viz_text: str | None = None) -> Vot
                 warnings.append(f"{DISAGREE} the {chk.name.replace('_', ' ')} (both pass the check digit)")
         else:
             choice = next(iter(passing))
+        if chk.name == "document_number":
+            agreeing = [e for e, res in same if "".join(res.raw_lines[r][c] for r, c in span) == choice]
+            uncertain = len(agreeing) < 2 and _corrected(dict(same)[passing[choice]], chk.fixable)
         for (r, c), ch in zip(span, choice):
             rows[r][c] = ch
 
@@ -138,7 +145,8 @@ def vote_mrz(readings: dict[str, list[str]], viz_text: str | None = None) -> Vot
             value = "".join(result.raw_lines[r][c] for r, c in fld.positions)
             votes.setdefault(value, []).append(_priority(engine))
         # ties: the issuing state is usually the holder's nationality
-        value = max(votes, key=lambda v: (len(votes[v]), v == nationality.get("value"), -min(votes[v])))
+        value = max(votes, key=lambda v: (len(votes[v]), not v.startswith("<"), v == nationality.get("value"),
+                                          -min(votes[v])))
         if fld.name == "nationality":
             nationality["value"] = value
         for (r, c), ch in zip(fld.positions, value):
@@ -159,7 +167,7 @@ def vote_mrz(readings: dict[str, list[str]], viz_text: str | None = None) -> Vot
     try:
         combined = parse_mrz(lines, viz_text=viz_text, ocr=True)
     except MRZError:
-        return VotedMRZ(base.raw_lines, warnings, [e for e, _ in same])
+        return VotedMRZ(base.raw_lines, warnings, [e for e, _ in same], uncertain)
     if sum(combined.check_digits.values()) < sum(base.check_digits.values()):
         # the combination broke a check (e.g. the composite): keep the best reading, with the voted name
         # (no check digit covers the name, so it cannot break one)
@@ -167,7 +175,7 @@ def vote_mrz(readings: dict[str, list[str]], viz_text: str | None = None) -> Vot
         for (r, c), ch in zip(name_field.positions, chosen):
             rows[r][c] = ch
         lines = ["".join(row) for row in rows]
-    return VotedMRZ(lines, warnings, [e for e, _ in same])
+    return VotedMRZ(lines, warnings, [e for e, _ in same], uncertain)
 
 
 def _corrected(result: MRZResult, field_names: list[str]) -> bool:

@@ -519,7 +519,8 @@ def _voted_band(prepared: _Prepared) -> VotedMRZ | None:
     if "tesseract" not in readings:
         read_band(prepared.band)
     voted = vote_mrz(readings, prepared.text)
-    if voted is not None and not voted.warnings and _mrz_quality(voted.lines, prepared.text) >= 10:
+    if voted is not None and not voted.warnings and not voted.uncertain \
+            and _mrz_quality(voted.lines, prepared.text) >= 10:
         return voted
     if "tesseract_page" not in readings:
         page_lines = _read_mrz_prepared(prepared)
