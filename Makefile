@@ -7,10 +7,10 @@ export DAGSTER_HOME ?= $(KYC_HOME)/dagster_home
 # Tesseract is ~5x faster single-threaded on small machines (measured on 2 cores).
 export OMP_THREAD_LIMIT ?= 1
 
-.PHONY: demo test dev bench install tesseract icu chromium clean
+.PHONY: demo test dev bench install tesseract icu ocrb-font chromium clean
 
 # What every target needs; the test suite also needs Chromium (browser test of the dashboard).
-install: $(VENV)/.installed tesseract $(DAGSTER_HOME)/dagster.yaml
+install: $(VENV)/.installed tesseract ocrb-font $(DAGSTER_HOME)/dagster.yaml
 
 $(VENV)/.installed: pyproject.toml | icu
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,15 @@ icu:
 	  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
 	    sudo apt-get update -q && sudo apt-get install -y -q libicu-dev pkg-config g++; \
 	  else echo "error: ICU headers are missing (PyICU builds against them); install them with: sudo apt-get install libicu-dev pkg-config g++" >&2; exit 1; fi; \
+	fi
+
+# Debian's OCR-B typeface: the held-out document specimens (tests, bench) print their MRZ in it; not shipped.
+ocrb-font:
+	@if [ ! -f /usr/share/fonts/opentype/ocr-b/OCRB.otf ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q fonts-ocr-b; \
+	  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+	    sudo apt-get update -q && sudo apt-get install -y -q fonts-ocr-b; \
+	  else echo "error: the OCR-B font is missing; install it with: sudo apt-get install fonts-ocr-b" >&2; exit 1; fi; \
 	fi
 
 # Debian's Chromium for the dashboard's browser test (Playwright drives /usr/bin/chromium; no browser download).

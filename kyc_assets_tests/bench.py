@@ -18,6 +18,10 @@ import time
 FIGURES = [
     ("documents", "MRZ accuracy on rendered documents", "bench_documents", "bench_rendered_documents", {}, False),
     ("documents", "ICAO 9303 specimen MRZ strings", "bench_documents", "bench_icao_specimens", {}, False),
+    ("documents", "documents: held-out specimens, ours vs PassportEye", "bench_documents", "bench_specimens",
+     {"n": 150}, False),
+    ("documents", "documents: specimens, tune (not a result)", "bench_documents", "bench_specimens",
+     {"n": 25, "split": "tune"}, True),
     ("documents", "onboarding throughput (in-process)", "bench_documents", "bench_onboarding_throughput", {}, False),
     ("documents", "inbox -> screened latency (dagster dev)", "bench_documents", "bench_inbox_latency", {}, True),
     ("screening", "kyc screen end to end, OFAC 2021 + UN, 100,000 names (load/index/query split)", "bench_screening",

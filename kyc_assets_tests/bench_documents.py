@@ -1,7 +1,8 @@
 """Document-reading figures for `make bench`: MRZ accuracy, ICAO specimen parsing, onboarding throughput.
 
 Functions return plain dicts (JSON-serialisable) so ``bench.py`` can print them; run one directly with
-``python -m kyc_assets_tests.bench_documents accuracy|specimens|throughput|latency [args]``.
+``python -m kyc_assets_tests.bench_documents accuracy|specimens|heldout|throughput|latency [args]``
+(e.g. ``heldout 150 eval``).
 
 * :func:`bench_rendered_documents`: every MRZ format (TD1, TD2, TD3, MRV-A, MRV-B) rendered with every
   capture distortion of ``sample_data.documents`` and read back with ``extract_document``; field
@@ -9,6 +10,9 @@ Functions return plain dicts (JSON-serialisable) so ``bench.py`` can print them;
   the share of documents with all seven right, and seconds per document.
 * :func:`bench_icao_specimens`: the public ICAO Doc 9303 specimen MRZ strings, clean and with typical
   OCR look-alike confusions injected, parsed with ``parse_mrz``.
+* :func:`bench_specimens`: held-out specimens from ``sample_data.specimens`` (an independent generator:
+  OCR-B MRZ, security print, scans and photos), our reader and PassportEye on the same images; EVAL
+  seeds only for reported figures.
 * :func:`bench_onboarding_throughput`: documents per minute through raw_documents -> document_text ->
   extracted_entities in one in-process Dagster run.
 * :func:`bench_inbox_latency`: seconds from a file landing in the inbox to its customer being screened
@@ -363,13 +367,141 @@ def bench_inbox_latency(timeout: float = 300.0, port: int = 3317) -> dict:
             log.close()
 
 
-FIGURES = {"accuracy": bench_rendered_documents, "specimens": bench_icao_specimens,
+# --------------------------------------------------------------------------- held-out specimens vs PassportEye
+
+
+def _yymmdd_to_iso(value, kind: str, today: date) -> str | None:
+    """PassportEye's YYMMDD as YYYY-MM-DD, with the century rule a reader must apply: a date of birth
+    is not in the future, an expiry date is in this century unless that puts it over 50 years ahead."""
+    text = str(value or "")
+    if len(text) != 6 or not text.isdigit():
+        return None
+    yy, mm, dd = int(text[:2]), int(text[2:4]), int(text[4:])
+    year = 2000 + yy
+    if (kind == "birth" and year > today.year) or (kind == "expiry" and year > today.year + 50):
+        year -= 100
+    try:
+        return date(year, mm, dd).isoformat()
+    except ValueError:
+        return None
+
+
+def _passporteye_fields(path: str, today: date) -> dict:
+    """PassportEye's reading of one image as our field names (empty when it finds no MRZ)."""
+    from passporteye import read_mrz
+
+    mrz = read_mrz(path)
+    if mrz is None:
+        return {}
+    d = mrz.to_dict()
+    return {"surname": d.get("surname"), "given_names": d.get("names"),
+            "document_number": str(d.get("number") or "").replace("<", ""),
+            "nationality": d.get("nationality"), "sex": d.get("sex"),
+            "date_of_birth": _yymmdd_to_iso(d.get("date_of_birth"), "birth", today),
+            "expiry_date": _yymmdd_to_iso(d.get("expiration_date"), "expiry", today),
+            # every check digit passed: what a caller of PassportEye would treat as a valid MRZ
+            "mrz_valid": bool(getattr(mrz, "valid", False))}
+
+
+def _our_fields(path: str, today: date) -> dict:
+    """Our reader as a black box: the function ``kyc extract`` calls."""
+    from kyc_assets.onboarding.extract import extract_document
+
+    try:
+        return extract_document(Path(path).read_bytes(), today=today)
+    except ValueError as exc:  # DocumentError: nothing read
+        return {"warnings": [str(exc)]}
+
+
+def _tally(rows: list[dict], key: str | None) -> dict:
+    """Field accuracy and fully-right counts, overall (key None) or per value of ``key``."""
+    from kyc_assets.sample_data.specimens import FIELDS as SPECIMEN_FIELDS
+
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        groups[row[key] if key else "all"].append(row)
+    out = {}
+    for name, members in sorted(groups.items()):
+        right = sum(m["score"]["fields_right"] for m in members)
+        out[name] = {"field_accuracy": round(right / (len(members) * len(SPECIMEN_FIELDS)), 3),
+                     "fully_right": f"{sum(m['score']['fully_right'] for m in members)}/{len(members)}"}
+    return out if key else out["all"]
+
+
+def bench_specimens(n: int = 150, split: str = "eval", peers: bool = True) -> dict:
+    """Our reader and PassportEye on the same ``n`` held-out specimens (``sample_data.specimens``).
+
+    ``split`` ``eval`` takes the first ``n`` EVAL seeds (the reported figures); ``tune`` takes TUNE
+    seeds and is labelled "not a result". Per reader: field accuracy over the seven MRZ fields, documents
+    fully right, seconds per document; per document class and per dominant degradation; and wrong
+    fields that passed the check digits (``mrz_valid`` true, a field wrong).
+    """
+    from kyc_assets.sample_data.specimens import (
+        EVAL_SEEDS,
+        REFERENCE_DAY,
+        TUNE_SEEDS,
+        generate_specimens,
+        score,
+    )
+    from kyc_assets.sample_data.specimens import FIELDS as SPECIMEN_FIELDS
+
+    seeds = {"eval": EVAL_SEEDS, "tune": TUNE_SEEDS}[split][:n]
+    readers = {"ours": _our_fields}
+    if peers:
+        try:
+            import passporteye  # noqa: F401  (bench-only peer, the `dev` extra)
+        except ImportError:
+            peers = False
+        else:
+            readers["passporteye"] = _passporteye_fields
+    rows: dict[str, list[dict]] = {name: [] for name in readers}
+    with tempfile.TemporaryDirectory() as tmp:
+        items = generate_specimens(tmp, seeds)
+        for done, item in enumerate(items, 1):
+            if done % 10 == 0:
+                print(f"  {done}/{len(items)} specimens read", file=sys.stderr, flush=True)
+            for name, read in readers.items():
+                started = time.perf_counter()
+                predicted = read(item["file"], REFERENCE_DAY)
+                seconds = time.perf_counter() - started
+                rows[name].append({"doc_class": item["doc_class"], "degradation": item["degradation"],
+                                   "seconds": seconds, "score": score(item, predicted),
+                                   "mrz_valid": bool(predicted.get("mrz_valid"))})
+    label = "EVAL seeds" if split == "eval" else "TUNE seeds: tune (not a result)"
+    result: dict = {"figure": f"held-out specimens, ours vs PassportEye ({len(items)} documents, {label})"}
+    for name, members in rows.items():
+        overall = _tally(members, None)
+        wrong_valid = [m for m in members if m["mrz_valid"] and not m["score"]["fully_right"]]
+        result[name] = {
+            **overall,
+            "seconds_per_document": round(sum(m["seconds"] for m in members) / len(members), 3),
+            "wrong_but_check_digits_valid": f"{len(wrong_valid)} documents, "
+                                            f"{sum(len(SPECIMEN_FIELDS) - m['score']['fields_right'] for m in wrong_valid)}"
+                                            " fields",
+            "per_field": {f: round(sum(m["score"][f] for m in members) / len(members), 3) for f in SPECIMEN_FIELDS},
+            "by_class": _tally(members, "doc_class"),
+            "by_degradation": _tally(members, "degradation"),
+        }
+    if not peers:
+        result["passporteye"] = "not run (pip install passporteye, or the dev extra)"
+    else:
+        # the target: never worse than PassportEye on any document class (field accuracy, fully right)
+        result["by_class_ours_vs_passporteye"] = {
+            cls: f"{v['field_accuracy']} vs {result['passporteye']['by_class'][cls]['field_accuracy']}, "
+                 f"{v['fully_right']} vs {result['passporteye']['by_class'][cls]['fully_right']}"
+            for cls, v in result["ours"]["by_class"].items()}
+        result["speed_ratio_ours_over_passporteye"] = round(
+            result["ours"]["seconds_per_document"] / max(1e-9, result["passporteye"]["seconds_per_document"]), 2)
+    return result
+
+
+FIGURES = {"accuracy": bench_rendered_documents, "specimens": bench_icao_specimens, "heldout": bench_specimens,
            "throughput": bench_onboarding_throughput, "latency": bench_inbox_latency}
 
 
 def main() -> None:
     name, *args = sys.argv[1:] or ["accuracy"]
-    print(json.dumps(FIGURES[name](*map(int, args)), indent=1))
+    print(json.dumps(FIGURES[name](*(int(a) if a.isdigit() else a for a in args)), indent=1))
 
 
 if __name__ == "__main__":

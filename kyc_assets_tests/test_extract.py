@@ -225,3 +225,51 @@ def test_rule_confidence_separates_labels_from_heuristics():
 
 def test_unknown_document_has_no_sources():
     assert extract_fields("lorem ipsum", None, today=TODAY)["field_sources"] == {}
+
+
+# --------------------------------------------------------------------------- visual zone cross-checks
+
+
+def test_visual_zone_given_names_are_cross_checked_too():
+    wrong = extract_fields(VIZ_TEXT, _td3(given_names="ANNA KARIN"), today=TODAY)
+    assert "visual zone given names does not match the MRZ" in wrong["warnings"]
+    assert wrong["confidence"] <= 0.6 and not wrong["field_sources"]["given_names"]["locked"]
+    right = extract_fields(VIZ_TEXT, _td3(), today=TODAY)
+    assert not any("given names" in w for w in right["warnings"])
+
+
+def test_printed_document_number_catches_two_errors_that_pass_the_check_digit():
+    # L898912C3 passes its own check digit (and the composite): only the printed number shows it is wrong.
+    lines = _td3(document_number="L898912C3")
+    result = extract_fields(VIZ_TEXT + "Passport No.\nL898902C3\n", lines, today=TODAY)
+    assert "visual zone document number does not match the MRZ" in result["warnings"]
+    assert result["mrz_valid"] is False and result["confidence"] <= 0.6
+    assert not result["field_sources"]["document_number"]["locked"]
+    # the visual zone's own OCR confusing O and 0 is not a disagreement
+    same = extract_fields(VIZ_TEXT + "Passport No.\nL8989O2C3\n", _td3(), today=TODAY)
+    assert same["mrz_valid"] is True and not any("document number" in w for w in same["warnings"])
+
+
+@pytest.mark.parametrize("text, surname, given_names", [
+    ("PASSPORT\nSURNAME / NOM\nPRÉNOMS / Given names\nDate of birth\n12 AUG 1974\n", None, None),
+    ("PASSEPORT\nNOM\nPRÉNOMS\nJEAN\n", None, "JEAN"),
+    ("REISEPASS\nName/Sumame =\nIONESCU\nVornamen | Giyen names =\nVL AOE, + Nationality Geschlecnt + Sex\n",
+     "IONESCU", None),
+    ("PASSPORT\n1. Nazwisko / Surname\nHORVATH\n2. Imiona / Given names\nPÁL\n", "HORVATH", "PÁL"),
+])
+def test_a_field_label_is_never_a_value(text, surname, given_names):
+    result = extract_fields(text, None, today=TODAY)
+    assert result["method"] == "rules"
+    assert (result["surname"], result["given_names"]) == (surname, given_names)
+
+
+def test_a_wrong_name_that_passes_every_check_digit_is_flagged_not_vouched_for():
+    # Tesseract's classic slip: fillers read as K after the given names. Check digits cannot see it.
+    lines = _td3()
+    lines[0] = lines[0][:25] + "K" + lines[0][26:]  # ...ANNA<MARIA<K<<<... -> "K" joins the given names
+    result = extract_fields(VIZ_TEXT, lines, today=TODAY)
+    assert result["given_names"] == "ANNA MARIA"  # filler-aware parsing removes it
+    disputed = extract_fields(VIZ_TEXT, lines, today=TODAY,
+                              mrz_warnings=["MRZ engines disagree on the name and the visual zone does not settle it"])
+    assert disputed["confidence"] <= 0.6
+    assert not disputed["field_sources"]["surname"]["locked"]

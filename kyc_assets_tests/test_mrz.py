@@ -7,12 +7,14 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from kyc_assets.onboarding.mrz import (
+    FILLER_LOOKALIKES,
     MRZError,
     build_mrv,
     build_td1,
     build_td2,
     build_td3,
     check_digit,
+    clean_name_fillers,
     find_mrz_lines,
     parse_mrz,
 )
@@ -389,3 +391,82 @@ def test_visual_zone_rescue_allows_a_look_alike_slip_shared_by_both_zones():
     misread = [lines[0], lines[1].replace("5OGYCJRE5", "50GYCIRE5", 1)]  # O->0 and J->I
     result = parse_mrz(misread, today=_TODAY, viz_text="Passport number\n50GYCJRE5\nValid until")
     assert result.document_number == "5OGYCJRE5" and result.valid
+
+
+# --------------------------------------------------------------------------- filler '<' read as letters (OCR)
+
+# A name word with at least one letter OCR never reads for '<' (real names; "KKK" is not one).
+_name_word = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=2, max_size=7).filter(
+    lambda w: bool(set(w) - FILLER_LOOKALIKES))
+
+
+@settings(max_examples=200, deadline=None)
+@given(surname=st.lists(_name_word, min_size=1, max_size=2).map(" ".join),
+       given_names=st.lists(_name_word, min_size=0, max_size=3).map(" ".join),
+       fmt=st.sampled_from(["TD1", "TD2", "TD3"]), data=st.data())
+def test_filler_read_as_letters_after_the_names_never_stays_in_a_name(surname, given_names, fmt, data):
+    build = {"TD1": build_td1, "TD2": build_td2, "TD3": build_td3}[fmt]
+    lines = build("I" if fmt != "TD3" else "P", "UTO", surname, given_names, "L898902C3", "UTO",
+                  date(1974, 8, 12), "F", date(2030, 4, 15))
+    clean = parse_mrz(lines, today=_TODAY)
+    row, start = (2, 0) if fmt == "TD1" else (0, 5)
+    field = lines[row][start:]
+    end = len(field.rstrip("<"))
+    # The separator (or word boundary) stays; the run after it is misread.  Without given names, a single
+    # letter right after SURNAME<< is a one-letter given name as far as anyone can tell, so that cell stays.
+    spots = list(range(end + (2 if given_names else 3), len(field)))
+    assume(spots)
+    chosen = data.draw(st.lists(st.sampled_from(spots), min_size=1, unique=True))
+    letter = data.draw(st.sampled_from(sorted(FILLER_LOOKALIKES)))
+    noisy_field = "".join(letter if i in chosen else ch for i, ch in enumerate(field))
+    noisy = list(lines)
+    noisy[row] = lines[row][:start] + noisy_field
+    result = parse_mrz(noisy, today=_TODAY, ocr=True)
+    assert (result.surname, result.given_names) == (clean.surname, clean.given_names)
+    assert result.valid
+
+
+@settings(max_examples=150, deadline=None)
+@given(surname=st.lists(_name_word, min_size=1, max_size=2).map(" ".join),
+       given_names=st.lists(_name_word, min_size=0, max_size=2).map(" ".join))
+def test_ocr_aware_parsing_keeps_real_names_exactly(surname, given_names):
+    lines = build_td3("P", "UTO", surname, given_names, "L898902C3", "UTO", date(1974, 8, 12), "F",
+                      date(2030, 4, 15))
+    result = parse_mrz(lines, today=_TODAY, ocr=True)
+    assert (result.surname, result.given_names) == (surname, given_names) and result.corrections == []
+
+
+@pytest.mark.parametrize("field, viz, expected", [
+    ("ERIKSSON<<JOHN<PAUL<KKKKKKKK<<<", "", "ERIKSSON<<JOHN<PAUL<<<<<<<<<<<<"),
+    ("SMITH<<SEAN<<<K<<<<KK<<K<SEKSS", "", "SMITH<<SEAN<<<<<<<<<<<<<<<<<<<"),
+    ("ERIKSSON<<ANNAKMARIA<<<<<<<<<<", "Given names ANNA MARIA", "ERIKSSON<<ANNA<MARIA<<<<<<<<<<"),
+    ("HAKKINEN<KALEXANDER<<<<<<", "HAKKINEN ALEXANDER", "HAKKINEN<<ALEXANDER<<<<<<"),
+    ("SMITH<<SEANK<<<<<<<", "Sean SMITH", "SMITH<<SEAN<<<<<<<<"),
+    # without the visual zone a join cannot be told from a real name: nothing is guessed
+    ("ERIKSSON<<ANNAKMARIA<<<<<<<<<<", "", "ERIKSSON<<ANNAKMARIA<<<<<<<<<<"),
+    # a single-letter first given name and a middle initial are names, not fillers
+    ("LEE<<C<<<<<<<<", "", "LEE<<C<<<<<<<<"),
+    ("MOORE<<JOHN<K<<<<<<<<", "", "MOORE<<JOHN<K<<<<<<<<"),
+])
+def test_clean_name_fillers(field, viz, expected):
+    from kyc_assets.onboarding.mrz import _mrz_text
+
+    words = set(_mrz_text(viz).split("<")) if viz else set()
+    fixed, _ = clean_name_fillers(field, words)
+    assert fixed == expected and len(fixed) == len(field)
+
+
+def test_exact_parsing_takes_the_name_as_written():
+    lines = build_td3("P", "UTO", "SMITH", "SEAN KKK", "L898902C3", "UTO", date(1974, 8, 12), "F",
+                      date(2030, 4, 15))
+    assert parse_mrz(lines, today=_TODAY).given_names == "SEAN KKK"
+    assert parse_mrz(lines, today=_TODAY, ocr=True).given_names == "SEAN"
+
+
+def test_a_filler_inside_the_document_number_fails_its_check_digit():
+    # 'C' dropped by OCR and the cell filled with '<' ('<' counts as 0): must not pass by chance
+    lines = build_td3("P", "UTO", "ERIKSSON", "ANNA", "L8989020", "UTO", date(1974, 8, 12), "F", date(2030, 4, 15))
+    digit = check_digit("L898902<0")
+    noisy = [lines[0], "L898902<0" + digit + lines[1][10:]]
+    result = parse_mrz(noisy, today=_TODAY)
+    assert not result.check_digits["document_number"]

@@ -79,7 +79,7 @@ def raw_documents(context: dg.AssetExecutionContext, documents: DocumentStoreRes
 
 
 DOCUMENT_TEXT_COLUMNS = ["document_sha256", "status", "reason", "method", "page_count", "text", "mean_confidence",
-                         "mrz_lines", "ocr_seconds"]
+                         "mrz_lines", "mrz_warnings", "ocr_seconds"]
 
 
 _OCR_WORKERS = max(1, min(4, os.cpu_count() or 1))
@@ -87,7 +87,7 @@ _OCR_WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 def _read_document(context: dg.AssetExecutionContext, store, doc) -> dict:
     """One row of ``document_text``: the pages' text and confidences, and the MRZ lines if any."""
-    from kyc_assets.onboarding.ocr import DocumentError, document_pages, mrz_from_pages
+    from kyc_assets.onboarding.ocr import DocumentError, document_pages, mrz_reading_from_pages
     from kyc_assets.onboarding.store import DocumentStoreError
 
     row = {"document_sha256": doc.document_sha256, "status": doc.status, "reason": doc.reason}
@@ -96,13 +96,15 @@ def _read_document(context: dg.AssetExecutionContext, store, doc) -> dict:
     started = time.perf_counter()
     try:
         _, pages = document_pages(store.get(doc.document_sha256))
-        mrz = mrz_from_pages(pages)  # OCRed pages only (images, scanned PDF pages)
+        mrz = mrz_reading_from_pages(pages)  # OCRed pages only (images, scanned PDF pages)
         confidences = [p.confidence for p in pages if p.confidence is not None]
         methods = list(dict.fromkeys(p.method for p in pages))
         row.update(method="+".join(methods) if methods else None, page_count=len(pages),
                    text="\n\f".join(p.text for p in pages),
                    mean_confidence=sum(confidences) / len(confidences) if confidences else None,
-                   mrz_lines=json.dumps(mrz) if mrz else None)
+                   mrz_lines=json.dumps(mrz.lines) if mrz else None,
+                   # the OCR engines' disagreements on the MRZ that nothing settled (no PII: field names only)
+                   mrz_warnings=json.dumps(mrz.warnings) if mrz and mrz.warnings else None)
     except (DocumentError, DocumentStoreError) as exc:
         context.log.warning(f"document {doc.document_sha256[:12]} rejected: {exc}")
         row.update(status="rejected", reason=str(exc))
@@ -112,7 +114,7 @@ def _read_document(context: dg.AssetExecutionContext, store, doc) -> dict:
 
 @dg.asset(
     kinds={"tesseract", "duckdb"},
-    code_version="2",
+    code_version="3",
     check_specs=[dg.AssetCheckSpec("document_text_valid", asset="document_text", blocking=True,
                                    description="One row per document, mean OCR confidence in [0, 1] (GX).")],
     **_PER_DOCUMENT,
@@ -122,7 +124,8 @@ def document_text(context: dg.AssetExecutionContext, raw_documents: pd.DataFrame
     """Text of each document: Tesseract OCR of images and of scanned PDF pages (rendered with PDFium),
     with word confidences; the text layer of PDF pages that have one.
 
-    The machine-readable zone of identity documents is read separately with the MRZ character set.
+    The machine-readable zone of identity documents is located with a learned text-line detector and read
+    by several OCR engines (votes settled by check digits; unsettled disagreements kept in ``mrz_warnings``).
     A document that cannot be read gets status 'rejected' and its reason; the others flow on.
     """
     from concurrent.futures import ThreadPoolExecutor
@@ -150,14 +153,15 @@ EXTRACTED_COLUMNS = ["document_sha256", "status", "reason",
 
 @dg.asset(
     kinds={"python", "openai", "duckdb"},
-    code_version="2",
+    code_version="3",
     pool="llm",  # bounds concurrent LLM steps across runs: `dagster instance concurrency set llm N`
     check_specs=[
         dg.AssetCheckSpec("extracted_entities_valid", asset="extracted_entities", blocking=True,
                           description="Keys unique, document types known, confidences in [0, 1] (GX)."),
         dg.AssetCheckSpec("identity_documents_sound", asset="extracted_entities",
                           description="MRZ check digits valid, documents not expired, dates of birth plausible, "
-                                      "required fields present, visual zone consistent with the MRZ."),
+                                      "required fields present, visual zone consistent with the MRZ (names, "
+                                      "date of birth, document number), OCR engines agreeing on the MRZ."),
     ],
     **_PER_DOCUMENT,
 )
@@ -178,8 +182,9 @@ def extracted_entities(context: dg.AssetExecutionContext, document_text: pd.Data
                                      "reason": doc.reason, "llm_status": "disabled" if not llm.enabled else "skipped"}
         if doc.status == "ok":
             mrz = json.loads(doc.mrz_lines) if isinstance(doc.mrz_lines, str) else None
+            mrz_warnings = json.loads(doc.mrz_warnings) if isinstance(getattr(doc, "mrz_warnings", None), str) else None
             texts[doc.document_sha256] = doc.text if isinstance(doc.text, str) else ""
-            results[doc.document_sha256] = extract_fields(texts[doc.document_sha256], mrz)
+            results[doc.document_sha256] = extract_fields(texts[doc.document_sha256], mrz, mrz_warnings=mrz_warnings)
 
     llm_meta = {}
     if llm.enabled and results:
@@ -224,13 +229,15 @@ def extracted_entities(context: dg.AssetExecutionContext, document_text: pd.Data
     required = ["surname", "document_number", "date_of_birth", "expiry_date", "nationality"]
     missing_fields = int(identity[required].isna().any(axis=1).sum())
     viz_mismatch = int(identity["warnings"].fillna("").str.contains("does not match the MRZ").sum())
-    problems = invalid + expired + implausible + missing_fields + viz_mismatch
+    # The OCR engines read the MRZ differently and neither check digits nor the visual zone settled it.
+    unsettled = int(identity["warnings"].fillna("").str.contains("MRZ engines disagree").sum())
+    problems = invalid + expired + implausible + missing_fields + viz_mismatch + unsettled
     yield dg.AssetCheckResult(
         check_name="identity_documents_sound", passed=problems == 0,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={"identity_documents": len(identity), "mrz_invalid": invalid, "expired": expired,
                   "implausible_date_of_birth": implausible, "required_fields_missing": missing_fields,
-                  "visual_zone_mismatch": viz_mismatch})
+                  "visual_zone_mismatch": viz_mismatch, "mrz_reading_unsettled": unsettled})
 
 
 @dg.asset(

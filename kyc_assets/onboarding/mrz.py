@@ -260,6 +260,8 @@ def _fix_by_kind(grid: _Grid, fields: list[_Field], warnings: list[str]) -> None
 def _check_ok(grid: _Grid, chk: _Check) -> bool:
     data = grid.text(chk.data)
     digit = grid.text([chk.digit])
+    if chk.name == "document_number" and re.search(r"<[A-Z0-9]", data):
+        return False  # a filler inside the number (a character OCR dropped) counts as 0 and can pass by chance
     if chk.filler_ok and digit == "<" and set(data) <= {"<"}:
         return True
     return check_digit(data) == digit
@@ -450,6 +452,98 @@ def _repair_name_words(grid: _Grid, name_field: _Field, viz_words: set[str]) -> 
     grid.corrections.extend(changed)
 
 
+# Letters OCR reads for the filler '<' (Tesseract mostly K; also S, E, G, C, X, Z and L).
+FILLER_LOOKALIKES = frozenset("KSEGCXZL")
+
+
+def clean_name_fillers(name: str, viz_words: set[str] | frozenset[str] = frozenset()) -> tuple[str, list[str]]:
+    """Undo filler ``<`` misread as letters in an MRZ name field of fixed length; returns (field, notes).
+
+    * Trailing artefacts: after the last real word (one with a letter that is not a filler look-alike,
+      or printed in the visual zone), every word made only of look-alikes (``JOHN<PAUL<KKKKKKKK``) is
+      filler.  The surname (first word) is never removed.
+    * Joins: a word the visual zone does not show, that splits at one or two look-alike letters into
+      words it does show (``ANNAKMARIA`` -> ``ANNA<MARIA``, ``SEANK`` -> ``SEAN<``, ``ERIKSSONKKANNA``),
+      is split there.
+    The field keeps its length; a name never ends up containing filler-run artefacts.
+    """
+    width = len(name)
+    notes: list[str] = []
+    viz_words = {w for w in viz_words if len(w) >= 2} - _LABEL_WORDS
+    words = name.split("<")
+    # Joins settled by the visual zone.
+    if viz_words:
+        for index, word in enumerate(words):
+            if len(word) < 3 or word in viz_words:
+                continue
+            split = _split_at_fillers(word, viz_words)
+            if split is not None and split != word:
+                words[index] = split
+                notes.append(f"name: {word} -> {split} (filler read as a letter; visual zone)")
+    fixed = _drop_trailing_artefacts("<".join(words), viz_words, notes)
+    return fixed[:width].ljust(width, "<"), notes
+
+
+def _drop_trailing_artefacts(name: str, viz_words: set[str], notes: list[str]) -> str:
+    """Turn the look-alike-only words after the last real word back into filler (see :func:`clean_name_fillers`).
+
+    A real word has a letter that is not a filler look-alike, or is printed in the visual zone.  After it,
+    a look-alike-only word is filler when it has a doubled letter (``KK``), or follows a run of two or more
+    ``<`` without being the first given name (a middle initial follows a single ``<``).  The first given
+    name (right after exactly ``<<``) is filler only with a doubled letter and three or more letters (a given
+    name ``C`` stays).
+    """
+    tokens = re.split(r"(<+)", name)  # words and filler runs, alternating
+    words = [(i, t) for i, t in enumerate(tokens) if t and not t.startswith("<")]
+    if not words:
+        return name
+    real = [k for k, (_, w) in enumerate(words) if set(w) - FILLER_LOOKALIKES or w in viz_words]
+    last_real = max(real) if real else 0
+    separator = next((i for i, t in enumerate(tokens) if t.startswith("<<")), None)
+    in_filler = False  # once a word was filler, the look-alike-only words after it are too
+    for k in range(last_real + 1, len(words)):
+        i, word = words[k]
+        doubled = re.search(r"(.)\1", word) is not None
+        before = tokens[i - 1] if i > 0 else ""
+        first_given = separator is not None and i == separator + 1 and tokens[separator] == "<<"
+        if first_given:
+            artefact = doubled and len(word) >= 3
+        else:
+            artefact = doubled or len(before) >= 2 or in_filler
+        in_filler = in_filler or artefact
+        if artefact:
+            notes.append(f"name: trailing {word!r} is filler read as letters")
+            tokens[i] = "<" * len(word)
+    return "".join(tokens)
+
+
+def _split_at_fillers(word: str, viz_words: set[str]) -> str | None:
+    """``word`` with one run of 1-2 filler look-alikes turned into '<' so that every part is a printed
+    word (an empty part is allowed at either end), or None when no single such split exists."""
+    found = []
+    for start in range(len(word)):
+        for size in (1, 2):
+            run = word[start:start + size]
+            if len(run) != size or set(run) - FILLER_LOOKALIKES:
+                continue
+            left, right = word[:start], word[start + size:]
+            if not (left or right):
+                continue
+            if all(part in viz_words for part in (left, right) if part):
+                found.append(left + "<" * size + right)
+    return found[0] if len(set(found)) == 1 else None
+
+
+def _clean_name_field(grid: _Grid, name_field: _Field, viz_words: set[str]) -> None:
+    raw = grid.text(name_field.positions)
+    fixed, notes = clean_name_fillers(raw, viz_words)
+    if fixed != raw:
+        for index, ch in enumerate(fixed):
+            r, c = name_field.positions[index]
+            grid.rows[r][c] = ch
+        grid.corrections.extend(notes)
+
+
 def _parse_date(text: str, kind: str, today: date, warnings: list[str]) -> date | None:
     """YYMMDD -> date; birth dates lie in the past, expiry dates at most ~20 years ahead."""
     if not re.fullmatch(r"\d{6}", text):
@@ -481,12 +575,15 @@ def _split_name(name_field: str) -> tuple[str, str]:
 # --------------------------------------------------------------------------- public parsing
 
 
-def parse_mrz(lines: list[str], today: date | None = None, viz_text: str | None = None) -> MRZResult:
+def parse_mrz(lines: list[str], today: date | None = None, viz_text: str | None = None,
+              ocr: bool = False) -> MRZResult:
     """Decode an MRZ (TD1, TD2, TD3, MRV-A, MRV-B), correcting OCR look-alike characters.
 
     ``today`` decides the century of two-digit years (defaults to the current date).
     ``viz_text`` (optional OCR text of the whole page) settles corrections the check digits cannot:
     several look-alike swaps fitting a check digit, and a glyph doubled by OCR inside the name.
+    ``ocr=True`` says the lines come from OCR: a filler ``<`` misread as a letter is then undone in the
+    name (:func:`clean_name_fillers`); without it the name is taken exactly as written.
     Raises :class:`MRZError` when the lines do not have an MRZ shape or contain characters
     outside ``A-Z0-9<``.
     """
@@ -508,8 +605,11 @@ def parse_mrz(lines: list[str], today: date | None = None, viz_text: str | None 
     viz = _viz_key(viz_text)
     _repair_doubled_name_glyph(grid, by_name["name"], viz)
     _fix_by_kind(grid, fields, warnings)
+    viz_words = set(re.findall(r"[A-Z]+", _mrz_text(viz_text).replace("<", " "))) if viz_text else set()
+    if ocr:
+        _clean_name_field(grid, by_name["name"], viz_words)
     if viz_text:
-        _repair_name_words(grid, by_name["name"], set(re.findall(r"[A-Z]+", _mrz_text(viz_text).replace("<", " "))))
+        _repair_name_words(grid, by_name["name"], viz_words)
     check_results: dict[str, bool] = {}
     for chk in checks:
         if not _check_ok(grid, chk) and chk.fixable:
@@ -579,7 +679,7 @@ def fuse_mrz_readings(readings: list[list[str]], today: date | None = None,
     parsed = []
     for lines in readings:
         try:
-            parsed.append(parse_mrz(lines, today=today, viz_text=viz_text))
+            parsed.append(parse_mrz(lines, today=today, viz_text=viz_text, ocr=True))
         except MRZError:
             continue
     if not parsed:

@@ -30,6 +30,8 @@ from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 
 from kyc_assets.onboarding.mrz import MRZError, find_mrz_lines, fuse_mrz_readings, parse_mrz
+from kyc_assets.onboarding.mrz_band import BandReading, locate_band, read_band
+from kyc_assets.onboarding.mrz_vote import VotedMRZ, confirmed, vote_mrz
 
 # Tesseract's OpenMP threads fight each other on small machines; one thread is much faster.
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
@@ -399,12 +401,13 @@ def _rotate_cw(image: Image.Image, degrees: int) -> Image.Image:
 
 @dataclass
 class _Prepared:
-    """A preprocessed page, its OCR text and whether its orientation is trusted."""
+    """A preprocessed page, its OCR text, whether its orientation is trusted, and its MRZ band (if found)."""
 
     image: Image.Image
     text: str
     confidence: float | None
     oriented: bool
+    band: BandReading | None = None
 
 
 def _lines_are_vertical(gray: Image.Image) -> bool:
@@ -437,9 +440,15 @@ def _prepare_page(image: Image.Image) -> _Prepared:
     orientation with high confidence (script "Bengali"), and it fails outright
     ("Too few characters") on sparse pages.
     """
+    raw = _to_gray(image)
+    if _is_blank(raw):
+        return _Prepared(raw, "", None, True)
+    band = locate_band(raw)
+    if band is not None:  # the learned detector found an MRZ band and with it the page's orientation
+        gray = _preprocess(band.image)
+        text, conf = _ocr_data(gray)
+        return _Prepared(gray, text, conf, True, band)
     gray = _preprocess(image)
-    if _is_blank(gray):
-        return _Prepared(gray, "", None, True)
     order = (90, 270, 0, 180) if _lines_are_vertical(gray) else (0, 180, 90, 270)
     best: _Prepared | None = None
     for degrees in order:
@@ -473,7 +482,7 @@ def _mrz_candidate(image: Image.Image, viz_text: str | None = None) -> tuple[int
 def _mrz_quality(lines: list[str], viz_text: str | None) -> int:
     """1 + valid check digits (+10 when all are valid); 0 when the lines do not parse."""
     try:
-        result = parse_mrz(lines, viz_text=viz_text)
+        result = parse_mrz(lines, viz_text=viz_text, ocr=True)
     except MRZError:
         return 0
     return 1 + sum(result.check_digits.values()) + (10 if result.valid else 0)
@@ -493,6 +502,32 @@ def _scaled(image: Image.Image, factor: float) -> Image.Image:
         return image
     size = (max(1, round(image.width * factor)), max(1, round(image.height * factor)))
     return image.resize(size, Image.LANCZOS)
+
+
+def _voted_band(prepared: _Prepared) -> VotedMRZ | None:
+    """The MRZ of a page whose band the detector found: every engine's reading, combined by vote.
+
+    When the vote leaves a check digit failing or a disagreement unsettled, the whole-page Tesseract
+    search (:func:`_read_mrz_prepared`) adds a third reading and the vote is taken again.
+    """
+    if prepared.band is None:
+        return None
+    readings = prepared.band.readings
+    alone = confirmed(readings["rapid"], prepared.text) if set(readings) == {"rapid"} else None
+    if alone is not None:
+        return VotedMRZ(alone, [], ["rapid"])  # check digits and the visual zone vouch for it
+    if "tesseract" not in readings:
+        read_band(prepared.band)
+    voted = vote_mrz(readings, prepared.text)
+    if voted is not None and not voted.warnings and not voted.uncertain \
+            and _mrz_quality(voted.lines, prepared.text) >= 10:
+        return voted
+    if "tesseract_page" not in readings:
+        page_lines = _read_mrz_prepared(prepared)
+        if page_lines is not None:
+            readings["tesseract_page"] = page_lines
+            voted = vote_mrz(readings, prepared.text)
+    return voted
 
 
 def _read_mrz_prepared(prepared: _Prepared) -> list[str] | None:
@@ -666,14 +701,31 @@ def ocr_document(data: bytes) -> list[PageText]:
             for number, page in enumerate(pages, start=1)]
 
 
-def mrz_from_pages(pages: list[_Page]) -> list[str] | None:
-    """MRZ lines from the first OCRed page that has one (text-layer pages are left to the text parser)."""
+def mrz_reading_from_pages(pages: list[_Page]) -> VotedMRZ | None:
+    """MRZ lines (with the engines' unsettled disagreements as warnings) from the first OCRed page that
+    has one (text-layer pages are left to the text parser).
+
+    A band found by the learned detector is read by every engine and voted on; a page where it found
+    none is searched with Tesseract over the whole page (the former path, slower).
+    """
     for page in pages:
-        if page.prepared is not None:
-            lines = _read_mrz_prepared(page.prepared)
-            if lines is not None:
-                return lines
+        if page.prepared is None:
+            continue
+        voted = _voted_band(page.prepared)
+        if voted is not None:
+            return voted
+        if page.prepared.band is not None:
+            continue  # the page search already ran inside the vote
+        lines = _read_mrz_prepared(page.prepared)
+        if lines is not None:
+            return VotedMRZ(lines, [], ["tesseract_page"])
     return None
+
+
+def mrz_from_pages(pages: list[_Page]) -> list[str] | None:
+    """MRZ lines from the first OCRed page that has one (see :func:`mrz_reading_from_pages`)."""
+    voted = mrz_reading_from_pages(pages)
+    return voted.lines if voted is not None else None
 
 
 def read_mrz(data: bytes) -> list[str] | None:
