@@ -248,6 +248,11 @@ def test_printed_document_number_catches_two_errors_that_pass_the_check_digit():
     # the visual zone's own OCR confusing O and 0 is not a disagreement
     same = extract_fields(VIZ_TEXT + "Passport No.\nL8989O2C3\n", _td3(), today=TODAY)
     assert same["mrz_valid"] is True and not any("document number" in w for w in same["warnings"])
+    # nor T and 7 (seen on a rendered TD1 card: "T48794285" printed, "748794285" read)
+    from kyc_assets.onboarding.extract import _printed_number_differs
+
+    assert not _printed_number_differs("T48794285", {"document_number": "748794285"}, "Document No. 748794285")
+    assert _printed_number_differs("T48794285", {"document_number": "748794236"}, "Document No. 748794236")
 
 
 @pytest.mark.parametrize("text, surname, given_names", [

@@ -239,8 +239,9 @@ def _names_differ(shown: str, encoded: str) -> bool:
         or fuzz.partial_ratio(shown_key, encoded_key) >= 75
 
 
+# The visual zone's own OCR confuses these (a rendered TD1 card printed "T48794285", read as "748794285").
 _LOOKALIKE_CLASS = str.maketrans({"O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "Z": "2", "S": "5", "G": "6",
-                                  "B": "8"})
+                                  "B": "8", "T": "7"})
 
 
 def _printed_number_differs(mrz_number: str, viz: dict[str, str], text: str) -> bool:
