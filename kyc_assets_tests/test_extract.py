@@ -278,3 +278,16 @@ def test_a_wrong_name_that_passes_every_check_digit_is_flagged_not_vouched_for()
                               mrz_warnings=["MRZ engines disagree on the name and the visual zone does not settle it"])
     assert disputed["confidence"] <= 0.6
     assert not disputed["field_sources"]["surname"]["locked"]
+
+
+def test_a_printed_number_that_passes_every_check_digit_settles_a_misread_mrz_number():
+    # L968902C3 and L898902C3 have the same weighted sum (+3 at weight 3, -3 at weight 1): an MRZ misread
+    # into the former passes its check digit and the composite. The printed number passes them too, so the
+    # two readings agree through both check digits and the printed one is taken (seen on the demo's ID card).
+    lines = _td3(document_number="L968902C3")
+    result = extract_fields(VIZ_TEXT + "Passport No.\nL898902C3\n", lines, today=TODAY)
+    assert result["document_number"] == "L898902C3" and result["mrz_valid"] is True
+    assert not any("document number" in w for w in result["warnings"])
+    # a printed number that does not pass the MRZ's check digits settles nothing: the dispute stays
+    kept = extract_fields(VIZ_TEXT + "Passport No.\nL898902C3\n", _td3(document_number="L898912C3"), today=TODAY)
+    assert kept["document_number"] == "L898912C3" and kept["mrz_valid"] is False

@@ -286,6 +286,32 @@ def _viz_warnings(mrz: MRZResult, viz: dict[str, str], text: str = "") -> list[s
     return warnings
 
 
+def _settled_by_printed_number(mrz: MRZResult, text: str, today: date) -> MRZResult:
+    """The printed document number in place of a check-digit-valid MRZ number it contradicts, when the MRZ
+    then passes every check digit, the composite included (two independent readings agreeing through two
+    check digits); the swap is reported as a correction. Otherwise the MRZ is returned unchanged (and the
+    dispute stays a warning)."""
+    number = mrz.document_number
+    if not (mrz.valid and number and len(number) >= 6 and mrz.raw_lines):
+        return mrz
+    viz = _viz_fields(text)
+    if not _printed_number_differs(number, viz, text):
+        return mrz
+    printed = re.sub(r"[^A-Z0-9]", "", anyascii(viz.get("document_number", "")).upper())
+    joined = "\n".join(mrz.raw_lines)
+    if len(printed) != len(number) or joined.count(number) != 1:
+        return mrz
+    try:
+        swapped = parse_mrz(joined.replace(number, printed).split("\n"), today=today, viz_text=text, ocr=True)
+    except MRZError:
+        return mrz
+    if not (swapped.valid and swapped.document_number == printed):
+        return mrz
+    swapped.corrections.append("document number taken from the visual zone (the MRZ reading passed its "
+                               "check digit but contradicted the printed number; the printed one passes every check)")
+    return swapped
+
+
 def _from_mrz(mrz: MRZResult, text: str, today: date, engine_warnings: list[str] = ()) -> dict:
     result = _empty_result()
     warnings = list(mrz.warnings) + list(engine_warnings)
@@ -479,8 +505,8 @@ def extract_fields(text: str, mrz_lines: list[str] | None, today: date | None = 
     lines = mrz_lines if mrz_lines is not None else find_mrz_lines(text)
     if lines is not None:
         try:
-            return _from_mrz(parse_mrz(lines, today=today, viz_text=text, ocr=True), text, today,
-                             mrz_warnings or [])
+            mrz = _settled_by_printed_number(parse_mrz(lines, today=today, viz_text=text, ocr=True), text, today)
+            return _from_mrz(mrz, text, today, mrz_warnings or [])
         except MRZError:
             warnings.append("MRZ lines could not be parsed")
     document_type = classify_text(text)
