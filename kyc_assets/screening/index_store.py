@@ -38,13 +38,13 @@ import mmap
 import os
 import pickle
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 import xxhash
 
+from kyc_assets.onboarding.store import atomic_write
 from kyc_assets.watchlists.model import WatchlistEntry
 
 logger = logging.getLogger(__name__)
@@ -273,19 +273,7 @@ def save(screener, path: Path, key: str) -> int:
                          "checksum": digest.hexdigest()}).encode()
     head = MAGIC + len(header).to_bytes(8, "little") + header
     head += b"\0" * _pad(len(head))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(head)
-            for piece in pieces:
-                fh.write(piece)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, [head, *pieces])
     return len(head) + offset
 
 
