@@ -56,6 +56,12 @@ class BandReading:
     all_boxes: int = 0
     variants: dict[str, list[str]] = field(default_factory=dict)  # the recogniser's raw and fixed-pitch lines
 
+    def skew(self) -> float:
+        """The MRZ lines' mean angle in ``image`` (degrees; positive when they fall to the right): turning the
+        image counter-clockwise by it levels them."""
+        angles = [np.degrees(np.arctan2(q[1][1] - q[0][1], q[1][0] - q[0][0])) for q in self.quads]
+        return float(np.mean(angles)) if angles else 0.0
+
 
 class _RapidEngine:
     """PP-OCR detection and recognition sessions (one thread each), loaded once per process."""
@@ -448,20 +454,33 @@ def locate_band(gray: Image.Image) -> BandReading | None:
                                               for q in _rotate_quads(quads, gray.size, degrees)]), turned.size)
         if len(cands) < 2:
             continue
-        # Recognition costs most: read the band-shaped group first, every candidate only when it fails.
+        # Recognition costs most: read the band-shaped group first (with the PP-OCR recogniser, then with our
+        # OCR-B Tesseract model, which is cheap), and every other candidate only when both fail.
+        reads: dict[int, LineRead] = {}
+
+        def read(indices, arr=arr, cands=cands, reads=reads) -> None:
+            todo = [i for i in indices if i not in reads]
+            if todo:
+                reads.update(zip(todo, engine.recognise([crop_line(arr, cands[i]) for i in todo]), strict=True))
+
         groups = _band_groups(cands)
         block = None
         if groups:
             subset = groups[0]
-            reads_sub = engine.recognise([crop_line(arr, cands[i]) for i in subset])
-            block = _best_block([r.text for r in reads_sub])
-            if block is not None and block[0] >= 4:
-                reads = dict(zip(subset, reads_sub))
-                block = (block[0], [subset[i] for i in block[1]], block[2])
+            read(subset)
+            found = _best_block([reads[i].text for i in subset])
+            if found is not None and found[0] >= 4:
+                block = (found[0], [subset[i] for i in found[1]], found[2])
             else:
-                block = None
+                tess = _tesseract_block(arr, [cands[i] for i in subset])
+                if tess is not None and tess[0] >= 4:
+                    reading = BandReading(turned, degrees, [cands[subset[i]] for i in tess[1]],
+                                          {"tesseract_mrz": tess[2]}, len(quads))
+                    if best is None or tess[0] > best[0]:
+                        best = (tess[0], reading)
+                    break
         if block is None:
-            reads = dict(enumerate(engine.recognise([crop_line(arr, q) for q in cands])))
+            read(range(len(cands)))
             block = _best_block([reads[i].text for i in range(len(cands))])
         if block is None:
             continue
@@ -501,24 +520,14 @@ def tesseract_lines(band: BandReading, lang: str = "eng", tessdata: Path | None 
                     psm: int = 7) -> list[str] | None:
     """Read the band's lines one by one with Tesseract (one line per call, MRZ whitelist), fitted to the MRZ
     width; None when a line cannot be fitted."""
-    import pytesseract
-
-    width = len(band.readings["rapid"][0]) if "rapid" in band.readings else None
-    arr = np.asarray(band.image)
-    config = f"--psm {psm} -c tessedit_char_whitelist={MRZ_ALPHABET}"
-    if tessdata is not None:
-        config = f'--tessdata-dir "{tessdata}" --oem 1 ' + config
+    reading = next(iter(band.readings.values()), None)
+    width = len(reading[0]) if reading else None
+    texts = _tesseract_texts(np.asarray(band.image), band.quads, lang, tessdata, psm)
+    if texts is None:
+        return None
     out = []
     n = len(band.quads)
-    for k, quad in enumerate(band.quads):
-        crop = crop_line(arr, quad, pad=0.25)
-        scale = _TESS_LINE_HEIGHT / max(crop.shape[0], 1)
-        image = Image.fromarray(crop).resize((max(1, int(crop.shape[1] * scale)), _TESS_LINE_HEIGHT), Image.LANCZOS)
-        try:
-            text = pytesseract.image_to_string(image, lang=lang, config=config, timeout=20)
-        except (pytesseract.TesseractError, RuntimeError):
-            return None
-        text = "".join(ch for ch in text.upper() if ch in MRZ_ALPHABET)
+    for k, text in enumerate(texts):
         if width is not None:
             name_line = (2 if n == 3 else 0) == k
             fitted = _fit_length(text, width, (0 if n == 3 else 5) if name_line else None)
@@ -526,6 +535,34 @@ def tesseract_lines(band: BandReading, lang: str = "eng", tessdata: Path | None 
                 return None
             text = fitted
         out.append(text)
+    return out
+
+
+def _tesseract_block(arr: np.ndarray, quads: list[np.ndarray]) -> tuple[float, list[int], list[str]] | None:
+    """The band-shaped lines read with our OCR-B Tesseract model (one raw line per call, which is cheap) when
+    the PP-OCR recogniser could not read them as an MRZ: (score, indices, fitted lines) as :func:`_best_block`."""
+    tessdata = mrz_tessdata_dir()
+    if tessdata is None:
+        return None
+    texts = _tesseract_texts(arr, quads, "mrz", tessdata, 13)
+    return _best_block(texts) if texts is not None else None
+
+
+def _tesseract_texts(arr: np.ndarray, quads: list[np.ndarray], lang: str, tessdata: Path | None,
+                     psm: int) -> list[str] | None:
+    """Each line box read by Tesseract with the MRZ whitelist (MRZ characters only); None when it fails."""
+    from kyc_assets.onboarding import tesseract
+
+    out = []
+    for quad in quads:
+        crop = crop_line(arr, quad, pad=0.25)
+        scale = _TESS_LINE_HEIGHT / max(crop.shape[0], 1)
+        image = Image.fromarray(crop).resize((max(1, int(crop.shape[1] * scale)), _TESS_LINE_HEIGHT), Image.LANCZOS)
+        try:
+            text = tesseract.image_to_string(image, lang=lang, psm=psm, whitelist=MRZ_ALPHABET, tessdata=tessdata)
+        except tesseract.TesseractFailed:
+            return None
+        out.append("".join(ch for ch in text.upper() if ch in MRZ_ALPHABET))
     return out
 
 
@@ -539,6 +576,8 @@ def read_band(band: BandReading) -> BandReading:
     """
     tessdata = mrz_tessdata_dir()
     name, lang, psm = ("tesseract_mrz", "mrz", 13) if tessdata is not None else ("tesseract", "eng", 7)
+    if name in band.readings:  # already read (the band was found by this engine)
+        return band
     lines = tesseract_lines(band, lang, tessdata, psm)
     if lines is not None:
         band.readings[name] = lines

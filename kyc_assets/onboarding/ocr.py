@@ -24,23 +24,22 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
-import pytesseract
 from PIL import Image, ImageFilter, ImageOps
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 
+from kyc_assets.onboarding import tesseract
 from kyc_assets.onboarding.mrz import MRZError, find_mrz_lines, fuse_mrz_readings, parse_mrz
 from kyc_assets.onboarding.mrz_band import BandReading, locate_band, read_band
 from kyc_assets.onboarding.mrz_vote import VotedMRZ, confirmed, vote_mrz
 
 # Tesseract's OpenMP threads fight each other on small machines; one thread is much faster.
-os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # (also set in .tesseract, before libtesseract loads)
 
 MRZ_WHITELIST = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<"
 MAX_PAGES = 50
 _MIN_OCR_WIDTH = 1000
 _MAX_UPSCALE = 4
-_TESSERACT_TIMEOUT = 60  # seconds per Tesseract call
 _NOISE_LEVEL = 4.0  # mean grey-level change under a median filter above which we denoise
 _CONFIDENT = 0.5  # mean word confidence that accepts an orientation without trying others
 _MRZ_LINE_PX = 26  # MRZ line height (px) Tesseract's recogniser reads best (measured)
@@ -326,20 +325,26 @@ def _even_light(gray: Image.Image) -> Image.Image:
     return Image.fromarray(np.clip(out, 0, 255).astype(np.uint8), mode="L")
 
 
-def _preprocess(image: Image.Image) -> Image.Image:
+def _preprocess(image: Image.Image, skew: float | None = None) -> Image.Image:
     """Grayscale, upscale small images, median-denoise noisy ones and deskew small rotations.
 
     Returns a grayscale image: Tesseract's LSTM recogniser reads anti-aliased grayscale
     better than a hard binarisation (measured on the sample documents); the Otsu
-    binarisation is used for skew estimation.
+    binarisation is used for skew estimation, unless ``skew`` (degrees, PIL counter-clockwise) is known
+    already (from the MRZ lines the detector found). A photographed document cut out of its background
+    is upright after its perspective is undone, so it is not deskewed again.
     """
-    gray = _flatten_document(_to_gray(image))
+    gray = _to_gray(image)
+    flat = _flatten_document(gray)
+    if skew is not None and flat is not gray:
+        skew = 0.0
+    gray = flat
     if gray.width < _MIN_OCR_WIDTH:
         factor = min(_MAX_UPSCALE, -(-_MIN_OCR_WIDTH // gray.width))
         gray = gray.resize((gray.width * factor, gray.height * factor), Image.LANCZOS)
     if _is_noisy(gray):
         gray = gray.filter(ImageFilter.MedianFilter(3))
-    angle = _estimate_skew(_binarise(gray))
+    angle = _estimate_skew(_binarise(gray)) if skew is None else skew
     if abs(angle) >= 0.5:
         gray = gray.rotate(angle, resample=Image.BICUBIC, expand=True, fillcolor=255)
     return gray
@@ -366,13 +371,12 @@ def _mrz_line_height(image: Image.Image) -> float | None:
 # --------------------------------------------------------------------------- tesseract
 
 
-def _ocr_data(image: Image.Image, config: str = "--psm 3") -> tuple[str, float | None]:
-    """Run Tesseract; returns (text with a blank line between blocks, mean word confidence 0..1)."""
+def _ocr_data(image: Image.Image, psm: int = 3, whitelist: str | None = None) -> tuple[str, float | None]:
+    """Run Tesseract (``eng``); returns (text with a blank line between blocks, mean word confidence 0..1)."""
     try:
-        data = pytesseract.image_to_data(image, config=config, output_type=pytesseract.Output.DICT,
-                                         timeout=_TESSERACT_TIMEOUT)
-    except (pytesseract.TesseractError, RuntimeError) as exc:
-        raise DocumentError(f"OCR failed: {type(exc).__name__}") from exc
+        data = tesseract.image_to_data(image, psm=psm, whitelist=whitelist)
+    except tesseract.TesseractFailed as exc:
+        raise DocumentError(str(exc)) from exc
     lines: dict[tuple[int, int, int], list[str]] = {}
     confidences = []
     for i, word in enumerate(data["text"]):
@@ -444,8 +448,8 @@ def _prepare_page(image: Image.Image) -> _Prepared:
     if _is_blank(raw):
         return _Prepared(raw, "", None, True)
     band = locate_band(raw)
-    if band is not None:  # the learned detector found an MRZ band and with it the page's orientation
-        gray = _preprocess(band.image)
+    if band is not None:  # the learned detector found an MRZ band and with it the page's orientation and skew
+        gray = _preprocess(band.image, skew=band.skew())
         text, conf = _ocr_data(gray)
         return _Prepared(gray, text, conf, True, band)
     gray = _preprocess(image)
@@ -469,8 +473,7 @@ def _mrz_candidate(image: Image.Image, viz_text: str | None = None) -> tuple[int
     Quality is 0 without MRZ-like text, -1 when the text has no filler ``<`` at all (no
     MRZ here, other scales need not be tried), else 1 + valid check digits (+10 if all valid).
     """
-    config = f"--psm 6 -c tessedit_char_whitelist={MRZ_WHITELIST}"
-    text, _ = _ocr_data(image, config)
+    text, _ = _ocr_data(image, psm=6, whitelist=MRZ_WHITELIST)
     if "<" not in text:
         return -1, None
     lines = find_mrz_lines(text)
@@ -513,11 +516,12 @@ def _voted_band(prepared: _Prepared) -> VotedMRZ | None:
     if prepared.band is None:
         return None
     readings = prepared.band.readings
-    alone = confirmed(readings["rapid"], prepared.text) if set(readings) == {"rapid"} else None
-    if alone is not None:
-        return VotedMRZ(alone, [], ["rapid"])  # check digits and the visual zone vouch for it
-    if "tesseract" not in readings:
-        read_band(prepared.band)
+    if len(readings) == 1:
+        engine, lines = next(iter(readings.items()))
+        alone = confirmed(lines, prepared.text)
+        if alone is not None:
+            return VotedMRZ(alone, [], [engine])  # check digits and the visual zone vouch for it
+    read_band(prepared.band)
     voted = vote_mrz(readings, prepared.text)
     if voted is not None and not voted.warnings and not voted.uncertain \
             and _mrz_quality(voted.lines, prepared.text) >= 10:

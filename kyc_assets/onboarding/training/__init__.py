@@ -30,7 +30,7 @@ def read_mrz_line(image: Image.Image, psm: int = 13) -> str:
     ``psm=13`` (raw line, as in training) is the default: on held-out lines ``--psm 7`` returns nothing
     for some textured crops (its layout analysis drops the line), see MODEL_CARD.md.
     """
-    import pytesseract
+    from kyc_assets.onboarding import tesseract
 
-    text = pytesseract.image_to_string(image, lang=MODEL_LANG, config=tesseract_config(psm))
+    text = tesseract.image_to_string(image, lang=MODEL_LANG, psm=psm, whitelist=MRZ_WHITELIST, tessdata=tessdata_dir())
     return "".join(text.split())
