@@ -470,3 +470,22 @@ def test_a_filler_inside_the_document_number_fails_its_check_digit():
     noisy = [lines[0], "L898902<0" + digit + lines[1][10:]]
     result = parse_mrz(noisy, today=_TODAY)
     assert not result.check_digits["document_number"]
+
+
+def test_unknown_state_codes_are_corrected_or_reported():
+    """No check digit covers the issuing state or the nationality: a filler read as a letter (DKK for D<<) is
+    undone, a code one letter from the other field's known code takes it, and an unknown one is reported."""
+    from kyc_assets.onboarding.mrz import state_codes
+
+    assert {"D", "UTO", "XXA", "GBR", "DEU", "FRA"} <= state_codes()
+    lines = build_td3("P", "D", "MUSTERMANN", "ERIKA", "C01X00T47", "D", date(1964, 8, 12), "F", date(2027, 2, 28))
+    misread = [lines[0].replace("P<D<<", "P<DKK"), lines[1].replace("D<<6408", "DKK6408")]
+    result = parse_mrz(misread, ocr=True)
+    assert (result.issuing_country, result.nationality) == ("D", "D")
+    assert any("unknown code corrected" in c for c in result.corrections)
+    assert parse_mrz(misread).nationality == "DKK"  # not OCR: taken as written
+    lines = build_td3("P", "UTO", "ERIKSSON", "ANNA", "L898902C3", "UTO", date(1974, 8, 12), "F", date(2030, 4, 15))
+    result = parse_mrz([lines[0], lines[1].replace("UTO7408", "UTQ7408")], ocr=True)
+    assert result.nationality == "UTO"
+    result = parse_mrz([lines[0].replace("P<UTO", "P<QQJ"), lines[1].replace("UTO7408", "QQJ7408")], ocr=True)
+    assert "nationality: not a known state code" in result.warnings

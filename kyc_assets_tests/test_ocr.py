@@ -318,3 +318,34 @@ def test_photographed_document_is_cut_out_and_flattened():
     assert abs(flat.width / flat.height - 1250 / 880) < 0.08, "the passport page's aspect ratio is restored"
     scan = _to_gray(render_passport(PERSON, seed=1))
     assert _document_quad(scan) is None and _flatten_document(scan) is scan, "scans are left alone"
+
+
+# --------------------------------------------------------------------------- Tesseract in process
+
+
+def test_tesseract_in_process_reads_like_the_command_and_reuses_one_engine_per_thread(monkeypatch):
+    """tesserocr (one initialised engine per thread) and the `tesseract` command read the same words;
+    the engine is created once, not per call (the command's start-up was ~0.3 s CPU per call)."""
+    import threading
+
+    from kyc_assets.onboarding import tesseract
+
+    if tesseract._tesserocr() is None:
+        pytest.skip("tesserocr not installed: only the command path exists")
+    image = _text_image(["SURNAME ERIKSSON", "GIVEN NAMES ANNA MARIA"])
+    words = [w for w in tesseract.image_to_data(image, psm=6)["text"] if w.strip()]
+    assert "ERIKSSON" in words and "MARIA" in words
+    engine = tesseract._engine("eng", None)
+    tesseract.image_to_string(image, psm=6)
+    assert tesseract._engine("eng", None) is engine  # reused by this thread
+    other = []
+    worker = threading.Thread(target=lambda: other.append(tesseract._engine("eng", None)))
+    worker.start()
+    worker.join()
+    assert other[0] is not None and other[0] is not engine  # engines are not shared across threads
+    monkeypatch.setattr(tesseract, "_engine", lambda lang, tessdata: None)  # the command path
+    command_words = [w for w in tesseract.image_to_data(image, psm=6)["text"] if w.strip()]
+    assert command_words == words
+    whitelisted = tesseract.image_to_string(_text_image(["P<UTOERIKSSON<<ANNA"]), psm=7,
+                                            whitelist="ABCDEFGHIJKLMNOPQRSTUVWXYZ<")
+    assert set(whitelisted.strip()) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZ<")

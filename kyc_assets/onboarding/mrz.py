@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from datetime import date
 
 from anyascii import anyascii
@@ -544,6 +545,53 @@ def _clean_name_field(grid: _Grid, name_field: _Field, viz_words: set[str]) -> N
         grid.corrections.extend(notes)
 
 
+# ICAO 9303 part 3 codes beside ISO 3166-1 alpha-3: Germany's D, British nationals' GBD/GBN/GBO/GBP/GBS,
+# international organisations, refugees and stateless persons, and the specimen state Utopia.
+_ICAO_CODES = frozenset({"D", "GBD", "GBN", "GBO", "GBP", "GBS", "EUE", "UNA", "UNK", "UNO", "XBA", "XIM", "XCC",
+                         "XCE", "XCO", "XDC", "XEC", "XES", "XMP", "XOM", "XPO", "XSC", "XXA", "XXB", "XXC", "XXX",
+                         "RKS", "UTO", "ZZZ"})
+
+
+@cache
+def state_codes() -> frozenset[str]:
+    """Issuing-state and nationality codes an MRZ may carry: ISO 3166-1 alpha-3 (from rigour's territory
+    table, historical ones included) and the ICAO-only codes."""
+    from rigour.territories import get_territories
+
+    iso = {t.alpha3.upper() for t in get_territories() if getattr(t, "alpha3", None)}
+    return frozenset(iso) | _ICAO_CODES
+
+
+def _fix_state_codes(grid: _Grid, by_name: dict[str, _Field], warnings: list[str]) -> None:
+    """Issuing state and nationality that are no known code (no check digit covers them): a filler read as
+    a letter (``DKK`` for ``D<<``) is undone, and a code one letter away from the other field's known code
+    takes it (they are usually the same state); what stays unknown is reported."""
+    known = state_codes()
+    values = {name: grid.text(by_name[name].positions) for name in ("issuing_country", "nationality")
+              if name in by_name}
+    for name, value in values.items():
+        if value.strip("<") in known:
+            continue
+        fixed = None
+        for cut in range(1, len(value)):
+            tail = value[cut:]
+            if all(ch in FILLER_LOOKALIKES or ch == "<" for ch in tail) and value[:cut].rstrip("<") in known \
+                    and "<" not in value[:cut]:
+                fixed = value[:cut] + "<" * len(tail)
+                break
+        if fixed is None:
+            others = [v for n, v in values.items() if n != name and v.strip("<") in known]
+            near = [v for v in others if sum(a != b for a, b in zip(v, value)) == 1]
+            fixed = near[0] if near else None
+        if fixed is not None:
+            for (r, c), ch in zip(by_name[name].positions, fixed):
+                grid.rows[r][c] = ch
+            grid.corrections.append(f"{name}: unknown code corrected to a known one")
+            values[name] = fixed
+        else:
+            warnings.append(f"{name}: not a known state code")
+
+
 def _parse_date(text: str, kind: str, today: date, warnings: list[str]) -> date | None:
     """YYMMDD -> date; birth dates lie in the past, expiry dates at most ~20 years ahead."""
     if not re.fullmatch(r"\d{6}", text):
@@ -608,6 +656,7 @@ def parse_mrz(lines: list[str], today: date | None = None, viz_text: str | None 
     viz_words = set(re.findall(r"[A-Z]+", _mrz_text(viz_text).replace("<", " "))) if viz_text else set()
     if ocr:
         _clean_name_field(grid, by_name["name"], viz_words)
+        _fix_state_codes(grid, by_name, warnings)
     if viz_text:
         _repair_name_words(grid, by_name["name"], viz_words)
     check_results: dict[str, bool] = {}

@@ -31,6 +31,7 @@ from kyc_assets.onboarding.mrz import (
     _transliteration_slip,
     _viz_key,
     parse_mrz,
+    state_codes,
 )
 
 ENGINE_ORDER = ("rapid", "tesseract_mrz", "tesseract_page", "tesseract")  # priority on ties (measured: most reliable first)
@@ -144,9 +145,11 @@ def vote_mrz(readings: dict[str, list[str]], viz_text: str | None = None) -> Vot
         for engine, result in same:
             value = "".join(result.raw_lines[r][c] for r, c in fld.positions)
             votes.setdefault(value, []).append(_priority(engine))
-        # ties: the issuing state is usually the holder's nationality
-        value = max(votes, key=lambda v: (len(votes[v]), not v.startswith("<"), v == nationality.get("value"),
-                                          -min(votes[v])))
+        # a known state code first (no check digit covers it); ties: the issuing state is usually the holder's
+        # nationality
+        known = state_codes() if fld.name in ("nationality", "issuing_country") else None
+        value = max(votes, key=lambda v: (known is None or v.strip("<") in known, len(votes[v]), not v.startswith("<"),
+                                          v == nationality.get("value"), -min(votes[v])))
         if fld.name == "nationality":
             nationality["value"] = value
         for (r, c), ch in zip(fld.positions, value):
