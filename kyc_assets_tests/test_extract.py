@@ -291,3 +291,23 @@ def test_a_printed_number_that_passes_every_check_digit_settles_a_misread_mrz_nu
     # a printed number that does not pass the MRZ's check digits settles nothing: the dispute stays
     kept = extract_fields(VIZ_TEXT + "Passport No.\nL898902C3\n", _td3(document_number="L898912C3"), today=TODAY)
     assert kept["document_number"] == "L898912C3" and kept["mrz_valid"] is False
+
+
+def test_a_name_missing_its_last_letters_is_no_truncation():
+    """A shorter last MRZ word than the printed one is a truncation only when the name field is full; with
+    filler after it, OCR lost letters (MARI for MARIA) and the visual zone disagrees."""
+    dropped = extract_fields(VIZ_TEXT, _td3(given_names="ANNA MARI"), today=TODAY)
+    assert "visual zone given names does not match the MRZ" in dropped["warnings"]
+    long_name = "ANNA MARIA KRISTINAA KRISTINAA"  # fills the 39-character name field: ...<KRISTINA at its end
+    text = VIZ_TEXT.replace("ANNA MARIA", long_name)
+    cut = extract_fields(text, _td3(given_names=long_name), today=TODAY)
+    assert not any("given names" in w for w in cut["warnings"])
+
+
+def test_a_letter_lost_to_a_filler_fails_a_check():
+    """'<<<' before a letter, or a name field starting with '<', cannot be a correct MRZ name: reported."""
+    lines = _td3()
+    lost = [lines[0].replace("<<ANNA", "<<<NNA"), lines[1]]
+    result = extract_fields("", lost, today=TODAY)
+    assert any(w.startswith("name: a letter was read as a filler") for w in result["warnings"])
+    assert not any(w.startswith("name:") for w in extract_fields("", lines, today=TODAY)["warnings"])

@@ -16,7 +16,14 @@ from anyascii import anyascii
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
-from kyc_assets.onboarding.mrz import MRZError, MRZResult, _transliteration_slip, find_mrz_lines, parse_mrz
+from kyc_assets.onboarding.mrz import (
+    MRZError,
+    MRZResult,
+    _transliteration_slip,
+    find_mrz_lines,
+    name_truncated,
+    parse_mrz,
+)
 from kyc_assets.onboarding.mrz_vote import DISAGREE
 from kyc_assets.onboarding.ocr import document_pages, mrz_reading_from_pages
 
@@ -214,11 +221,12 @@ def _sources(result: dict, method: str, confidences: dict[str, float], locked: s
             for name, confidence in confidences.items() if result.get(name) not in (None, "")}
 
 
-def _names_differ(shown: str, encoded: str) -> bool:
+def _names_differ(shown: str, encoded: str, truncated: bool = True) -> bool:
     """Whether a printed name visibly differs from its MRZ form.
 
     Word by word: every MRZ word must be printed (exactly, as a prefix when the MRZ truncates, or one OCR
-    slip per six letters away, which also lets ICAO transliteration such as MUELLER for MÜLLER pass).
+    slip per six letters away, which also lets ICAO transliteration such as MUELLER for MÜLLER pass); the
+    last word may be a prefix only when the MRZ name field is ``truncated`` (full to its end).
     A disagreement only counts when the two share something (a word, or most letters): a printed value
     with nothing in common is more likely another line read by OCR than another name.
     """
@@ -228,7 +236,8 @@ def _names_differ(shown: str, encoded: str) -> bool:
         return False
 
     def printed(word: str) -> bool:
-        return any(w == word or (w.startswith(word) and word is encoded_words[-1]) or _transliteration_slip(word, w)
+        return any(w == word or (truncated and w.startswith(word) and word is encoded_words[-1])
+                   or _transliteration_slip(word, w)
                    or (len(word) >= 7 and Levenshtein.distance(w, word) <= 1) for w in shown_words)
 
     found = [printed(w) for w in encoded_words]
@@ -273,9 +282,11 @@ def _viz_warnings(mrz: MRZResult, viz: dict[str, str], text: str = "") -> list[s
     """Warnings where the visual zone visibly disagrees with the MRZ: surname, given names, date of birth,
     document number."""
     warnings = []
-    if "surname" in viz and mrz.surname and _names_differ(viz["surname"], mrz.surname):
+    truncated = name_truncated(mrz.raw_lines) if mrz.raw_lines else True
+    if "surname" in viz and mrz.surname and _names_differ(viz["surname"], mrz.surname,
+                                                          truncated and not mrz.given_names):
         warnings.append("visual zone surname does not match the MRZ")
-    if "given_names" in viz and mrz.given_names and _names_differ(viz["given_names"], mrz.given_names):
+    if "given_names" in viz and mrz.given_names and _names_differ(viz["given_names"], mrz.given_names, truncated):
         warnings.append("visual zone given names does not match the MRZ")
     if "date_of_birth" in viz and mrz.date_of_birth:
         shown_dob = parse_date_text(viz["date_of_birth"])

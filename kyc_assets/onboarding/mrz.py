@@ -20,8 +20,8 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass, field
-from functools import cache
 from datetime import date
+from functools import cache
 
 from anyascii import anyascii
 
@@ -545,6 +545,29 @@ def _clean_name_field(grid: _Grid, name_field: _Field, viz_words: set[str]) -> N
         grid.corrections.extend(notes)
 
 
+_LOST_LETTER = re.compile(r"^<|<<<+[A-Z0-9]")
+
+
+def _flag_lost_name_letters(name: str, warnings: list[str]) -> None:
+    """A name field that starts with a filler, or has three fillers before a letter, lost a letter to OCR (a
+    name word is never empty and name parts are separated by ``<`` or one ``<<``): no check digit covers
+    the name, so the reading is reported rather than passed as valid."""
+    if _LOST_LETTER.search(name):
+        warnings.append("name: a letter was read as a filler '<' (the name may be incomplete)")
+
+
+def name_truncated(lines: list[str]) -> bool:
+    """Whether the MRZ name field is full to its last character (a long name cut short, which only then may
+    be a prefix of the printed name)."""
+    try:
+        fields, _ = _layout_for(lines)
+    except (MRZError, IndexError, ValueError):
+        return False
+    name = next(f for f in fields if f.name == "name")
+    r, c = name.positions[-1]
+    return lines[r][c] != "<"
+
+
 # ICAO 9303 part 3 codes beside ISO 3166-1 alpha-3: Germany's D, British nationals' GBD/GBN/GBO/GBP/GBS,
 # international organisations, refugees and stateless persons, and the specimen state Utopia.
 _ICAO_CODES = frozenset({"D", "GBD", "GBN", "GBO", "GBP", "GBS", "EUE", "UNA", "UNK", "UNO", "XBA", "XIM", "XCC",
@@ -659,6 +682,8 @@ def parse_mrz(lines: list[str], today: date | None = None, viz_text: str | None 
         _fix_state_codes(grid, by_name, warnings)
     if viz_text:
         _repair_name_words(grid, by_name["name"], viz_words)
+    if ocr:
+        _flag_lost_name_letters(grid.text(by_name["name"].positions), warnings)
     check_results: dict[str, bool] = {}
     for chk in checks:
         if not _check_ok(grid, chk) and chk.fixable:

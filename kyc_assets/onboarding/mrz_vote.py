@@ -30,6 +30,7 @@ from kyc_assets.onboarding.mrz import (
     _mrz_text,
     _transliteration_slip,
     _viz_key,
+    name_truncated,
     parse_mrz,
     state_codes,
 )
@@ -56,8 +57,11 @@ def confirmed(lines: list[str], viz_text: str | None) -> list[str] | None:
     if not result.valid or not viz_text or "<" in result.document_number:
         return None  # a filler inside the number counts as 0 in its check digit: a dropped character
     viz_words = set(re.findall(r"[A-Z]+", _mrz_text(viz_text).replace("<", " ")))
+    if any(w.startswith("name:") for w in result.warnings):
+        return None  # a letter lost to a filler: the other engines must read it
     words = (result.surname + " " + result.given_names).split()
-    if words and all(w in viz_words or (i == len(words) - 1 and any(v.startswith(w) for v in viz_words))
+    cut = name_truncated(result.raw_lines)  # only a name cut short at the field's end may be a prefix
+    if words and all(w in viz_words or (cut and i == len(words) - 1 and any(v.startswith(w) for v in viz_words))
                      for i, w in enumerate(words)):
         return result.raw_lines
     return None
@@ -145,10 +149,23 @@ def vote_mrz(readings: dict[str, list[str]], viz_text: str | None = None) -> Vot
         for engine, result in same:
             value = "".join(result.raw_lines[r][c] for r, c in fld.positions)
             votes.setdefault(value, []).append(_priority(engine))
+        if fld.kind == "sex" and not any(v in ("M", "F", "<", "X") for v in votes):
+            # no reading of the combined shape has a sex there: a reading that did not parse as a whole (another
+            # line garbled) may still hold it on a line of the same width
+            for engine, other in readings.items():
+                cells = [other[r][c] for r, c in fld.positions
+                         if r < len(other) and len(other[r]) == len(base.raw_lines[r])]
+                value = "".join(cells)
+                if len(cells) == len(fld.positions) and value in ("M", "F", "<", "X"):
+                    votes.setdefault(value, []).append(_priority(engine))
         # a known state code first (no check digit covers it); ties: the issuing state is usually the holder's
         # nationality
         known = state_codes() if fld.name in ("nationality", "issuing_country") else None
-        value = max(votes, key=lambda v: (known is None or v.strip("<") in known, len(votes[v]), not v.startswith("<"),
+
+        def possible(v: str, known=known, kind=fld.kind) -> bool:
+            return v.strip("<") in known if known is not None else (kind != "sex" or v in ("M", "F", "<", "X"))
+
+        value = max(votes, key=lambda v: (possible(v), len(votes[v]), not v.startswith("<"),
                                           v == nationality.get("value"), -min(votes[v])))
         if fld.name == "nationality":
             nationality["value"] = value

@@ -50,7 +50,7 @@ def _tesserocr():
 def system_tessdata() -> str | None:
     """The folder of the system's language models (``eng``), as the ``tesseract`` command reports it."""
     try:
-        out = subprocess.run(["tesseract", "--list-langs"], capture_output=True, text=True, timeout=30)
+        out = subprocess.run(["tesseract", "--list-langs"], check=False, capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.SubprocessError):
         return None
     match = re.search(r'"([^"]+)"', out.stdout + out.stderr)
