@@ -45,65 +45,79 @@ def _column(frame: pd.DataFrame, name: str) -> pd.Series:
     return pd.Series([None] * len(frame), index=frame.index, dtype=object)
 
 
-def _text(series: pd.Series) -> pd.Series:
-    """Lower-cased stripped text, None for missing values (vectorised)."""
-    out = series.astype("string").str.strip().str.lower()
-    return out.where(out.notna() & (out != ""), None).astype(object)
+def _by_value(series: pd.Series, func) -> np.ndarray:
+    """``func`` applied once per distinct value (None for missing ones), spread back over the rows: a column
+    of a million customers holds a handful of distinct values."""
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    mapped = np.empty(len(uniques) + 1, dtype=object)
+    for i, value in enumerate(uniques):
+        mapped[i] = func(value)
+    mapped[-1] = func(None)
+    return mapped[codes]
 
 
-def _flag(series: pd.Series) -> pd.Series:
-    """True/False/None from booleans or text (true/false/yes/no/1/0)."""
-    if series.dtype == bool:
-        return series.astype(object)
-    text = _text(series)
-    return text.map(lambda v: True if v in _TRUE else False if v in _FALSE else None, na_action="ignore") \
-        .astype(object).where(text.notna(), None)
+def _norm(value: object) -> str | None:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    text = str(value).strip().lower()
+    return text or None
 
 
-def _codes(categories: pd.Series, names: tuple[str, ...]) -> np.ndarray:
+def _text_map(series: pd.Series, table: dict) -> np.ndarray:
+    return _by_value(series, lambda v: table.get(_norm(v)))
+
+
+def _flag_value(value: object) -> bool | None:
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    text = _norm(value)
+    return True if text in _TRUE else False if text in _FALSE else None
+
+
+def _codes(categories: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
     """Index of each category in ``names`` (unknown for anything else)."""
-    cat = pd.Categorical(categories.astype(object).where(categories.notna(), "unknown"), categories=list(names))
-    codes = cat.codes.astype(np.int16)
-    codes[codes < 0] = names.index("unknown")
-    return codes
+    lookup = {n: i for i, n in enumerate(names)}
+    unknown = lookup["unknown"]
+    return _by_value(pd.Series(categories, dtype=object), lambda v: lookup.get(v, unknown)).astype(np.int16)
 
 
-def _country_levels(values: pd.Series, levels: dict[str, str]) -> pd.Series:
+def _country_levels(values: pd.Series, levels: dict[str, str]) -> np.ndarray:
     """Geography level per row: the lists' level of the ISO code, standard for a known code, unknown else."""
-    uniq = pd.unique(values.astype(object).where(values.notna(), None))
-    table = {}
-    for v in uniq:
-        code = to_iso2(v) if v is not None else None
-        table[v] = "unknown" if code is None else levels.get(code, "standard")
-    return values.map(table).where(values.notna(), "unknown")
+    def level(v):
+        code = to_iso2(v) if isinstance(v, str) else None
+        return "unknown" if code is None else levels.get(code, "standard")
+    return _by_value(values, level)
 
 
-def _corridor_levels(values: pd.Series, levels: dict[str, str], known: pd.Series) -> pd.Series:
+_CORRIDOR_ORDER = ("none", "standard", "eu_high_risk", "increased_monitoring", "call_for_action")
+
+
+def _corridor_levels(values: pd.Series, levels: dict[str, str], known: np.ndarray) -> np.ndarray:
     """The highest level among the ';'-separated corridor countries; none when the customer has accounts
     but no foreign corridor, unknown when it is not known."""
-    order = {"none": 0, "standard": 1, "eu_high_risk": 2, "increased_monitoring": 3, "call_for_action": 4,
-             "unknown": -1}
-    names = {v: k for k, v in order.items()}
-    text = values.astype(object).where(values.notna(), None)
-    table = {}
-    for v in pd.unique(text):
-        if v is None or not str(v).strip():
-            continue
-        parts = [p for p in str(v).replace(",", ";").split(";") if p.strip()]
+    def level(v):
+        if not isinstance(v, str) or not v.strip():
+            return None
         best = 0
-        for p in parts:
-            code = to_iso2(p)
-            best = max(best, order[levels.get(code, "standard")] if code else 1)
-        table[v] = names[best]
-    out = text.map(table)
-    empty = out.isna()
-    fallback = pd.Series(np.where(known.eq(True).to_numpy(dtype=bool), "none", "unknown"), index=values.index)
-    return out.astype(object).where(~empty, fallback)
+        for p in v.replace(",", ";").split(";"):
+            if p.strip():
+                code = to_iso2(p)
+                best = max(best, _CORRIDOR_ORDER.index(levels.get(code, "standard")) if code else 1)
+        return _CORRIDOR_ORDER[best]
+    out = _by_value(values, level)
+    empty = pd.isna(out)
+    out[empty] = np.where(known[empty], "none", "unknown")
+    return out
 
 
-def _dates(series: pd.Series) -> pd.Series:
-    return pd.to_datetime(series, errors="coerce", utc=False, format="mixed") if len(series) else \
-        pd.Series([], dtype="datetime64[ns]")
+def _days_before(series: pd.Series, today: pd.Timestamp) -> np.ndarray:
+    """Days from each date (ISO text, date or timestamp) to ``today``; NaN when missing or unreadable. The
+    distinct values are parsed in one call."""
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    text = pd.Series([str(u)[:10] for u in uniques], dtype=object)
+    parsed = pd.to_datetime(text, errors="coerce", format="%Y-%m-%d")
+    days = np.append(((today - parsed).dt.days).to_numpy(dtype=float), np.nan)
+    return days[codes]
 
 
 def categorise(inputs: pd.DataFrame, methodology: RiskMethodology, lists: CountryLists,
@@ -111,44 +125,39 @@ def categorise(inputs: pd.DataFrame, methodology: RiskMethodology, lists: Countr
     """Per factor, each customer's category as an index into ``FACTORS[factor]``."""
     b = methodology.behaviour
     levels = lists.levels()
-    n = len(inputs)
     today = pd.Timestamp(as_of)
-    cats: dict[str, pd.Series | np.ndarray] = {}
+    cats: dict[str, np.ndarray] = {}
 
-    cats["customer_type"] = _text(_column(inputs, "customer_type")).map(_CUSTOMER_TYPES)
+    cats["customer_type"] = _text_map(_column(inputs, "customer_type"), _CUSTOMER_TYPES)
     cats["nationality"] = _country_levels(_column(inputs, "nationality"), levels)
     cats["residence"] = _country_levels(_column(inputs, "residence_country"), levels)
-    has_account = _flag(_column(inputs, "has_account"))
-    cats["corridors"] = _corridor_levels(_column(inputs, "corridor_countries"), levels, has_account)
+    has_account = _by_value(_column(inputs, "has_account"), _flag_value)
+    account = (has_account == True)  # noqa: E712 (object array of True/False/None)
+    cats["corridors"] = _corridor_levels(_column(inputs, "corridor_countries"), levels, account)
 
-    sanctions = _text(_column(inputs, "sanctions_status"))
-    sanctions = sanctions.where(sanctions.isin(_SANCTIONS), None)
-    potential = pd.to_numeric(_column(inputs, "open_potential_matches"), errors="coerce")
+    sanctions = _text_map(_column(inputs, "sanctions_status"), {s: s for s in _SANCTIONS})
+    potential = pd.to_numeric(_column(inputs, "open_potential_matches"), errors="coerce").to_numpy(dtype=float)
     # open potential matches count as potential unless a confirmed hit says more
-    sanctions = sanctions.where(~((potential.fillna(0) > 0) & sanctions.isin(["none", "suppressed"])), "potential")
+    upgrade = (np.nan_to_num(potential) > 0) & np.isin(sanctions, ["none", "suppressed"])
+    sanctions[upgrade] = "potential"
     cats["sanctions"] = sanctions
 
-    is_pep = _flag(_column(inputs, "is_pep"))
-    pep_class = _text(_column(inputs, "pep_class")).map(_PEP_CLASSES)
-    cats["pep"] = pd.Series(np.where(is_pep.eq(True), pep_class.fillna("unknown_class"),
-                                     np.where(is_pep.eq(False), "none", "unknown")), index=inputs.index)
+    is_pep = _by_value(_column(inputs, "is_pep"), _flag_value)
+    pep_class = _text_map(_column(inputs, "pep_class"), _PEP_CLASSES)
+    pep_class[pd.isna(pep_class)] = "unknown_class"
+    cats["pep"] = np.where(is_pep == True, pep_class, np.where(is_pep == False, "none", "unknown"))  # noqa: E712
 
-    media = _text(_column(inputs, "adverse_media"))
-    media = media.map(lambda v: "found" if v in _TRUE or v == "found" else "none" if v in _FALSE or v == "none"
-                      else "not_enabled" if v in ("not_enabled", "disabled") else None, na_action="ignore")
-    cats["adverse_media"] = media
+    cats["adverse_media"] = _by_value(_column(inputs, "adverse_media"), lambda v: (
+        "found" if _norm(v) in _TRUE or _norm(v) == "found" else "none" if _norm(v) in _FALSE or _norm(v) == "none"
+        else "not_enabled" if _norm(v) in ("not_enabled", "disabled") else None))
+    cats["onboarding_channel"] = _text_map(_column(inputs, "onboarding_channel"), _CHANNELS)
 
-    cats["onboarding_channel"] = _text(_column(inputs, "onboarding_channel")).map(_CHANNELS)
+    doc = _text_map(_column(inputs, "document_status"), {d: d for d in _DOC_ORDER})
+    expired = _days_before(_column(inputs, "document_expiry"), today) > 0
+    doc_rank = _by_value(pd.Series(doc, dtype=object), lambda v: _DOC_ORDER.index(v) if v else 99).astype(int)
+    doc[expired & (doc_rank < _DOC_ORDER.index("expired"))] = "expired"
+    cats["document_quality"] = doc
 
-    doc = _text(_column(inputs, "document_status"))
-    doc = doc.where(doc.isin(_DOC_ORDER), None)
-    expiry = _dates(_column(inputs, "document_expiry"))
-    expired = (expiry < today).fillna(False).to_numpy(dtype=bool)
-    doc_rank = doc.map({d: i for i, d in enumerate(_DOC_ORDER)})
-    worse = expired & (doc_rank.fillna(99).to_numpy() < _DOC_ORDER.index("expired"))
-    cats["document_quality"] = doc.where(~worse, "expired")
-
-    account = has_account.eq(True).to_numpy(dtype=bool)
     score = pd.to_numeric(_column(inputs, "anomaly_max_score"), errors="coerce").to_numpy(dtype=float)
     anomaly = np.where(np.isnan(score), "no_activity",
                        np.where(score >= b.anomaly_high_from, "high",
@@ -159,19 +168,16 @@ def categorise(inputs: pd.DataFrame, methodology: RiskMethodology, lists: Countr
                          np.where(alerts >= 1, "one", "none"))
     cats["typology_alerts"] = np.where(~np.isnan(alerts), alert_cat, np.where(account, "none", "unknown"))
 
-    opened = _dates(_column(inputs, "account_opened"))
-    age = (today - opened).dt.days.to_numpy(dtype=float) if n else np.array([], dtype=float)
+    age = _days_before(_column(inputs, "account_opened"), today)
     cats["account_age"] = np.where(np.isnan(age), "unknown",
                                    np.where(age < b.account_new_below_days, "new",
                                             np.where(age < b.account_young_below_days, "young", "established")))
-    last = _dates(_column(inputs, "last_activity"))
-    idle = (today - last).dt.days.to_numpy(dtype=float) if n else np.array([], dtype=float)
-    reactivated = _flag(_column(inputs, "reactivated")).eq(True).to_numpy(dtype=bool)
+    idle = _days_before(_column(inputs, "last_activity"), today)
+    reactivated = _by_value(_column(inputs, "reactivated"), _flag_value) == True  # noqa: E712
     dormancy = np.where(np.isnan(idle), "unknown", np.where(idle > b.dormant_after_days, "dormant", "active"))
     cats["dormancy"] = np.where(reactivated, "reactivated", dormancy)
 
-    return {f: _codes(pd.Series(cats[f], index=inputs.index) if not isinstance(cats[f], pd.Series) else cats[f],
-                      FACTORS[f]) for f in FACTOR_NAMES}
+    return {f: _codes(np.asarray(cats[f], dtype=object), FACTORS[f]) for f in FACTOR_NAMES}
 
 
 def _contribution_tables(methodology: RiskMethodology) -> dict[str, np.ndarray]:
@@ -225,18 +231,20 @@ def rate(inputs: pd.DataFrame, methodology: RiskMethodology, lists: CountryLists
     return out
 
 
-def reasons_text(codes: dict[str, np.ndarray], contrib: np.ndarray, tables: dict[str, np.ndarray]) -> list[str]:
-    """``factor=category (0.123)`` for each non-zero contribution, largest first, ';'-joined."""
-    labels = []
+def reasons_text(codes: dict[str, np.ndarray], contrib: np.ndarray, tables: dict[str, np.ndarray]) -> np.ndarray:
+    """``factor=category (0.123)`` for each non-zero contribution, largest first, ';'-joined. A reason depends
+    only on the customer's categories: it is built once per distinct combination."""
+    n = contrib.shape[0]
+    key = np.zeros(n, dtype=np.int64)
     for f in FACTOR_NAMES:
-        labels.append(np.array([f"{f}={c} ({v:.3f})" if v > 0 else "" for c, v in zip(FACTORS[f], tables[f],
-                                                                                       strict=True)], dtype=object))
-    order = np.argsort(-contrib, axis=1, kind="stable")
-    matrix = np.empty(contrib.shape, dtype=object)
-    for i, f in enumerate(FACTOR_NAMES):
-        matrix[:, i] = labels[i][codes[f]]
-    ordered = np.take_along_axis(matrix, order, axis=1)
-    return [";".join(x for x in row if x) for row in ordered.tolist()]
+        key = key * len(FACTORS[f]) + codes[f]
+    uniq, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    texts = np.empty(len(uniq), dtype=object)
+    for j, row in enumerate(first):
+        parts = sorted(((tables[f][codes[f][row]], f, FACTORS[f][codes[f][row]]) for f in FACTOR_NAMES),
+                       key=lambda t: -t[0])
+        texts[j] = ";".join(f"{f}={c} ({v:.3f})" for v, f, c in parts if v > 0)
+    return texts[inverse.reshape(-1)] if n else np.array([], dtype=object)
 
 
 def explain(rating: dict) -> list[dict]:
