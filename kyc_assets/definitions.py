@@ -29,6 +29,7 @@ from kyc_assets.resources import (
     WatchlistSourceResource,
     WebhookNotifierResource,
 )
+from kyc_assets.risk.assets import build_risk_assets
 from kyc_assets.screening.assets import adverse_media_results, screening_results
 from kyc_assets.settings import Settings
 from kyc_assets.watchlists.assets import build_watchlist_assets
@@ -140,7 +141,8 @@ def build_assets(settings: Settings) -> list:
     ]
     # Escalation records each evidence item's exact lineage through this graph (audit/lineage.py).
     return [*assets, build_escalated_cases(settings.case_service_level, lineage_assets=assets,
-                                             evidence_inputs=True, settings=settings)]
+                                             evidence_inputs=True, settings=settings),
+            *build_risk_assets(settings)]  # risk rating and perpetual KYC (group kyc_risk)
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
