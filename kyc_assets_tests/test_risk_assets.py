@@ -137,6 +137,18 @@ def test_ratings_reviews_and_impact_on_fixture_upstream_tables(risk):
     assert "C-clean" not in json.dumps({k: str(v.value) for k, v in mat.metadata.items()})
     assert mat.metadata["tier_counts"].value == {"low": 1, "medium": 0, "high": 2, "prohibited": 1}
 
+    # kyc trace of the review reaches the rating's materialization, its methodology and its inputs
+    from kyc_assets.risk.trace import build_review_trace, render_review_trace
+
+    trace = build_review_trace(reviews.get_review(open_reviews["C-listed"]["review_id"]), instance=instance)
+    nodes = {m["asset_key"]: m for m in trace["materializations"]}
+    assert nodes["customer_risk_ratings"]["run_id"] == rating_ref["run_id"]
+    assert nodes["customers"]["data_version"] == versions["customers"]
+    assert nodes["screening_results"]["read_by"] == "customer_risk_ratings"
+    assert nodes["adverse_media_results"]["note"] == "never materialized (read as empty)"
+    assert trace["rating"]["methodology_version"] == rating_ref["methodology_version"]
+    assert "methodology 2026.1+" in render_review_trace(trace)
+
     # reviews due today: the high-risk and prohibited customers, once even when the day is replayed
     assert run(["kyc_reviews_due"], partition_key=TODAY).success
     first = reviews.list_reviews(status="open")
@@ -150,6 +162,22 @@ def test_ratings_reviews_and_impact_on_fixture_upstream_tables(risk):
     assert meta.metadata["customers_down"].value == 1 and meta.metadata["customers_up"].value == 0
     report = meta.metadata["report"].value
     assert "## Factors driving the changes" in report and "| nationality |" in report
+
+
+def test_kyc_trace_of_a_review_without_an_instance(risk, capsys):
+    from kyc_assets.cli import main
+
+    run, settings, reviews, _ = risk
+    assert run(["customers", "screening_results", "watchlist_entries", "anomaly_scores", "transactions",
+                "risk_country_lists", "customer_risk_ratings"]).success
+    review_id = reviews.list_reviews()[0]["review_id"]
+    capsys.readouterr()
+    assert main(["trace", review_id, "--without-instance", "--json"]) == 0
+    trace = json.loads(capsys.readouterr().out)
+    assert trace["customer_id"] == "C-listed" and trace["events"][0]["kind"] == "prohibited"
+    assert trace["rating"]["methodology_version"].startswith("2026.1+") and trace["input_versions"]["customers"]
+    assert trace["materializations_included"] is False
+    assert main(["trace", "REV-nothere", "--without-instance"]) == 2
 
 
 def test_a_methodology_change_is_a_new_code_version(kyc_env, tmp_path, monkeypatch):

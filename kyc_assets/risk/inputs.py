@@ -221,7 +221,7 @@ def build_inputs(customers: pd.DataFrame, screening_results: pd.DataFrame | None
                 .groupby("kyc_customer_id")
             out["anomaly_max_score"] = ids.map(g["risk_score"].max()).astype(float)
             out["typology_alerts"] = ids.map(g["_typology"].sum()).astype(float)
-            out["reactivated"] = ids.map(g["_reactivated"].any()).fillna(False).astype(bool)
+            out["reactivated"] = ids.isin(set(g["_reactivated"].any().loc[lambda v: v].index))
     if len(accounts) and transactions is not None and len(transactions):
         _add_activity(out, ids, accounts, transactions, start, end)
     out["account_opened"] = out["account_opened"].where(out["account_opened"].notna(),
