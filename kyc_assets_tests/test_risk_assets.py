@@ -12,7 +12,7 @@ import yaml
 
 from kyc_assets.cases.escalation import CaseCandidate, Evidence
 from kyc_assets.cases.store import CaseStore
-from kyc_assets.risk.methodology import DEFAULT_METHODOLOGY
+from kyc_assets.risk.methodology import DEFAULT_COUNTRY_LISTS, DEFAULT_METHODOLOGY
 from kyc_assets.risk.reviews_store import ReviewStore
 
 TODAY = datetime.now(UTC).date().isoformat()
@@ -194,6 +194,15 @@ def test_a_methodology_change_is_a_new_code_version(kyc_env, tmp_path, monkeypat
     key = dg.AssetKey("customer_risk_ratings")
     assert before["customer_risk_ratings"].code_versions_by_key[key] != \
         after["customer_risk_ratings"].code_versions_by_key[key]
+    lists = yaml.safe_load(DEFAULT_COUNTRY_LISTS.read_text())
+    lists["lists"]["fatf_call_for_action"]["countries"].append("RU")
+    lists_path = tmp_path / "lists.yaml"
+    lists_path.write_text(yaml.safe_dump(lists))
+    monkeypatch.setenv("KYC_RISK_COUNTRY_LISTS", str(lists_path))
+    changed = {a.key.to_user_string(): a for a in build_risk_assets(Settings.from_env())}
+    lists_key = dg.AssetKey("risk_country_lists")
+    assert changed["risk_country_lists"].code_versions_by_key[lists_key] != \
+        after["risk_country_lists"].code_versions_by_key[lists_key]
     monkeypatch.setenv("KYC_RISK_METHODOLOGY", str(tmp_path / "missing.yaml"))
     with pytest.raises(ValueError, match="cannot read"):
         build_risk_assets(Settings.from_env())
