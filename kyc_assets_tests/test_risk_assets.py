@@ -167,7 +167,7 @@ def test_ratings_reviews_and_impact_on_fixture_upstream_tables(risk):
 def test_kyc_trace_of_a_review_without_an_instance(risk, capsys):
     from kyc_assets.cli import main
 
-    run, settings, reviews, _ = risk
+    run, _settings, reviews, _ = risk
     assert run(["customers", "screening_results", "watchlist_entries", "anomaly_scores", "transactions",
                 "risk_country_lists", "customer_risk_ratings"]).success
     review_id = reviews.list_reviews()[0]["review_id"]

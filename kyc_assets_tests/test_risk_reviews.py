@@ -1,5 +1,6 @@
 """Perpetual KYC: three simulated years of daily review planning, EDD before closing, four-eyes overrides."""
 
+import itertools
 from datetime import date, timedelta
 
 import pandas as pd
@@ -48,7 +49,7 @@ def _ratings_on(day: int) -> pd.DataFrame:
 
 def _close_due_reviews(reviews: ReviewStore, today: date, methodology, after_days: int = 10) -> list[dict]:
     closed = []
-    for cid, review in reviews.open_reviews().items():
+    for review in reviews.open_reviews().values():
         if date.fromisoformat(review["opened_on"]) + timedelta(days=after_days) > today:
             continue
         if review["tier"] in methodology.review.edd_tiers:
@@ -92,7 +93,7 @@ def test_three_years_of_daily_partitions_review_everyone_on_time_and_never_twice
         per_customer.setdefault(r["customer_id"], []).append(r)
     for cid, rs in per_customer.items():
         spans = sorted((r["opened_on"], r["closed_on"] or "9999") for r in rs)
-        assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False)), cid
+        assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans)), cid
     # on time: every review closed by its due date, and no customer ever went longer than its cadence
     assert all(r["closed_on"] <= r["due_date"] for r in all_reviews if r["closed_on"])
     for cid, rs in per_customer.items():
@@ -130,7 +131,7 @@ def test_three_years_of_daily_partitions_review_everyone_on_time_and_never_twice
     # a customer that became high risk is then reviewed yearly
     c02 = sorted(date.fromisoformat(r["closed_on"]) for r in per_customer["C02"] if r["closed_on"])
     after = [d for d in c02 if d >= START + timedelta(TIER_UP_DAY)]
-    assert all((b - a).days <= 366 for a, b in zip(after, after[1:], strict=False)) and len(after) >= 2
+    assert all((b - a).days <= 366 for a, b in itertools.pairwise(after)) and len(after) >= 2
 
 
 def test_a_high_risk_review_needs_every_edd_item_and_another_approver(reviews):

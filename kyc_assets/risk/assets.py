@@ -15,7 +15,6 @@ import dagster as dg
 import pandas as pd
 
 from kyc_assets.quality.checks import table_metadata
-from kyc_assets.resources import CaseStoreResource
 from kyc_assets.risk.engine import ENGINE_VERSION, tier_counts
 from kyc_assets.risk.methodology import TIERS, load_country_lists, load_methodology
 

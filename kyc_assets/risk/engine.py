@@ -132,7 +132,7 @@ def categorise(inputs: pd.DataFrame, methodology: RiskMethodology, lists: Countr
     cats["nationality"] = _country_levels(_column(inputs, "nationality"), levels)
     cats["residence"] = _country_levels(_column(inputs, "residence_country"), levels)
     has_account = _by_value(_column(inputs, "has_account"), _flag_value)
-    account = (has_account == True)  # noqa: E712 (object array of True/False/None)
+    account = (has_account == True)
     cats["corridors"] = _corridor_levels(_column(inputs, "corridor_countries"), levels, account)
 
     sanctions = _text_map(_column(inputs, "sanctions_status"), {s: s for s in _SANCTIONS})
@@ -145,7 +145,7 @@ def categorise(inputs: pd.DataFrame, methodology: RiskMethodology, lists: Countr
     is_pep = _by_value(_column(inputs, "is_pep"), _flag_value)
     pep_class = _text_map(_column(inputs, "pep_class"), _PEP_CLASSES)
     pep_class[pd.isna(pep_class)] = "unknown_class"
-    cats["pep"] = np.where(is_pep == True, pep_class, np.where(is_pep == False, "none", "unknown"))  # noqa: E712
+    cats["pep"] = np.where(is_pep == True, pep_class, np.where(is_pep == False, "none", "unknown"))
 
     cats["adverse_media"] = _by_value(_column(inputs, "adverse_media"), lambda v: (
         "found" if _norm(v) in _TRUE or _norm(v) == "found" else "none" if _norm(v) in _FALSE or _norm(v) == "none"
@@ -173,7 +173,7 @@ def categorise(inputs: pd.DataFrame, methodology: RiskMethodology, lists: Countr
                                    np.where(age < b.account_new_below_days, "new",
                                             np.where(age < b.account_young_below_days, "young", "established")))
     idle = _days_before(_column(inputs, "last_activity"), today)
-    reactivated = _by_value(_column(inputs, "reactivated"), _flag_value) == True  # noqa: E712
+    reactivated = _by_value(_column(inputs, "reactivated"), _flag_value) == True
     dormancy = np.where(np.isnan(idle), "unknown", np.where(idle > b.dormant_after_days, "dormant", "active"))
     cats["dormancy"] = np.where(reactivated, "reactivated", dormancy)
 

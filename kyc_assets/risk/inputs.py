@@ -192,7 +192,7 @@ def build_inputs(customers: pd.DataFrame, screening_results: pd.DataFrame | None
     for col in ("customer_type", "onboarding_channel", "residence_country"):
         values = per[col].agg(_first) if per is not None else pd.Series(dtype=object)
         mapped = ids.map(values)
-        out[col] = mapped.where(mapped.notna(), out[col] if col in out else None)
+        out[col] = mapped.where(mapped.notna(), out.get(col, None))
     accounts = ref[ref["account_id"].notna()][["kyc_customer_id", "account_id"]].drop_duplicates() if len(ref) else \
         pd.DataFrame(columns=["kyc_customer_id", "account_id"])
     accounts = accounts.astype({"account_id": str})
@@ -238,7 +238,7 @@ def _add_activity(out: pd.DataFrame, ids: pd.Series, accounts: pd.DataFrame, tx:
     for own, other in (("sender", "receiver"), ("receiver", "sender")):
         cols = {f"{own}_account": "account_id"}
         frame = pd.DataFrame({"account_id": tx[f"{own}_account"].astype(str), "ts": ts,
-                              "country": tx[f"{other}_country"] if f"{other}_country" in tx else None})
+                              "country": tx.get(f"{other}_country", None)})
         legs.append(frame.rename(columns=cols))
     legs = pd.concat(legs, ignore_index=True).merge(accounts, on="account_id")
     if not len(legs):

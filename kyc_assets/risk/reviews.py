@@ -120,7 +120,8 @@ def plan_reviews(ratings: pd.DataFrame, states: dict[str, CustomerState], *, as_
         evidence = {**ref, "customer_id": cid, "tier": tier, "score": None if pd.isna(score) else float(score),
                     "as_of": as_of.isoformat()}
 
-        def add(kind: str, event: str, key: str, reason: str, when: date, extra: dict | None = None) -> None:
+        def add(kind: str, event: str, key: str, reason: str, when: date, extra: dict | None = None,
+                cid: str = cid, tier: str = tier, evidence: dict = evidence) -> None:
             if (cid, key) in done_keys:
                 return
             triggers.append(Trigger(cid, kind, key, event, reason, when, tier, {**evidence, "event": event,

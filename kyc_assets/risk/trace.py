@@ -62,11 +62,11 @@ def build_review_trace(review: dict, *, instance=None) -> dict:
 
 def render_review_trace(trace: dict) -> str:
     r = trace["rating"]
-    lines = [f"{trace['review_id']}: {trace['kind']} of customer {trace['customer_id']}, {trace['tier']} risk, "
-             f"{trace['status']}, due {trace['due_date']}",
+    lines = [(f"{trace['review_id']}: {trace['kind']} of customer {trace['customer_id']}, {trace['tier']} risk, "
+             f"{trace['status']}, due {trace['due_date']}"),
              "reasons: " + "; ".join(trace["reasons"]),
-             f"rating: run {r['run_id']}, methodology {r['methodology_version']}, country lists "
-             f"{r['country_lists_version']}, score {r['score']}, tier {r['tier']} (as of {r['as_of']})",
+             (f"rating: run {r['run_id']}, methodology {r['methodology_version']}, country lists "
+             f"{r['country_lists_version']}, score {r['score']}, tier {r['tier']} (as of {r['as_of']})"),
              "inputs (data versions): " + (", ".join(f"{k} {v}" for k, v in sorted(trace["input_versions"].items()))
                                            or "none recorded")]
     lines.append("events:")

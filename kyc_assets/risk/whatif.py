@@ -93,8 +93,8 @@ def render_markdown(impact: Impact, as_of: date) -> str:
     lines = [f"# Methodology impact: {impact.current_version} -> {impact.proposed_version}", "",
              f"Rated on {as_of.isoformat()}: {impact.customers} customers, same inputs, same code.", "",
              "## Tier changes", "",
-             f"- **{impact.up}** customers move **up**, **{impact.down}** move **down**, "
-             f"{impact.customers - impact.up - impact.down} stay.", "",
+             (f"- **{impact.up}** customers move **up**, **{impact.down}** move **down**, "
+             f"{impact.customers - impact.up - impact.down} stay."), "",
              "| from \\ to | " + " | ".join(TIERS) + " |", "|---" * (len(TIERS) + 1) + "|"]
     for t in TIERS:
         lines.append(f"| {t} | " + " | ".join(str(impact.matrix[t][u]) for u in TIERS) + " |")

@@ -120,7 +120,8 @@ def build_routes(config, *, page, require_analyst, checked_post, error_page, fin
                                     computed_tier=str(rating["computed_tier"]), reason=form.get("reason", ""),
                                     analyst=analyst)
         except case_store.CaseError as exc:
-            return await run_in_threadpool(lambda: customer_page(request, error=str(exc), status=_status_of(exc)))
+            message, code = str(exc), _status_of(exc)
+            return await run_in_threadpool(lambda: customer_page(request, error=message, status=code))
         return finish(request, RedirectResponse(f"/customers/{quote(cid, safe='')}?done=override_requested",
                                                 status_code=303))
 
@@ -136,7 +137,8 @@ def build_routes(config, *, page, require_analyst, checked_post, error_page, fin
             await run_in_threadpool(reviews.decide_override, override_id, analyst=analyst, approve=approve,
                                     reason=form.get("reason", ""))
         except case_store.CaseError as exc:
-            return await run_in_threadpool(lambda: customer_page(request, error=str(exc), status=_status_of(exc)))
+            message, code = str(exc), _status_of(exc)
+            return await run_in_threadpool(lambda: customer_page(request, error=message, status=code))
         done = "override_approved" if approve else "override_rejected"
         return finish(request, RedirectResponse(f"/customers/{quote(cid, safe='')}?done={done}", status_code=303))
 
@@ -155,7 +157,8 @@ def build_routes(config, *, page, require_analyst, checked_post, error_page, fin
                 await run_in_threadpool(reviews.record_edd, review_id, item=form.get("item", ""), analyst=analyst,
                                         note=form.get("note", ""))
         except case_store.CaseError as exc:
-            return await run_in_threadpool(lambda: review_page(request, error=str(exc), status=_status_of(exc)))
+            message, code = str(exc), _status_of(exc)
+            return await run_in_threadpool(lambda: review_page(request, error=message, status=code))
         done = "review_closed" if close else "edd_recorded"
         return finish(request, RedirectResponse(f"/reviews/{quote(review_id, safe='')}?done={done}", status_code=303))
 
