@@ -47,6 +47,10 @@ def build_risk_assets(settings, start_date: str | None = None) -> list:
     lists = load_country_lists(settings.risk_country_lists_path)
     code_version = f"{ENGINE_VERSION}+{methodology.label}"
     optional = OptionalWarehouseInputs(database=str(settings.warehouse_path), schema="kyc")
+    # What the assets are built with, as plain values (the configuration they show)
+    lists_version = lists.version
+    reference_path = str(settings.customer_reference_path) if settings.customer_reference_path else ""
+    proposed_path = str(settings.risk_proposed_methodology_path) if settings.risk_proposed_methodology_path else ""
 
     @dg.asset(
         kinds={"yaml", "duckdb"},
@@ -68,7 +72,7 @@ def build_risk_assets(settings, start_date: str | None = None) -> list:
         today = datetime.now(UTC).date()
         stale = lists.stale(today)
         yield dg.Output(df, metadata=table_metadata(
-            df, country_lists_version=lists.version,
+            df, country_lists_version=lists_version,
             lists=dg.MetadataValue.json({n: {"version": lst.version, "published": lst.published.isoformat(),
                                              "source": lst.source, "countries": len(lst.countries)}
                                          for n, lst in lists.lists.items()})))
@@ -127,7 +131,7 @@ def build_risk_assets(settings, start_date: str | None = None) -> list:
 
         as_of = datetime.now(UTC).date()
         reviews = ReviewStore(context.resources.case_store.store())
-        reference = load_reference(settings.customer_reference_path)
+        reference = load_reference(reference_path or None)
         inputs = build_inputs(customers, screening_results, as_of=as_of, home_country=methodology.home_country,
                               lookback_days=methodology.behaviour.lookback_days, watchlist_entries=watchlist_entries,
                               adverse_media=adverse_media_results, reference=reference,
@@ -158,8 +162,8 @@ def build_risk_assets(settings, start_date: str | None = None) -> list:
                               tier_counts=dg.MetadataValue.json(counts),
                               computed_tier_counts=dg.MetadataValue.json(tier_counts(df["computed_tier"])),
                               overrides_in_force=int((df["override_tier"] != "").sum()),
-                              methodology_version=methodology.label, country_lists_version=lists.version,
-                              input_versions=dg.MetadataValue.json(input_versions),
+                              methodology_version=methodology.label, country_lists_version=lists_version,
+                              code_version=code_version, input_versions=dg.MetadataValue.json(input_versions),
                               reference_file_rows=len(reference), history_entries=history,
                               prohibited_reviews_opened=opened["opened_event"])
         yield dg.Output(df, metadata=meta)
@@ -260,7 +264,7 @@ def build_risk_assets(settings, start_date: str | None = None) -> list:
         from kyc_assets.risk.whatif import compare, render_markdown
 
         as_of = datetime.now(UTC).date()
-        if settings.risk_proposed_methodology_path is None:
+        if not proposed_path:
             text = ("# Methodology impact\n\nNo proposed methodology is configured: set "
                     "KYC_RISK_PROPOSED_METHODOLOGY to a methodology file, or run `kyc risk what-if --methodology "
                     "FILE`.\n")
@@ -269,7 +273,7 @@ def build_risk_assets(settings, start_date: str | None = None) -> list:
             yield dg.AssetCheckResult(check_name="risk_methodology_impact_complete", passed=True,
                                       metadata={"proposed": "none"})
             return
-        proposed = load_methodology(settings.risk_proposed_methodology_path)
+        proposed = load_methodology(proposed_path)
         reviews = ReviewStore(context.resources.case_store.store())
         bases = {c: s.last_review_on or s.first_rated_on for c, s in reviews.states().items()}
         impact = compare(inputs_of(customer_risk_ratings), methodology, proposed, lists, as_of=as_of,
