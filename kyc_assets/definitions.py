@@ -40,11 +40,15 @@ def _document_keys(settings: Settings) -> dg.EnvVar | None:
 
 def build_resources(settings: Settings) -> dict:
     return {
-        "io_manager": WarehouseIOManager(database=str(settings.warehouse_path), schema="kyc"),
+        "io_manager": WarehouseIOManager(database=str(settings.warehouse_path), schema="kyc",
+                                         pii_keys=dg.EnvVar("KYC_WAREHOUSE_PII_KEYS")
+                                         if settings.warehouse_pii_keys_set else None),
         "documents": DocumentStoreResource(store_dir=str(settings.document_store_dir),
                                            inbox_dir=str(settings.inbox_dir),
                                            quarantine_dir=str(settings.quarantine_dir),
-                                           encryption_keys=_document_keys(settings)),
+                                           encryption_keys=_document_keys(settings),
+                                           archive_dir=str(settings.inbox_archive_dir)
+                                           if settings.inbox_archive_dir else None),
         "watchlists": WatchlistSourceResource(
             paths=list(settings.watchlist_paths),
             cache_dir=str(settings.watchlist_cache_dir or settings.home / "watchlists"),
