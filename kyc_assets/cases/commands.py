@@ -176,9 +176,9 @@ def cmd_case_report(args) -> int:
 
 def _document_store():
     from kyc_assets.onboarding.store import DocumentStore
-    from kyc_assets.settings import Settings
+    from kyc_assets.settings import Settings, document_keys
 
-    return DocumentStore(Settings.from_env().document_store_dir, os.environ.get("KYC_DOCUMENT_KEYS") or None)
+    return DocumentStore(Settings.from_env().document_store_dir, document_keys())
 
 
 def _instance(args):

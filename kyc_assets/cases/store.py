@@ -242,7 +242,7 @@ class CaseStore:
         self.analysts = analysts
         if migrate:
             migrations.upgrade_as_owner(self._writer, owner_url, database_url)
-        if self.checkpoints is not None and self.checkpoints.due(0):
+        if migrate and self.checkpoints is not None and self.checkpoints.due(0):
             self._anchor_head()  # a log that predates its checkpoints is anchored on first start
 
     @classmethod
