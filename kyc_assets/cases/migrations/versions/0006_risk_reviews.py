@@ -5,14 +5,14 @@ Review cases live beside ``cases`` (not in it): a customer may have an alert cas
 same time, and escalation's "one active case per subject" stays true for alert cases.
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0004
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0003"
+down_revision = "0004"  # written against 0003; relinked after 0004 (audit keys) landed on main
 branch_labels = None
 depends_on = None
 
