@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import random
 import time
 from collections.abc import Iterator, Sequence
@@ -71,7 +72,7 @@ def _delta_type(t: pa.DataType) -> pa.DataType:
 
 
 def _json_text(value):
-    if value is None or (isinstance(value, float) and value != value):
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     if isinstance(value, str):
         return value
@@ -156,10 +157,13 @@ def partition_filter(dimensions: Sequence, schema: pa.Schema) -> tuple[str, obje
 class Warehouse:
     """Delta tables under ``root`` (a local folder or an object-store URL), schema ``schema``."""
 
-    def __init__(self, root: str | Path, options: ObjectStoreOptions | None = None, schema: str = "kyc"):
+    def __init__(self, root: str | Path, options: ObjectStoreOptions | None = None, schema: str = "kyc", *,
+                 storage_options: dict[str, str] | None = None):
+        """``storage_options``: delta-rs options as given (the IO manager's), instead of ``options``."""
         self.root = str(root).rstrip("/")
         self.options = options or ObjectStoreOptions()
         self.schema = schema
+        self._storage_options = storage_options
 
     def __repr__(self) -> str:
         return f"Warehouse({self.root!r})"
@@ -170,6 +174,8 @@ class Warehouse:
 
     @property
     def storage_options(self) -> dict[str, str]:
+        if self._storage_options is not None:
+            return dict(self._storage_options)
         return self.options.delta(self.root)
 
     def table_uri(self, table: str) -> str:
@@ -210,9 +216,9 @@ class Warehouse:
         """The table's current version as a ``pyarrow.dataset.Dataset`` (lazy; filters push down)."""
         return self._delta(table).to_pyarrow_dataset()
 
-    def read(self, table: str, *, columns: list[str] | None = None, where=None) -> pd.DataFrame:
+    def read(self, table: str, *, columns: list[str] | None = None, where=None, dataset=None) -> pd.DataFrame:
         """The table (or the ``columns``, rows matching the pyarrow expression ``where``) as pandas."""
-        data = self.dataset(table)
+        data = self.dataset(table) if dataset is None else dataset
         if where is not None:
             data = data.filter(where)
         return data.to_table(columns=columns).to_pandas()
@@ -247,6 +253,10 @@ class Warehouse:
                 time.sleep(min(5.0, 0.1 * 2 ** attempt) * (0.5 + random.random()))
         raise AssertionError("unreachable")
 
+    def delete(self, table: str, predicate: str | None = None) -> None:
+        """Delete the rows ``predicate`` selects (every row when None), in one commit."""
+        self._delta(table).delete(predicate)
+
     @contextlib.contextmanager
     def connect(self, tables: Sequence[str] | None = None) -> Iterator:
         """An in-memory DuckDB connection with a view ``<schema>.<table>`` over each Delta table (every table,
@@ -276,3 +286,39 @@ def as_warehouse(location) -> Warehouse:
         raise WarehouseUnavailable("no warehouse is configured")
     return Warehouse(location)
 
+
+
+def import_duckdb(database: str | Path, warehouse: Warehouse, schema: str = "kyc") -> list[str]:
+    """Copy every table of ``schema`` in a DuckDB file (the warehouse before Delta Lake) into ``warehouse``;
+    returns the table names. Each table replaces the Delta table of the same name."""
+    import duckdb
+
+    copied = []
+    with duckdb.connect(str(database), read_only=True) as con:
+        names = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = ? "
+                                           "ORDER BY table_name", [schema]).fetchall()]
+        for name in names:
+            warehouse.write(name, to_arrow(con.execute(f"SELECT * FROM {quote_ident(schema)}.{quote_ident(name)}").df()))
+            copied.append(name)
+    return copied
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m kyc_assets.storage.warehouse import-duckdb FILE``: move a DuckDB warehouse (schema ``kyc``)
+    into the configured Delta warehouse (KYC_WAREHOUSE_URL)."""
+    import sys
+
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 2 or argv[0] != "import-duckdb":
+        print("usage: python -m kyc_assets.storage.warehouse import-duckdb FILE", file=sys.stderr)
+        return 2
+    from kyc_assets.settings import warehouse
+
+    target = warehouse()
+    names = import_duckdb(argv[1], target)
+    print(f"imported {len(names)} table(s) into {target.root}: {', '.join(names)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
