@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import dagster as dg
 import pandas as pd
+from dagster._core.definitions.metadata import TableMetadataSet
 from dagster._core.storage.db_io_manager import DbTypeHandler, TableSlice
 from dagster_deltalake import DeltaLakeIOManager
 from dagster_deltalake.config import ClientConfig, LocalConfig, S3Config
@@ -54,8 +55,8 @@ class DeltaPandasTypeHandler(DbTypeHandler[pd.DataFrame]):
             version = warehouse.write(table, data, predicate=predicate)
             context.add_output_metadata({"table_uri": warehouse.table_uri(table), "delta_version": version})
         context.add_output_metadata({
-            **(dg.TableMetadataSet(partition_row_count=obj.shape[0], storage_kind="deltalake")
-               if context.has_partition_key else dg.TableMetadataSet(row_count=obj.shape[0],
+            **(TableMetadataSet(partition_row_count=obj.shape[0], storage_kind="deltalake")
+               if context.has_partition_key else TableMetadataSet(row_count=obj.shape[0],
                                                                      storage_kind="deltalake")),
             "dataframe_columns": dg.MetadataValue.table_schema(dg.TableSchema(
                 columns=[dg.TableColumn(name=str(name), type=str(dtype)) for name, dtype in obj.dtypes.items()])),
