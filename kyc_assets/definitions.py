@@ -29,7 +29,7 @@ from kyc_assets.resources import (
     WebhookNotifierResource,
     build_storage_resources,
 )
-from kyc_assets.resources.warehouse import ObjectStoreResource, build_warehouse_resource, object_store_fields
+from kyc_assets.resources.warehouse import build_warehouse_resource, object_store_fields
 from kyc_assets.screening.assets import adverse_media_results, screening_results
 from kyc_assets.settings import Settings
 from kyc_assets.watchlists.assets import build_watchlist_assets
@@ -49,7 +49,7 @@ def build_resources(settings: Settings) -> dict:
                                            inbox_dir=settings.inbox_url,
                                            quarantine_dir=settings.quarantine_url,
                                            encryption_keys=_document_keys(),
-                                           object_store=ObjectStoreResource(**object_store_fields(settings))),
+                                           **object_store_fields(settings)),
         "watchlists": WatchlistSourceResource(
             paths=list(settings.watchlist_paths),
             cache_dir=str(settings.watchlist_cache_dir or settings.home / "watchlists"),

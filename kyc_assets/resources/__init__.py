@@ -19,21 +19,16 @@ from kyc_assets.resources.warehouse import (  # noqa: F401  (re-exported: the on
 )
 
 
-class DocumentStoreResource(dg.ConfigurableResource):
+class DocumentStoreResource(ObjectStoreResource):
     """Where documents arrive (inbox), are kept (content-addressed store) and are refused (quarantine):
-    local folders, or object-store URLs (``s3://...``) reached through ``object_store``."""
+    local folders, or object-store URLs (``s3://...``) reached with the object-store fields (endpoint,
+    region, keys through ``dg.EnvVar``) it inherits from ObjectStoreResource."""
 
     store_dir: str
     inbox_dir: str
     quarantine_dir: str
     # Fernet keys, comma-separated, newest first (KYC_DOCUMENT_KEYS through dg.EnvVar); None = plaintext.
     encryption_keys: str | None = None
-    object_store: ObjectStoreResource | None = None
-
-    def options(self):
-        from kyc_assets.storage.options import ObjectStoreOptions
-
-        return self.object_store.options() if self.object_store else ObjectStoreOptions()
 
     def store(self) -> DocumentStore:
         return DocumentStore(self.store_dir, self.encryption_keys, options=self.options())
