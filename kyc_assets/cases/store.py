@@ -147,7 +147,8 @@ SUBJECT_TYPES = ("customer", "account", "document")
 ACTIVE = "active"
 LIFTED = "lifted"
 DEFAULT_RETENTION_YEARS = 5  # FATF Recommendation 11: at least five years after the relationship ends
-_PG_WRITE_LOCK = 727_274_002
+# Store-wide writes (key rotation, suppression sweeps) take this one exclusively, case writes share it.
+_PG_STORE_LOCK = 727_274_007
 
 
 class CaseError(ValueError):
@@ -312,9 +313,9 @@ class CaseStore:
                                            .where(cases.c.case_id == str(case_id))).first()
                     keys.add(f"{subject.subject_type}:{subject.subject_id}" if subject else f"case:{case_id}")
                 if subjects is None and case_id is None:
-                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _PG_WRITE_LOCK})
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _PG_STORE_LOCK})
                 else:
-                    conn.execute(sa.text("SELECT pg_advisory_xact_lock_shared(:id)"), {"id": _PG_WRITE_LOCK})
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock_shared(:id)"), {"id": _PG_STORE_LOCK})
                     for lock in sorted(_lock_id(k) for k in keys):  # one order everywhere: no deadlock
                         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock})
             conn.info["kyc_audit_pending"] = pending = []
