@@ -221,10 +221,10 @@ def main(argv: list[str] | None = None) -> int:
     if argv != ["rotate"]:
         print("usage: python -m kyc_assets.onboarding.store rotate", file=sys.stderr)
         return 2
-    from kyc_assets.settings import Settings, object_store_options
+    from kyc_assets.settings import Settings, document_keys, object_store_options
 
     settings = Settings.from_env()
-    report = DocumentStore(settings.document_store_url, os.environ.get(KEYS_ENV_VAR),
+    report = DocumentStore(settings.document_store_url, document_keys(),
                            options=object_store_options(settings)).rotate()
     print(f"rotated={report.rotated} encrypted={report.encrypted} unchanged={report.unchanged}")
     return 0
