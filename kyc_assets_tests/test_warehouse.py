@@ -90,7 +90,7 @@ def test_daily_partitions_and_ranges_replace_their_days_and_load_their_days(tmp_
     a backfill run over a range of days writes and replaces exactly those days."""
     root = str(tmp_path / "warehouse")
     resources = {"io_manager": WarehouseIOManager(root_uri=root)}
-    events, counts = _daily_asset("one")
+    events, _ = _daily_asset("one")
     tags = {"dagster/asset_partition_range_start": "2026-01-01", "dagster/asset_partition_range_end": "2026-01-04"}
     assert dg.materialize([events], resources=resources, tags=tags).success
     events2, counts2 = _daily_asset("two")

@@ -19,8 +19,8 @@ import pandas as pd
 from dagster._core.definitions.metadata import TableMetadataSet
 from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, TableSlice
 from dagster_deltalake import DeltaLakeIOManager
-from dagster_deltalake.io_manager import DeltaLakeDbClient
 from dagster_deltalake.config import ClientConfig, LocalConfig, S3Config
+from dagster_deltalake.io_manager import DeltaLakeDbClient
 from pydantic import Field
 
 from kyc_assets.storage.options import ObjectStoreOptions, is_remote
