@@ -158,7 +158,9 @@ def running(app, port: int | None = None):
     from kyc_assets_tests.local_servers import free_port
 
     port = port or free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    # as `kyc serve` runs it: uvicorn's own proxy-header handling off (the app honours KYC_TRUSTED_PROXIES)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
+                                           proxy_headers=False))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
