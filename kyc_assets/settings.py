@@ -374,6 +374,7 @@ def _access_settings(env: Mapping[str, str]) -> dict:
         "trusted_proxies": proxies,
         "trusted_proxy_secret_set": secret_set,
         "trusted_roles_header": env.get("KYC_TRUSTED_ROLES_HEADER", "").strip(),
+        # Merge note: the audit branch's _trust_settings also sets case_keys_set; keep only one of the two.
         "case_keys_set": bool(env.get("KYC_CASE_KEYS", "").strip()),
         "session_idle_minutes": int(env.get("KYC_SESSION_IDLE_MINUTES", "30")),
         "login_max_failures": int(env.get("KYC_LOGIN_MAX_FAILURES", "5")),

@@ -206,6 +206,8 @@ def test_an_analyst_without_the_approver_role_cannot_approve_in_the_dashboard(tm
         alice, carol = login(base, "alice"), login(base, "carol")
         assert post_form(alice, base, world.customer_case, "decide", decision="confirmed",
                          reason="strong match").status_code == 303
+        assert 'id="needs-approver"' in carol.get(f"{base}/cases/{world.customer_case}").text
+        assert 'id="needs-approver"' not in alice.get(f"{base}/cases/{world.customer_case}").text
         refused = post_form(carol, base, world.customer_case, "approve", reason="agree")
         assert refused.status_code == 403 and "carol does not have the approver role" in refused.text
         assert store.get_case(world.customer_case)["status"] == "pending_approval"

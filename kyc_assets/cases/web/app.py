@@ -244,6 +244,13 @@ def create_app(config: WebConfig) -> Starlette:
         request.state.kyc_who = who
         return who
 
+    def can(request: Request, action: str) -> bool:
+        """Whether the requesting analyst holds the role ``action`` needs (for hints; the store decides)."""
+        try:
+            return who_of(request) is not None and bool(directory.authorise(who_of(request), action))
+        except NotPermitted:
+            return False
+
     def analyst_of(request: Request) -> str | None:
         who = who_of(request)
         return who.username if who else None
@@ -444,6 +451,7 @@ def create_app(config: WebConfig) -> Starlette:
             "case_reasons": reasons.case_sentences(case),
             "directory": directory.names() if directory.configured else [], "links": dagster_links(case["evidence"], config.dagster_ui_url),
             "proposal": proposal, "error": error, "done": done, "decisions": case_store.DECISIONS,
+            "can_approve": can(request, "case_approve"),
             "audit": store.audit_entries(subject=case["case_id"], limit=50),
             "case_url": quote(case["case_id"], safe="")}, status)
 
