@@ -268,7 +268,6 @@ def cmd_match_names(args) -> int:
 def cmd_serve(args) -> int:
     """The review dashboard (kyc_assets/cases/web)."""
     from kyc_assets.cases.web.app import serve
-
     from kyc_assets.deployment_checks import UnsafeDeployment
 
     if not 0 < args.port < 65536:

@@ -90,9 +90,9 @@ def test_kyc_serve_exits_with_one_line_in_an_unsafe_production(tmp_path):
     done = subprocess.run([sys.executable, "-m", "kyc_assets.cli", "serve", "--port", "8791"], env=env,
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == [
-        "kyc: error: KYC_DEPLOYMENT=production refuses to start: set KYC_ANALYSTS_FILE (analysts with password "
-        "hashes) or KYC_TRUSTED_USER_HEADER behind a reverse proxy (KYC_TRUSTED_PROXIES)"]
+    expected = ("kyc: error: KYC_DEPLOYMENT=production refuses to start: set KYC_ANALYSTS_FILE (analysts with "
+                "password hashes) or KYC_TRUSTED_USER_HEADER behind a reverse proxy (KYC_TRUSTED_PROXIES)")
+    assert done.stderr.strip().splitlines() == [expected]
 
 
 def test_a_trusted_header_needs_a_proxy_address_or_secret(tmp_path):

@@ -104,7 +104,7 @@ def test_a_trusted_proxy_without_a_file_grants_only_the_roles_it_sends():
 
 
 @pytest.fixture
-def listed(home, monkeypatch, tmp_path):
+def listed(home, monkeypatch, tmp_path):  # noqa: F811 -- the imported fixture
     """The CLI's KYC_HOME with an analyst list: alice (analyst, approver), bob (analyst)."""
     _, path = _directory(tmp_path, roles={"alice": ["analyst", "approver"], "bob": ["analyst"]},
                          passwords={"alice": "alice-pw", "bob": "bob-pw"})
@@ -112,7 +112,7 @@ def listed(home, monkeypatch, tmp_path):
     return home
 
 
-def test_export_refuses_reserved_and_unknown_names(home, capsys, tmp_path, monkeypatch):
+def test_export_refuses_reserved_and_unknown_names(home, capsys, tmp_path, monkeypatch):  # noqa: F811
     case_id = home["case_id"]
     code, _, err = run(capsys, "case", "export", case_id, "--out", str(tmp_path / "b1"), "--as",
                        "system:escalation", "--without-instance")

@@ -96,10 +96,8 @@ class WebConfig:
 def config_from_env(env=None) -> WebConfig:
     """The dashboard's configuration from the environment (the same variables as the code location)."""
     from kyc_assets.cases.store import CaseStore
-    from kyc_assets.settings import Settings
-
     from kyc_assets.deployment_checks import check_deployment
-    from kyc_assets.settings import access_secrets
+    from kyc_assets.settings import Settings, access_secrets
 
     env = os.environ if env is None else env
     settings = Settings.from_env(env)
@@ -181,7 +179,13 @@ def create_app(config: WebConfig) -> Starlette:
     """The dashboard as an ASGI app."""
     from kyc_assets.cases import store as case_store
     from kyc_assets.cases.access import AccessControl
-    from kyc_assets.cases.analysts import LOGIN_FAILED, AnalystDirectory, AuthenticationError, NotPermitted, canonical
+    from kyc_assets.cases.analysts import (
+        LOGIN_FAILED,
+        AnalystDirectory,
+        AuthenticationError,
+        NotPermitted,
+        canonical,
+    )
 
     store = config.store
     directory = getattr(store, "analysts", None) or AnalystDirectory.from_env()
