@@ -188,3 +188,28 @@ def test_the_default_lock_out_needs_five_failures(listed, capsys, monkeypatch):
     assert run(capsys, "case", "show", case_id, "--as", "alice")[0] == 0  # 3 < 5: not locked
     with pytest.raises(InvalidRequest, match="unknown analyst"):
         CaseStore.from_env().assign(case_id, to="mallory", actor="alice")
+
+
+def test_sessions_and_lock_outs_on_postgresql(pg_database):
+    """The server-side sign-in state (migration 0005) on the production database: a session lives until
+    logout or idleness, and failures lock an account for the window; a second store sees the same."""
+    from kyc_assets.cases.access import AccessControl
+    from kyc_assets_tests.conftest import pg_url
+
+    store = CaseStore(pg_url(pg_database))
+    access = AccessControl(store, idle_seconds=60, max_failures=2, lockout_seconds=300)
+    other = AccessControl(CaseStore(pg_url(pg_database), migrate=False), idle_seconds=60, max_failures=2,
+                          lockout_seconds=300)
+    sid = access.open_session("alice", now=1000.0)
+    assert other.check_session(sid, "alice", now=1030.0) and not other.check_session(sid, "bob", now=1030.0)
+    assert not access.check_session("forged", "alice", now=1030.0)
+    access.end_session(sid, now=1040.0)
+    assert not other.check_session(sid, "alice", now=1041.0)
+    idle = access.open_session("bob", now=2000.0)
+    assert not access.check_session(idle, "bob", now=2061.0)  # 61 s without a request, 60 allowed
+    assert not access.failed("alice", now=3000.0) and access.failed("alice", now=3001.0)
+    assert other.locked_for("alice", now=3003.0) == 298 and other.locked_for("bob", now=3003.0) == 0
+    other.succeeded("alice")
+    assert access.locked_for("alice", now=3003.0) == 0
+    for s in (store, other.store):
+        s.engine.dispose()

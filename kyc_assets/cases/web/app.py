@@ -318,6 +318,7 @@ def create_app(config: WebConfig) -> Starlette:
         identity is refused before it touches the audit log (its subject is whatever the sender chose)
         and counted per client: past KYC_LOGIN_CLIENT_MAX_FAILURES in the window, 429. A signed-in
         analyst's forged post is audited."""
+        await run_in_threadpool(who_of, request)  # the session check reads the database: not on the event loop
         analyst = require_analyst(request)
         if isinstance(analyst, Response):
             if not refusals.hit(client_of(request)):
@@ -553,6 +554,7 @@ def create_app(config: WebConfig) -> Starlette:
         return value if value and value.startswith("/") and not value.startswith("//") else "/cases"
 
     async def login(request: Request) -> Response:
+        await run_in_threadpool(session_of, request)  # reads the database: not on the event loop
         if directory.trusted_header:
             return error_page(request, 404, "No login here", "Analysts are identified by the reverse proxy.")
         if request.method == "GET":
