@@ -213,3 +213,4 @@ def test_sessions_and_lock_outs_on_postgresql(pg_database):
     assert access.locked_for("alice", now=3003.0) == 0
     for s in (store, other.store):
         s.engine.dispose()
+

@@ -261,3 +261,24 @@ def test_the_access_settings_reach_the_dashboard_from_the_environment(tmp_path):
     with running(create_app(proxied)) as base:
         assert requests.get(f"{base}/cases", headers={"X-User": "alice"}).status_code == 403
         assert requests.get(f"{base}/cases", headers={"X-User": "alice", "X-KYC-Proxy-Secret": "pxy"}).status_code == 200
+
+
+def test_sign_in_never_redirects_to_another_site(tmp_path):
+    world = build_world(tmp_path / "world")
+    app, _ = make_app(world)
+    with running(app) as base:
+        for target in ("/\\evil.example/", "/\t/evil.example/", "//evil.example/", "https://evil.example/",
+                       "/cases\\@evil.example"):
+            session = requests.Session()
+            page = session.get(f"{base}/login", params={"next": target})
+            assert 'name="next" value="/cases"' in page.text, target
+            done = session.post(f"{base}/login", allow_redirects=False,
+                                data={"csrf_token": csrf_of(page.text), "username": "alice",
+                                      "password": PASSWORDS["alice"], "next": target})
+            assert done.status_code == 303 and done.headers["location"] == "/cases", target
+        session = requests.Session()
+        page = session.get(f"{base}/login")
+        done = session.post(f"{base}/login", allow_redirects=False,
+                            data={"csrf_token": csrf_of(page.text), "username": "alice",
+                                  "password": PASSWORDS["alice"], "next": "/cases?status=closed"})
+        assert done.headers["location"] == "/cases?status=closed"  # a local page is kept

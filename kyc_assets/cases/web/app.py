@@ -551,7 +551,11 @@ def create_app(config: WebConfig) -> Starlette:
     # -- sign in / out --------------------------------------------------------------------------
 
     def safe_next(value: str | None) -> str:
-        return value if value and value.startswith("/") and not value.startswith("//") else "/cases"
+        """A local path to go back to after sign-in, else /cases: never another site (``//host``,
+        ``/\\host``, which browsers read as ``//host``), never a control character, at most 2000 characters."""
+        ok = bool(value) and value.startswith("/") and not value.startswith(("//", "/\\")) and "\\" not in value \
+            and len(value) <= 2000 and all(" " < c != "\x7f" for c in value)
+        return value if ok else "/cases"
 
     async def login(request: Request) -> Response:
         await run_in_threadpool(session_of, request)  # reads the database: not on the event loop
