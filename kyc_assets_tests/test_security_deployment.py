@@ -104,3 +104,41 @@ def test_a_trusted_header_needs_a_proxy_address_or_secret(tmp_path):
                            "KYC_TRUSTED_PROXY_SECRET": "s3cret", "KYC_TRUSTED_ROLES_HEADER": "X-Forwarded-Groups"})
     assert s.trusted_proxy_secret_set and s.trusted_proxies == () and s.trusted_roles_header == "X-Forwarded-Groups"
     assert "s3cret" not in repr(s)  # the secret itself never lives in Settings
+
+
+def _dashboard_access(env: dict[str, str]) -> dict:
+    """What `kyc serve` is configured with, as far as access goes (its WebConfig and analyst directory)."""
+    from dataclasses import fields
+
+    from kyc_assets.cases.web.app import config_from_env
+
+    config = config_from_env(env)
+    try:
+        directory = config.store.analysts
+        values = {f.name: getattr(config, f.name) for f in fields(config) if f.name != "store"}
+        return {**values, "header": directory.trusted_header, "roles_header": directory.trusted_roles_header}
+    finally:
+        config.store.engine.dispose()
+
+
+ACCESS_VARIABLES = {  # a non-default value, and the companions it needs (set in both runs)
+    "KYC_TRUSTED_PROXIES": ("10.0.0.0/8", {}),
+    "KYC_TRUSTED_PROXY_SECRET": ("proxy-secret", {}),
+    "KYC_TRUSTED_USER_HEADER": ("X-Forwarded-User", {"KYC_TRUSTED_PROXIES": "127.0.0.1"}),
+    "KYC_TRUSTED_ROLES_HEADER": ("X-Forwarded-Groups", {"KYC_TRUSTED_USER_HEADER": "X-Forwarded-User",
+                                                        "KYC_TRUSTED_PROXIES": "127.0.0.1"}),
+    "KYC_SESSION_IDLE_MINUTES": ("5", {}),
+    "KYC_LOGIN_MAX_FAILURES": ("3", {}),
+    "KYC_LOGIN_LOCKOUT_MINUTES": ("30", {}),
+    "KYC_LOGIN_CLIENT_MAX_FAILURES": ("50", {}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ACCESS_VARIABLES))
+def test_each_access_variable_changes_the_dashboard(name, tmp_path, monkeypatch):
+    value, companions = ACCESS_VARIABLES[name]
+    base = {"KYC_HOME": str(tmp_path / "home"), **companions}
+    monkeypatch.setattr(os, "environ", dict(base))
+    before = _dashboard_access(base)
+    monkeypatch.setattr(os, "environ", {**base, name: value})
+    assert _dashboard_access({**base, name: value}) != before, f"{name} changes nothing in kyc serve"
