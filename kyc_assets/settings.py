@@ -150,6 +150,18 @@ class Settings:
     webhook_attempts: int = 4
     notify_max_priority: int = 2
     notify_max_per_tick: int = 50
+    # Trust (kyc_assets/audit, issue 12): the audit chain's HMAC keys (only whether set), its signed
+    # checkpoints outside the database, the schema owner's URL (only whether set), what happens to an
+    # inbox file once stored, and warehouse PII protection (only whether a key is set).
+    audit_keys_set: bool = False
+    audit_checkpoint_dir: Path | None = None
+    audit_checkpoint_every: int = 1000
+    audit_checkpoint_minutes: float = 60.0
+    database_owner_url_set: bool = False
+    inbox_archive_dir: Path | None = None
+    warehouse_pii_keys_set: bool = False
+    database_url_set: bool = False
+    document_keys_set: bool = False
 
     @property
     def watchlist_specs(self) -> tuple[SourceSpec, ...]:
@@ -212,6 +224,7 @@ class Settings:
             **_screening_settings(env),
             screening_index_dir=screening_index_dir(env, home),
             **_review_settings(env),
+            **_trust_settings(env, home),
             **_access_settings(env),
         )
 
@@ -349,6 +362,71 @@ def _monitoring_settings(env: Mapping[str, str], home: Path) -> dict:
     return values
 
 
+# -- trust: case store secrets, audit trail, data at rest (issue 12) -----------------------------------
+# Secrets are read here, and only here, for the code that runs outside Dagster (the CLI, the dashboard);
+# Dagster resources get them through dg.EnvVar (definitions.py), so they never enter run config or the
+# repository snapshot. Settings itself only records whether each is set.
+
+def _secret(name: str, env: Mapping[str, str] | None) -> str | None:
+    env = os.environ if env is None else env
+    return (env.get(name) or "").strip() or None
+
+
+def case_keys(env: Mapping[str, str] | None = None) -> str | None:
+    """``KYC_CASE_KEYS``: Fernet keys of the case store's PII columns, newest first (secret)."""
+    return _secret("KYC_CASE_KEYS", env)
+
+
+def audit_keys(env: Mapping[str, str] | None = None) -> str | None:
+    """``KYC_AUDIT_KEYS``: ``id:secret`` HMAC keys of the audit chain, newest first (secret)."""
+    return _secret("KYC_AUDIT_KEYS", env)
+
+
+def database_owner_url(env: Mapping[str, str] | None = None) -> str | None:
+    """``KYC_DATABASE_OWNER_URL``: the schema owner's URL, used for migrations only (secret)."""
+    return _secret("KYC_DATABASE_OWNER_URL", env)
+
+
+def document_keys(env: Mapping[str, str] | None = None) -> str | None:
+    """``KYC_DOCUMENT_KEYS``: Fernet keys of the document store, newest first (secret)."""
+    return _secret("KYC_DOCUMENT_KEYS", env)
+
+
+def warehouse_pii_keys(env: Mapping[str, str] | None = None) -> str | None:
+    """``KYC_WAREHOUSE_PII_KEYS``: keys protecting PII columns in the warehouse, newest first (secret)."""
+    return _secret("KYC_WAREHOUSE_PII_KEYS", env)
+
+
+def _trust_settings(env: Mapping[str, str], home: Path) -> dict:
+    from kyc_assets.audit.log import AuditKeys
+
+    checkpoints = env.get("KYC_AUDIT_CHECKPOINT_DIR", "").strip()
+    if audit_keys(env):
+        AuditKeys(audit_keys(env))  # a malformed key fails at load, in one line (never echoing the secret)
+    retention = int(env.get("KYC_CASE_RETENTION_YEARS", "5"))
+    if retention < 5:
+        raise ValueError("KYC_CASE_RETENTION_YEARS must be at least 5 (FATF Recommendation 11)")
+    values = {
+        "case_keys_set": case_keys(env) is not None,
+        "case_retention_years": retention,
+        "institution_name": env.get("KYC_INSTITUTION_NAME", "").strip() or "Example Bank (demo)",
+        "audit_keys_set": audit_keys(env) is not None,
+        "audit_checkpoint_dir": None if checkpoints.lower() in ("off", "none", "false", "0")
+        else Path(checkpoints).expanduser().resolve() if checkpoints else home / "audit_checkpoints",
+        "audit_checkpoint_every": int(env.get("KYC_AUDIT_CHECKPOINT_EVERY", "1000")),
+        "audit_checkpoint_minutes": float(env.get("KYC_AUDIT_CHECKPOINT_MINUTES", "60")),
+        "database_owner_url_set": database_owner_url(env) is not None,
+        "inbox_archive_dir": Path(env["KYC_INBOX_ARCHIVE_DIR"]).expanduser().resolve()
+        if env.get("KYC_INBOX_ARCHIVE_DIR", "").strip() else None,
+        "warehouse_pii_keys_set": warehouse_pii_keys(env) is not None,
+        "database_url_set": bool(env.get("KYC_DATABASE_URL", "").strip()),
+        "document_keys_set": document_keys(env) is not None,
+    }
+    if values["audit_checkpoint_every"] < 1 or values["audit_checkpoint_minutes"] <= 0:
+        raise ValueError("KYC_AUDIT_CHECKPOINT_EVERY must be >= 1 and KYC_AUDIT_CHECKPOINT_MINUTES > 0")
+    return values
+
+
 # -- who may act on cases (cases/analysts.py, cases/web, deployment_checks.py) -------------------
 
 def _access_settings(env: Mapping[str, str]) -> dict:
@@ -374,8 +452,6 @@ def _access_settings(env: Mapping[str, str]) -> dict:
         "trusted_proxies": proxies,
         "trusted_proxy_secret_set": secret_set,
         "trusted_roles_header": env.get("KYC_TRUSTED_ROLES_HEADER", "").strip(),
-        # Merge note: the audit branch's _trust_settings also sets case_keys_set; keep only one of the two.
-        "case_keys_set": bool(env.get("KYC_CASE_KEYS", "").strip()),
         "session_idle_minutes": int(env.get("KYC_SESSION_IDLE_MINUTES", "30")),
         "login_max_failures": int(env.get("KYC_LOGIN_MAX_FAILURES", "5")),
         "login_lockout_minutes": int(env.get("KYC_LOGIN_LOCKOUT_MINUTES", "15")),

@@ -38,6 +38,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from kyc_assets.audit import log as audit
+from kyc_assets.audit import state as audit_state
 from kyc_assets.cases.escalation import CaseCandidate
 from kyc_assets.cases.pii import PII_FIELDS, PiiCipher, PiiKeyError
 from kyc_assets.cases.triage import case_priority, priority_for  # noqa: F401  (priority_for: public API)
@@ -222,18 +223,31 @@ class CaseStore:
     """Cases and everything recorded about them; see the module docstring for the life cycle."""
 
     def __init__(self, database_url: str, *, pii_keys: str | None = None,
-                 retention_years: int = DEFAULT_RETENTION_YEARS, analysts=None, migrate: bool = True):
+                 retention_years: int = DEFAULT_RETENTION_YEARS, analysts=None, migrate: bool = True,
+                 audit_keys: str | None = None, checkpoint_dir: str | Path | None = None,
+                 checkpoint_every: int = 1000, checkpoint_minutes: float = 60.0, owner_url: str | None = None):
         """``pii_keys``: Fernet keys, newest first (KYC_CASE_KEYS); without them no PII is stored.
-        ``analysts``: an ``AnalystDirectory``; when it has a configured list, only its analysts may act."""
+        ``analysts``: an ``AnalystDirectory``; when it has a configured list, only its analysts may act.
+        ``audit_keys``: HMAC keys of the audit chain (KYC_AUDIT_KEYS); ``checkpoint_dir``: where signed
+        checkpoints of the audit head are written (KYC_AUDIT_CHECKPOINT_DIR; None = none);
+        ``owner_url``: the schema owner's URL (KYC_DATABASE_OWNER_URL): migrations run through it and
+        grant ``database_url``'s role only what the application needs (cases/migrations/roles.py)."""
+        from kyc_assets.audit.checkpoints import CheckpointLog
         from kyc_assets.cases import migrations
 
         self.engine = make_engine(database_url)
-        self._writer = self.engine.execution_options(kyc_write=True)
+        self.audit_keys = audit.AuditKeys.maybe(audit_keys) if not isinstance(audit_keys, audit.AuditKeys) \
+            else audit_keys
+        self._writer = self.engine.execution_options(kyc_write=True, **{audit.KEYS_OPTION: self.audit_keys})
+        self.checkpoints = CheckpointLog(checkpoint_dir, self.audit_keys, every_entries=checkpoint_every,
+                                         every_minutes=checkpoint_minutes) if checkpoint_dir else None
         self.cipher = PiiCipher.maybe(pii_keys)
         self.retention_years = int(retention_years)
         self.analysts = analysts
         if migrate:
-            migrations.upgrade(self._writer)
+            migrations.upgrade_as_owner(self._writer, owner_url, database_url)
+        if migrate and self.checkpoints is not None and self.checkpoints.due(0):
+            self._anchor_head()  # a log that predates its checkpoints is anchored on first start
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **kwargs) -> CaseStore:
@@ -242,13 +256,15 @@ class CaseStore:
         import os
 
         from kyc_assets.cases.analysts import AnalystDirectory
-        from kyc_assets.settings import Settings
+        from kyc_assets.settings import Settings, audit_keys, case_keys, database_owner_url
 
         env = os.environ if env is None else env
         settings = Settings.from_env(env)
         kwargs.setdefault("analysts", AnalystDirectory.from_env(env))
-        return cls(settings.database_url, pii_keys=env.get("KYC_CASE_KEYS") or None,
-                   retention_years=settings.case_retention_years, **kwargs)
+        return cls(settings.database_url, pii_keys=case_keys(env), retention_years=settings.case_retention_years,
+                   audit_keys=audit_keys(env), checkpoint_dir=settings.audit_checkpoint_dir,
+                   checkpoint_every=settings.audit_checkpoint_every,
+                   checkpoint_minutes=settings.audit_checkpoint_minutes, owner_url=database_owner_url(env), **kwargs)
 
     @property
     def stores_pii(self) -> bool:
@@ -263,7 +279,22 @@ class CaseStore:
         with self._writer.begin() as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _PG_WRITE_LOCK})
+            conn.info.pop(audit.HEAD_INFO, None)
+            conn.info.pop(audit.TOUCHED_INFO, None)
             yield conn
+            touched = conn.info.pop(audit.TOUCHED_INFO, None)
+            if touched:  # the changed cases' rows, covered by the chain (audit/state.py)
+                audit_state.record(conn, touched)
+            head = conn.info.pop(audit.HEAD_INFO, None)
+        if head is not None and self.checkpoints is not None:
+            self.checkpoints.after_commit(*head)
+
+    def _anchor_head(self) -> None:
+        with self.engine.connect() as conn:
+            head = conn.execute(sa.select(audit.audit_log.c.seq, audit.audit_log.c.entry_hash)
+                                .order_by(audit.audit_log.c.seq.desc()).limit(1)).first()
+        if head is not None:
+            self.checkpoints.write(head.seq, head.entry_hash)
 
     def _refuse(self, *, actor: str, action: str, subject: str, error: str) -> None:
         with self._write() as conn:
@@ -295,6 +326,7 @@ class CaseStore:
         conn.execute(case_events.insert().values(case_id=case_id, at=at, actor=actor, action=action,
                                                  detail=detail_json))
         audit.append(conn, actor=actor, action=action, subject=case_id, detail=detail)
+        audit.touch(conn, case_id)
 
     # -- escalation ---------------------------------------------------------------------------
 
@@ -781,6 +813,7 @@ class CaseStore:
             conn.execute(cases.delete().where(cases.c.case_id == row.case_id))
             audit.append(conn, actor=actor, action="case_deleted", subject=row.case_id,
                          detail={"retain_until": row.retain_until})
+            audit.touch(conn, row.case_id)
 
     def rotate_pii_keys(self, *, actor: str) -> int:
         """Re-encrypt every PII value under the newest key of KYC_CASE_KEYS; returns how many cases changed."""
@@ -795,6 +828,7 @@ class CaseStore:
                     sa.or_(*[c.is_not(None) for c in columns]))).all():
                 values = {c.name: self.cipher.rotate(getattr(row, c.name)) for c in columns}
                 conn.execute(cases.update().where(cases.c.case_id == row.case_id).values(**values))
+                audit.touch(conn, row.case_id)
                 changed += 1
             audit.append(conn, actor=actor, action="pii_keys_rotated", subject="cases", detail={"cases": changed})
         return changed
@@ -886,9 +920,26 @@ class CaseStore:
     # -- audit --------------------------------------------------------------------------------
 
     def verify_audit(self) -> audit.ChainReport:
-        """Recompute the audit log's hash chain; the report names the first broken entry."""
+        """Recompute the audit log's hash chain (HMACs with KYC_AUDIT_KEYS), check it against the signed
+        checkpoints and the case tables against their recorded states; the report names the first
+        problem. A checkpoint file that cannot be trusted is a problem too."""
+        from kyc_assets.audit.checkpoints import CheckpointError
+
+        checkpoints = []
+        if self.checkpoints is not None:
+            try:
+                checkpoints = self.checkpoints.read_verified(self.audit_keys)
+            except CheckpointError as exc:
+                return audit.ChainReport(0, 0, str(exc))
         with self.engine.connect() as conn:
-            return audit.verify_chain(conn)
+            report = audit.verify_chain(conn, keys=self.audit_keys, checkpoints=checkpoints)
+        if self.audit_keys is None:
+            report.notes.append("unkeyed chain (KYC_AUDIT_KEYS not set): it shows accidental change, not "
+                                "tampering by someone who can write the database")
+        if self.checkpoints is None:
+            report.notes.append("no checkpoints (KYC_AUDIT_CHECKPOINT_DIR off): deleting the newest entries "
+                                "is not detectable")
+        return report
 
 
 class _BoundStore:

@@ -222,10 +222,10 @@ def main(argv: list[str] | None = None) -> int:
     if argv != ["rotate"]:
         print("usage: python -m kyc_assets.onboarding.store rotate", file=sys.stderr)
         return 2
-    from kyc_assets.settings import Settings
+    from kyc_assets.settings import Settings, document_keys
 
     settings = Settings.from_env()
-    report = DocumentStore(settings.document_store_dir, os.environ.get(KEYS_ENV_VAR)).rotate()
+    report = DocumentStore(settings.document_store_dir, document_keys()).rotate()
     print(f"rotated={report.rotated} encrypted={report.encrypted} unchanged={report.unchanged}")
     return 0
 

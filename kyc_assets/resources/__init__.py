@@ -15,22 +15,47 @@ from kyc_assets.onboarding.store import DocumentStore
 
 class _TypedPandasHandler(DuckDBPandasTypeHandler):
     """Stores an all-empty object column as text: DuckDB would otherwise create the table with a
-    NULL-typed column from the first partition and refuse every later partition that has values."""
+    NULL-typed column from the first partition and refuse every later partition that has values.
+    With a ``cipher`` (KYC_WAREHOUSE_PII_KEYS) the PII columns are encrypted on write and decrypted on
+    read (resources/warehouse_pii.py)."""
+
+    def __init__(self, cipher=None):
+        super().__init__()
+        self.cipher = cipher
 
     def handle_output(self, context, table_slice, obj, connection):
         if isinstance(obj, pd.DataFrame):
+            if self.cipher is not None:
+                obj = self.cipher.protect(obj)
             empty = [c for c in obj.columns if obj[c].dtype == object and obj[c].isna().all()]
             if empty:
                 obj = obj.astype({c: "string" for c in empty})
         return super().handle_output(context, table_slice, obj, connection)
 
+    def load_input(self, context, table_slice, connection):
+        obj = super().load_input(context, table_slice, connection)
+        return self.cipher.reveal(obj) if self.cipher is not None and isinstance(obj, pd.DataFrame) else obj
+
 
 class WarehouseIOManager(DuckDBPandasIOManager):
-    """Asset values as DuckDB tables (schema ``kyc``); creates the warehouse's folder on first use."""
+    """Asset values as DuckDB tables (schema ``kyc``); creates the warehouse's folder on first use.
+    ``pii_keys`` (KYC_WAREHOUSE_PII_KEYS through dg.EnvVar; None = PII in clear) encrypts PII columns."""
+
+    pii_keys: str | None = None
 
     @staticmethod
     def type_handlers():
         return [_TypedPandasHandler()]
+
+    def create_io_manager(self, context):
+        manager = super().create_io_manager(context)
+        if self.pii_keys:
+            from kyc_assets.resources.warehouse_pii import WarehouseCipher
+
+            manager = type(manager)(db_client=manager._db_client, database=self.database, schema=self.schema_,
+                                    type_handlers=[_TypedPandasHandler(WarehouseCipher(self.pii_keys))],
+                                    default_load_type=self.default_load_type(), io_manager_name="DuckDBIOManager")
+        return manager
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
@@ -45,6 +70,8 @@ class DocumentStoreResource(dg.ConfigurableResource):
     quarantine_dir: str
     # Fernet keys, comma-separated, newest first (KYC_DOCUMENT_KEYS through dg.EnvVar); None = plaintext.
     encryption_keys: str | None = None
+    # Where inbox files go once stored (KYC_INBOX_ARCHIVE_DIR); None = deleted from the inbox.
+    archive_dir: str | None = None
 
     def store(self) -> DocumentStore:
         return DocumentStore(self.store_dir, self.encryption_keys)
@@ -53,15 +80,26 @@ class DocumentStoreResource(dg.ConfigurableResource):
 class CaseStoreResource(dg.ConfigurableResource):
     """The SQL database holding cases, evidence and the audit log (SQLite or PostgreSQL)."""
 
+    # The URL; definitions.py passes dg.EnvVar("KYC_DATABASE_URL") when it is set (it may hold a password).
     database_url: str
     # Fernet keys for the PII columns, newest first (KYC_CASE_KEYS through dg.EnvVar); None = no PII stored.
     pii_keys: str | None = None
     retention_years: int = 5
+    # The audit chain: HMAC keys (KYC_AUDIT_KEYS through dg.EnvVar; None = unkeyed) and signed checkpoints.
+    audit_keys: str | None = None
+    audit_checkpoint_dir: str | None = None
+    audit_checkpoint_every: int = 1000
+    audit_checkpoint_minutes: float = 60.0
+    # The schema owner's URL (KYC_DATABASE_OWNER_URL through dg.EnvVar): migrations only.
+    owner_url: str | None = None
 
     def store(self):
         from kyc_assets.cases.store import CaseStore
 
-        return CaseStore(self.database_url, pii_keys=self.pii_keys, retention_years=self.retention_years)
+        return CaseStore(self.database_url, pii_keys=self.pii_keys, retention_years=self.retention_years,
+                         audit_keys=self.audit_keys, checkpoint_dir=self.audit_checkpoint_dir,
+                         checkpoint_every=self.audit_checkpoint_every,
+                         checkpoint_minutes=self.audit_checkpoint_minutes, owner_url=self.owner_url)
 
 
 class TransactionSourceResource(dg.ConfigurableResource):

@@ -102,16 +102,19 @@ def config_from_env(env=None) -> WebConfig:
     env = os.environ if env is None else env
     settings = Settings.from_env(env)
     check_deployment(settings)  # production refuses to run unsafe
-    secrets = access_secrets(env)
     return WebConfig(store=CaseStore.from_env(env), warehouse_path=settings.warehouse_path,
                      document_store_dir=settings.document_store_dir,
                      document_keys=env.get("KYC_DOCUMENT_KEYS") or None, dagster_ui_url=settings.dagster_ui_url,
-                     session_secret=secrets["session_secret"], institution=settings.institution_name,
-                     trusted_proxies=settings.trusted_proxies, proxy_secret=secrets["proxy_secret"],
-                     session_idle_minutes=settings.session_idle_minutes,
-                     login_max_failures=settings.login_max_failures,
-                     login_lockout_minutes=settings.login_lockout_minutes,
-                     login_client_max_failures=settings.login_client_max_failures)
+                     institution=settings.institution_name, **access_options(settings, access_secrets(env)))
+
+
+def access_options(settings, secrets: dict) -> dict:
+    """The WebConfig fields of access (sessions, sign-in throttling, the trusted proxy) from the settings
+    and ``settings.access_secrets()``."""
+    return {"session_secret": secrets["session_secret"], "trusted_proxies": settings.trusted_proxies,
+            "proxy_secret": secrets["proxy_secret"], "session_idle_minutes": settings.session_idle_minutes,
+            "login_max_failures": settings.login_max_failures, "login_lockout_minutes": settings.login_lockout_minutes,
+            "login_client_max_failures": settings.login_client_max_failures}
 
 
 class Forbidden(Exception):

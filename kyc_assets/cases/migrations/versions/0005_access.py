@@ -5,14 +5,14 @@ created and last seen, and when and why it ended (logout, idle, expired); ``logi
 failed sign-ins per account and holds its lock-out.
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
