@@ -73,6 +73,10 @@ VALUES: dict[str, str] = {
     "KYC_LOGIN_LOCKOUT_MINUTES": "30", "KYC_LOGIN_CLIENT_MAX_FAILURES": "50",
     "DAGSTER_PG_HOST": "db.example.test", "DAGSTER_PG_PORT": "6543", "DAGSTER_PG_USER": "dagster_user",
     "DAGSTER_PG_PASSWORD": "pg-secret", "DAGSTER_PG_DB": "dagster_db",
+    # Shared storage (kyc_assets/storage).
+    "KYC_STORAGE_URL": "s3://kyc-test/prod", "KYC_STORAGE_ENDPOINT_URL": "http://127.0.0.1:9000",
+    "KYC_STORAGE_REGION": "eu-west-1", "KYC_STORAGE_ALLOW_HTTP": "true", "KYC_STORAGE_CONDITIONAL_PUT": "",
+    "AWS_ACCESS_KEY_ID": "key-id", "AWS_SECRET_ACCESS_KEY": "key-secret",
 }
 COMPANIONS: dict[str, dict[str, str]] = {
     "KYC_TRANSACTIONS_TABLE": {"KYC_TRANSACTIONS_URL": "postgresql+psycopg2://tx@127.0.0.1/tx"},
@@ -89,6 +93,8 @@ ALTERNATIVES: dict[str, tuple[str, dict[str, str]]] = {
     "KYC_TRANSACTIONS_URL": ("postgresql+psycopg2://other:pw@127.0.0.1/tx", {"KYC_TRANSACTIONS_TABLE": "tx"}),
     "KYC_SCREENING_PROVIDER_TOKEN": ("other-token", {"KYC_SCREENING_PROVIDER_URL": "https://provider.example.test"}),
     "KYC_SMTP_PASSWORD": ("other-pw", {"KYC_SMTP_USER": "kyc"}),
+    "AWS_ACCESS_KEY_ID": ("other-key-id", {"AWS_SECRET_ACCESS_KEY": "key-secret"}),
+    "AWS_SECRET_ACCESS_KEY": ("other-secret", {"AWS_ACCESS_KEY_ID": "key-id"}),
 }
 
 
@@ -218,6 +224,11 @@ def test_each_documented_variable_changes_what_the_platform_builds_or_does(name,
                                                              "password_hash": hash_password("pw")}]}))
         if name == "KYC_ACCOUNT_ROLES_PATH":
             Path(value).write_text("account_id,role\nACC1,merchant\n")
+        if name in ("KYC_RISK_METHODOLOGY", "KYC_RISK_COUNTRY_LISTS"):  # a valid copy with its own content hash
+            from kyc_assets.risk.methodology import DEFAULT_COUNTRY_LISTS, DEFAULT_METHODOLOGY
+
+            source = DEFAULT_METHODOLOGY if name == "KYC_RISK_METHODOLOGY" else DEFAULT_COUNTRY_LISTS
+            Path(value).write_text(source.read_text() + "\n# a reviewed copy\n")
         alt, alt_companions = ALTERNATIVES.get(name, (None, {}))
         companions = {**COMPANIONS.get(name, {}), **alt_companions}
         base = {**home, **companions, **({name: alt} if alt is not None else {})}

@@ -320,6 +320,10 @@ def cmd_trace(args) -> int:
 
     store = _store()
     analyst = _reader(store, args, args.case_id)
+    if args.case_id.startswith("REV-"):  # a perpetual-KYC review (kyc_assets/risk)
+        from kyc_assets.risk.trace import trace_command
+
+        return trace_command(store, args, _instance, _run, _print_json)
     case = _run(lambda: store.get_case(args.case_id))
     _viewed(store, analyst, case["case_id"], "case_traced")
     instance = _instance(args)

@@ -5,14 +5,14 @@ created and last seen, and when and why it ended (logout, idle, expired); ``logi
 failed sign-ins per account and holds its lock-out.
 
 Revision ID: 0005
-Revises: 0004
+Revises: 0006
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0004"
+down_revision = "0006"  # written against 0003; relinked after 0004 (audit) and 0006 (risk) landed on main
 branch_labels = None
 depends_on = None
 
