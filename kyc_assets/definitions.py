@@ -162,6 +162,9 @@ def build_assets(settings: Settings) -> list:
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
+    from kyc_assets.deployment_checks import check_deployment
+
+    check_deployment(settings)  # production refuses to run unsafe (one line naming the setting)
     assets = build_assets(settings)
     transactions_assets = dg.AssetSelection.assets("transactions", "transactions_quarantine",
                                                    "transaction_features", "anomaly_scores")
