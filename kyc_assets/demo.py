@@ -121,9 +121,9 @@ def run_demo(seed: int = 7, out=sys.stdout, *, instance: dg.DagsterInstance | No
 
 
 def summarize(settings, resources) -> dict:
-    import duckdb
+    from kyc_assets.settings import warehouse
 
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+    with warehouse(settings).connect() as con:
         tables = {t for (t,) in con.execute(
             "select table_name from information_schema.tables where table_schema = 'kyc'").fetchall()}
 
@@ -184,7 +184,7 @@ def print_summary(summary: dict, settings, out) -> None:
     from sqlalchemy.engine import make_url
 
     cases_url = make_url(settings.database_url).render_as_string(hide_password=True)  # never print a password
-    print(f"\nData: {settings.home}  (warehouse {settings.warehouse_path.name}, cases {cases_url})", file=out)
+    print(f"\nData: {settings.home}  (warehouse {settings.warehouse_url}, cases {cases_url})", file=out)
     print("Next: `make dev` opens the Dagster UI on http://127.0.0.1:3000 over the same instance.", file=out)
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 
 import dagster as dg
-import duckdb
 import pandas as pd
 import pytest
 from cryptography.fernet import Fernet
@@ -120,12 +119,14 @@ def _materialize(tmp_path, io_manager) -> pd.DataFrame:
 
 @pytest.mark.parametrize("encrypted", [False, True])
 def test_warehouse_pii_columns_are_encrypted_only_with_a_key(tmp_path, encrypted):
-    database = tmp_path / "warehouse.duckdb"
+    database = tmp_path / "warehouse"
     key = Fernet.generate_key().decode()
-    io_manager = WarehouseIOManager(database=str(database), schema="kyc", pii_keys=key if encrypted else None)
+    io_manager = WarehouseIOManager(root_uri=str(database), pii_keys=key if encrypted else None)
     screened = _materialize(tmp_path, io_manager)
     assert list(screened["full_name"]) == ["Jane Doe", "Li Wei"] and list(screened["name_length"]) == [8, 6]
-    with duckdb.connect(str(database), read_only=True) as con:
+    from kyc_assets.storage import Warehouse
+
+    with Warehouse(database).connect() as con:
         raw = con.execute("SELECT full_name, date_of_birth, document_number, nationality FROM kyc.customers "
                           "ORDER BY customer_id").fetchall()
     if not encrypted:  # the default, documented plainly in the README: PII in clear

@@ -70,6 +70,10 @@ VALUES: dict[str, str] = {
     "KYC_DATABASE_OWNER_URL": "postgresql+psycopg2://owner@127.0.0.1/kyc", "KYC_WAREHOUSE_PII_KEYS": FERNET,
     "DAGSTER_PG_HOST": "db.example.test", "DAGSTER_PG_PORT": "6543", "DAGSTER_PG_USER": "dagster_user",
     "DAGSTER_PG_PASSWORD": "pg-secret", "DAGSTER_PG_DB": "dagster_db",
+    # Shared storage (kyc_assets/storage).
+    "KYC_STORAGE_URL": "s3://kyc-test/prod", "KYC_STORAGE_ENDPOINT_URL": "http://127.0.0.1:9000",
+    "KYC_STORAGE_REGION": "eu-west-1", "KYC_STORAGE_ALLOW_HTTP": "true", "KYC_STORAGE_CONDITIONAL_PUT": "",
+    "AWS_ACCESS_KEY_ID": "key-id", "AWS_SECRET_ACCESS_KEY": "key-secret",
 }
 COMPANIONS: dict[str, dict[str, str]] = {
     "KYC_TRANSACTIONS_TABLE": {"KYC_TRANSACTIONS_URL": "postgresql+psycopg2://tx@127.0.0.1/tx"},
@@ -83,6 +87,8 @@ ALTERNATIVES: dict[str, tuple[str, dict[str, str]]] = {
     "KYC_TRANSACTIONS_URL": ("postgresql+psycopg2://other:pw@127.0.0.1/tx", {"KYC_TRANSACTIONS_TABLE": "tx"}),
     "KYC_SCREENING_PROVIDER_TOKEN": ("other-token", {"KYC_SCREENING_PROVIDER_URL": "https://provider.example.test"}),
     "KYC_SMTP_PASSWORD": ("other-pw", {"KYC_SMTP_USER": "kyc"}),
+    "AWS_ACCESS_KEY_ID": ("other-key-id", {"AWS_SECRET_ACCESS_KEY": "key-secret"}),
+    "AWS_SECRET_ACCESS_KEY": ("other-secret", {"AWS_ACCESS_KEY_ID": "key-id"}),
 }
 
 

@@ -104,10 +104,9 @@ def risk(kyc_env, monkeypatch, tmp_path):
 
 
 def _read(settings, table: str) -> pd.DataFrame:
-    import duckdb
+    from kyc_assets.settings import warehouse
 
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-        return con.execute(f"select * from kyc.{table}").df()
+    return warehouse(settings).read(table)
 
 
 def test_ratings_reviews_and_impact_on_fixture_upstream_tables(risk):

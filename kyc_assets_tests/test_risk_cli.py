@@ -8,7 +8,6 @@ import json
 import random
 from datetime import date
 
-import duckdb
 import pandas as pd
 import pytest
 import yaml
@@ -126,12 +125,10 @@ def warehouse(kyc_env, sample_world_inputs):
 
     table = ratings_table(sample_world_inputs, load_methodology(), load_country_lists(), as_of=AS_OF)
     table["input_versions"] = json.dumps({"customers": "abc123"})
-    path = Settings.from_env().warehouse_path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(path)) as con:
-        con.execute("create schema kyc")
-        con.register("t", table.astype({c: str for c in table.columns if str(table[c].dtype) == "category"}))
-        con.execute("create table kyc.customer_risk_ratings as select * from t")
+    from kyc_assets.settings import warehouse
+
+    warehouse(Settings.from_env()).write(
+        "customer_risk_ratings", table.astype({c: str for c in table.columns if str(table[c].dtype) == "category"}))
     return table
 
 

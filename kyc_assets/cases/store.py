@@ -20,17 +20,24 @@ Case life cycle::
         outcome confirmed, SAR draft prepared   |  --reject (another analyst)--> back to open/escalated
     SAR draft --approve_report (an analyst other than its preparer)--> approved
 
-Writes are serialised (``BEGIN IMMEDIATE`` on SQLite, a transaction-level advisory lock on
-PostgreSQL) and every case row carries a ``version``: of two concurrent decisions on one case
-exactly one wins; the other is refused (the case is no longer in a state that allows it, or its
-version moved when the caller passed the ``expected_version`` it displayed).
+Writes are serialised per subject (``BEGIN IMMEDIATE`` on SQLite; on PostgreSQL a transaction-level
+advisory lock per case subject, so writers on different cases run in parallel, while store-wide
+operations such as key rotation take the store lock exclusively) and every case row carries a
+``version``: of two concurrent decisions on one case exactly one wins; the other is refused (the case
+is no longer in a state that allows it, or its version moved when the caller passed the
+``expected_version`` it displayed). A transaction's audit entries are appended when it ends, so the
+audit chain's own lock is held only for those inserts. Each process keeps one pooled engine per
+database URL (:func:`shared_engine`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
+import os
+import threading
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -141,7 +148,9 @@ SUBJECT_TYPES = ("customer", "account", "document")
 ACTIVE = "active"
 LIFTED = "lifted"
 DEFAULT_RETENTION_YEARS = 5  # FATF Recommendation 11: at least five years after the relationship ends
-_PG_WRITE_LOCK = 727_274_002
+# Store-wide writes (key rotation, suppression sweeps) take this one exclusively, case writes share it.
+_PG_STORE_LOCK = 727_274_007
+_PENDING_AUDIT = "kyc_audit_pending"  # conn.info key: audit entries of case events, appended at commit
 
 
 class CaseError(ValueError):
@@ -215,6 +224,36 @@ def make_engine(database_url: str) -> sa.Engine:
     return engine
 
 
+_ENGINES: dict[tuple[int, str], sa.Engine] = {}
+_AT_HEAD: set[tuple[int, str]] = set()
+_ENGINES_LOCK = threading.Lock()
+
+
+def shared_engine(database_url: str) -> sa.Engine:
+    """The process's pooled engine for ``database_url`` (created on first use; a forked child makes its own).
+    An in-memory SQLite database gets a fresh engine each time (each store is its own database)."""
+    if database_url in ("sqlite://", "sqlite:///:memory:"):
+        return make_engine(database_url)
+    key = (os.getpid(), database_url)
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get(key)
+        if engine is None:
+            engine = _ENGINES[key] = make_engine(database_url)
+        return engine
+
+
+@functools.lru_cache(maxsize=1)
+def _head_revision() -> str:
+    from kyc_assets.cases import migrations
+
+    return migrations.head_revision()
+
+
+def _lock_id(key: str) -> int:
+    """A signed 64-bit advisory-lock id for one lock key (stable across processes and machines)."""
+    return int.from_bytes(hashlib.sha256(f"kyc-case:{key}".encode()).digest()[:8], "big", signed=True)
+
+
 class CaseStore:
     """Cases and everything recorded about them; see the module docstring for the life cycle."""
 
@@ -231,7 +270,7 @@ class CaseStore:
         from kyc_assets.audit.checkpoints import CheckpointLog
         from kyc_assets.cases import migrations
 
-        self.engine = make_engine(database_url)
+        self.engine = shared_engine(database_url)
         self.audit_keys = audit.AuditKeys.maybe(audit_keys) if not isinstance(audit_keys, audit.AuditKeys) \
             else audit_keys
         self._writer = self.engine.execution_options(kyc_write=True, **{audit.KEYS_OPTION: self.audit_keys})
@@ -241,7 +280,18 @@ class CaseStore:
         self.retention_years = int(retention_years)
         self.analysts = analysts
         if migrate:
-            migrations.upgrade_as_owner(self._writer, owner_url, database_url)
+            # Once per process and PostgreSQL database (SQLite files are cheap to check, and tests recreate
+            # them); the upgrade itself is serialised across processes by the migrations' advisory lock.
+            key = (os.getpid(), database_url, owner_url or "")
+            if key not in _AT_HEAD:
+                at_head = False
+                if not owner_url:  # with an owner role the grants are (re)applied once per process
+                    with self.engine.connect() as conn:
+                        at_head = migrations.current_revision(conn) == _head_revision()
+                if not at_head:
+                    migrations.upgrade_as_owner(self._writer, owner_url, database_url)
+                if not database_url.startswith("sqlite"):
+                    _AT_HEAD.add(key)
         if migrate and self.checkpoints is not None and self.checkpoints.due(0):
             self._anchor_head()  # a log that predates its checkpoints is anchored on first start
 
@@ -270,14 +320,35 @@ class CaseStore:
     # -- transactions -------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[sa.Connection]:
-        """A serialised write transaction (see the module docstring)."""
+    def _write(self, subjects: list[str] | None = None, *, case_id: str | None = None) -> Iterator[sa.Connection]:
+        """A write transaction (see the module docstring). ``subjects`` (``type:id`` keys) or ``case_id`` (its
+        subject): only writers of the same subjects wait for each other; with neither, the transaction
+        excludes every other writer. Audit entries of case events are appended at the end."""
         with self._writer.begin() as conn:
             if conn.dialect.name == "postgresql":
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _PG_WRITE_LOCK})
+                keys = set(subjects or ())
+                if case_id is not None:
+                    subject = conn.execute(sa.select(cases.c.subject_type, cases.c.subject_id)
+                                           .where(cases.c.case_id == str(case_id))).first()
+                    keys.add(f"{subject.subject_type}:{subject.subject_id}" if subject else f"case:{case_id}")
+                if subjects is None and case_id is None:
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _PG_STORE_LOCK})
+                else:
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock_shared(:id)"), {"id": _PG_STORE_LOCK})
+                    for lock in sorted(_lock_id(k) for k in keys):  # one order everywhere: no deadlock
+                        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock})
             conn.info.pop(audit.HEAD_INFO, None)
             conn.info.pop(audit.TOUCHED_INFO, None)
-            yield conn
+            conn.info[_PENDING_AUDIT] = pending = []
+            try:
+                yield conn
+                for entry in pending:  # the audit chain's lock is taken here, held only until commit
+                    audit.append(conn, **entry)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    conn.info.pop(_PENDING_AUDIT, None)
+                raise
+            conn.info.pop(_PENDING_AUDIT, None)
             touched = conn.info.pop(audit.TOUCHED_INFO, None)
             if touched:  # the changed cases' rows, covered by the chain (audit/state.py)
                 audit_state.record(conn, touched)
@@ -293,7 +364,7 @@ class CaseStore:
             self.checkpoints.write(head.seq, head.entry_hash)
 
     def _refuse(self, *, actor: str, action: str, subject: str, error: str) -> None:
-        with self._write() as conn:
+        with self._write([]) as conn:
             audit.append(conn, actor=actor or "unknown", action=f"{action}_refused", subject=subject or "-",
                          detail={"error": error})
 
@@ -313,15 +384,20 @@ class CaseStore:
                      error=str(error).splitlines()[0][:500] if error else "refused")
 
     def append_audit(self, *, actor: str, action: str, subject: str, detail: dict) -> int:
-        """Append one audit entry in its own serialised write transaction (e.g. ``notification_sent``)."""
-        with self._write() as conn:
+        """Append one audit entry in its own write transaction (e.g. ``notification_sent``)."""
+        with self._write([]) as conn:
             return audit.append(conn, actor=actor, action=action, subject=subject, detail=detail)
 
     def _event(self, conn: sa.Connection, case_id: str, actor: str, action: str, detail: dict, at: str) -> None:
         detail_json = json.dumps(detail, sort_keys=True, default=str)
         conn.execute(case_events.insert().values(case_id=case_id, at=at, actor=actor, action=action,
                                                  detail=detail_json))
-        audit.append(conn, actor=actor, action=action, subject=case_id, detail=detail)
+        entry = {"actor": actor, "action": action, "subject": case_id, "detail": detail}
+        pending = conn.info.get(_PENDING_AUDIT)
+        if pending is None:
+            audit.append(conn, **entry)
+        else:
+            pending.append(entry)  # appended in order when the transaction ends (see _write)
         audit.touch(conn, case_id)
 
     # -- escalation ---------------------------------------------------------------------------
@@ -340,7 +416,7 @@ class CaseStore:
         added again, so a decided case is not reopened by the same evidence. The due date is the
         opening day plus the service level of the case's priority (brought forward when it rises)."""
         opened = updated = added = 0
-        with self._write() as conn:
+        with self._write([f"{c.subject_type}:{c.subject_id}" for c in candidates]) as conn:
             for cand in candidates:
                 subject_cases = conn.execute(sa.select(cases).where(
                     cases.c.subject_type == cand.subject_type, cases.c.subject_id == cand.subject_id)).all()
@@ -612,7 +688,7 @@ class CaseStore:
         """Assign an active case to analyst ``to`` (``actor`` did it); returns the case."""
         with self._audited("case_assign", actor, case_id):
             actor, to = self._analyst(actor), self._analyst(to)
-            with self._write() as conn:
+            with self._write(case_id=case_id) as conn:
                 row = self._load(conn, case_id, expected_version)
                 if row.status == CLOSED:
                     raise CaseClosed(f"case {row.case_id} is closed ({row.outcome}); it cannot be assigned")
@@ -630,7 +706,7 @@ class CaseStore:
                 raise InvalidRequest("a note needs some text")
             if len(text) > 4000:
                 raise InvalidRequest("a note has at most 4000 characters")
-            with self._write() as conn:
+            with self._write(case_id=case_id) as conn:
                 row = self._load(conn, case_id, None)
                 self._event(conn, row.case_id, analyst, "case_note_added", {"note": text}, _now())
         return self.get_case(case_id)
@@ -650,7 +726,7 @@ class CaseStore:
             reason = (reason or "").strip()
             if not reason:
                 raise InvalidRequest("a decision needs a reason")
-            with self._write() as conn:
+            with self._write(case_id=case_id) as conn:
                 row = self._load(conn, case_id, expected_version)
                 self._require_active(row)
                 now = _now()
@@ -705,7 +781,7 @@ class CaseStore:
         proposed the confirmation."""
         with self._audited("case_approve", analyst, case_id):
             analyst = self._analyst(analyst)
-            with self._write() as conn:
+            with self._write(case_id=case_id) as conn:
                 row = self._load(conn, case_id, expected_version)
                 proposal = self._proposal(conn, row)
                 if proposal.analyst == analyst:
@@ -732,7 +808,7 @@ class CaseStore:
             reason = (reason or "").strip()
             if not reason:
                 raise InvalidRequest("a rejection needs a reason")
-            with self._write() as conn:
+            with self._write(case_id=case_id) as conn:
                 row = self._load(conn, case_id, expected_version)
                 proposal = self._proposal(conn, row)
                 if proposal.analyst == analyst:
@@ -750,7 +826,7 @@ class CaseStore:
         """Approve the case's SAR draft; FourEyesViolation if ``analyst`` prepared it."""
         with self._audited("report_approve", analyst, case_id):
             analyst = self._analyst(analyst)
-            with self._write() as conn:
+            with self._write(case_id=case_id) as conn:
                 row = self._load(conn, case_id, expected_version)
                 report = conn.execute(sa.select(reports).where(reports.c.case_id == row.case_id)).first()
                 if report is None:
@@ -770,7 +846,7 @@ class CaseStore:
     def delete_case(self, case_id: str, *, actor: str) -> None:
         """Delete a closed case whose retention period has ended (its audit entries stay).
         RetentionError for an active case or one inside retention (PostgreSQL also refuses in a trigger)."""
-        with self._audited("case_delete", actor, case_id), self._write() as conn:
+        with self._audited("case_delete", actor, case_id), self._write(case_id=case_id) as conn:
             row = self._load(conn, case_id, None)
             if row.status != CLOSED or not row.retain_until or row.retain_until > date.today().isoformat():
                 raise RetentionError(f"case {row.case_id} is retained until "

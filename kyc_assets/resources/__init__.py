@@ -6,64 +6,23 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
-from dagster_duckdb_pandas import DuckDBPandasIOManager, DuckDBPandasTypeHandler
 from dagster_openai import OpenAIResource, with_usage_metadata
 from pydantic import Field
 
 from kyc_assets.onboarding.store import DocumentStore
+from kyc_assets.resources.warehouse import (  # noqa: F401  (re-exported: the one way to the warehouse)
+    ObjectStoreResource,
+    WarehouseIOManager,
+    WarehouseResource,
+    build_storage_resources,
+    warehouse_io_manager_fields,
+)
 
 
-class _TypedPandasHandler(DuckDBPandasTypeHandler):
-    """Stores an all-empty object column as text: DuckDB would otherwise create the table with a
-    NULL-typed column from the first partition and refuse every later partition that has values.
-    With a ``cipher`` (KYC_WAREHOUSE_PII_KEYS) the PII columns are encrypted on write and decrypted on
-    read (resources/warehouse_pii.py)."""
-
-    def __init__(self, cipher=None):
-        super().__init__()
-        self.cipher = cipher
-
-    def handle_output(self, context, table_slice, obj, connection):
-        if isinstance(obj, pd.DataFrame):
-            if self.cipher is not None:
-                obj = self.cipher.protect(obj)
-            empty = [c for c in obj.columns if obj[c].dtype == object and obj[c].isna().all()]
-            if empty:
-                obj = obj.astype({c: "string" for c in empty})
-        return super().handle_output(context, table_slice, obj, connection)
-
-    def load_input(self, context, table_slice, connection):
-        obj = super().load_input(context, table_slice, connection)
-        return self.cipher.reveal(obj) if self.cipher is not None and isinstance(obj, pd.DataFrame) else obj
-
-
-class WarehouseIOManager(DuckDBPandasIOManager):
-    """Asset values as DuckDB tables (schema ``kyc``); creates the warehouse's folder on first use.
-    ``pii_keys`` (KYC_WAREHOUSE_PII_KEYS through dg.EnvVar; None = PII in clear) encrypts PII columns."""
-
-    pii_keys: str | None = None
-
-    @staticmethod
-    def type_handlers():
-        return [_TypedPandasHandler()]
-
-    def create_io_manager(self, context):
-        manager = super().create_io_manager(context)
-        if self.pii_keys:
-            from kyc_assets.resources.warehouse_pii import WarehouseCipher
-
-            manager = type(manager)(db_client=manager._db_client, database=self.database, schema=self.schema_,
-                                    type_handlers=[_TypedPandasHandler(WarehouseCipher(self.pii_keys))],
-                                    default_load_type=self.default_load_type(), io_manager_name="DuckDBIOManager")
-        return manager
-
-    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
-        super().setup_for_execution(context)
-
-
-class DocumentStoreResource(dg.ConfigurableResource):
-    """Where documents arrive (inbox), are kept (content-addressed store) and are refused (quarantine)."""
+class DocumentStoreResource(ObjectStoreResource):
+    """Where documents arrive (inbox), are kept (content-addressed store) and are refused (quarantine):
+    local folders, or object-store URLs (``s3://...``) reached with the object-store fields (endpoint,
+    region, keys through ``dg.EnvVar``) it inherits from ObjectStoreResource."""
 
     store_dir: str
     inbox_dir: str
@@ -74,7 +33,14 @@ class DocumentStoreResource(dg.ConfigurableResource):
     archive_dir: str | None = None
 
     def store(self) -> DocumentStore:
-        return DocumentStore(self.store_dir, self.encryption_keys)
+        return DocumentStore(self.store_dir, self.encryption_keys, options=self.options())
+
+    def files(self, kind: str):
+        """The :class:`~kyc_assets.storage.FileStore` of ``inbox`` or ``quarantine`` (list, read, write, move)."""
+        from kyc_assets.storage import FileStore
+
+        roots = {"inbox": self.inbox_dir, "quarantine": self.quarantine_dir, "documents": self.store_dir}
+        return FileStore(roots[kind], self.options())
 
 
 class CaseStoreResource(dg.ConfigurableResource):
@@ -194,10 +160,10 @@ class MonitoringSettingsResource(dg.ConfigurableResource):
     alert_budget: float = 0.005
     # Decided alert cases needed before a supervised model is trained beside the anomaly model.
     model_min_labels: int = 50
-    # The anomaly model: artefacts folder, and the warehouse (io_manager's DuckDB) it reads its training
-    # window of transaction_features from: the last model_training_days as-of dates.
+    # The anomaly model: artefacts folder, and the warehouse (the io_manager's Delta tables) it reads its
+    # training window of transaction_features from: the last model_training_days as-of dates.
     models_dir: str = ""
-    warehouse_path: str = ""
+    warehouse: WarehouseResource | None = None
     model_training_days: int = 30
     model_max_training_rows: int = 500_000
     # Checks: model age, alert share per day, feature null rate, feature drift (PSI) against the day before.
@@ -206,6 +172,13 @@ class MonitoringSettingsResource(dg.ConfigurableResource):
     alert_share_max: float = 0.2
     feature_max_null_rate: float = 0.05
     feature_drift_psi: float = 0.25
+
+    @property
+    def warehouse_path(self):
+        """The :class:`~kyc_assets.storage.Warehouse` the model reads features and scores from."""
+        if self.warehouse is None:
+            raise ValueError("no warehouse configured for monitoring")
+        return self.warehouse.warehouse()
 
     def registry(self):
         """The model registry (versioned artefacts) in ``models_dir``."""
@@ -287,12 +260,17 @@ class LlmExtractorResource(OpenAIResource):
 
 
 class ScreeningStateResource(dg.ConfigurableResource):
-    """Where screening keeps the entry hashes of its last run (the DuckDB warehouse), so that a new
+    """Where screening keeps the entry hashes of its last run (a table in the warehouse), so that a new
     list version re-scores only added or changed entries; ``delta=False`` always screens in full."""
 
-    database: str
+    warehouse: WarehouseResource
     schema_name: str = "kyc"
     delta: bool = True
+
+    @property
+    def database(self):
+        """The :class:`~kyc_assets.storage.Warehouse` holding the state and the results."""
+        return self.warehouse.warehouse()
 
 
 class RestScreeningProviderResource(dg.ConfigurableResource):

@@ -41,12 +41,13 @@ def build_risk_assets(settings, start_date: str | None = None) -> list:
     """The risk assets; the methodology and country lists are read (and validated) now, at load: a bad
     file fails the code location in one line instead of every run."""
     from kyc_assets.cases.assets import OptionalWarehouseInputs
+    from kyc_assets.resources import warehouse_io_manager_fields
     from kyc_assets.risk.inputs import load_reference
 
     methodology = load_methodology(settings.risk_methodology_path)
     lists = load_country_lists(settings.risk_country_lists_path)
     code_version = f"{ENGINE_VERSION}+{methodology.label}"
-    optional = OptionalWarehouseInputs(database=str(settings.warehouse_path), schema="kyc")
+    optional = OptionalWarehouseInputs(**warehouse_io_manager_fields(settings))
     # What the assets are built with, as plain values (the configuration they show)
     lists_version = lists.version
     reference_path = str(settings.customer_reference_path) if settings.customer_reference_path else ""

@@ -143,16 +143,18 @@ def cmd_rate(args) -> int:
 
 def _warehouse_ratings():
     """The latest customer_risk_ratings table (read-only); a one-line error when it is not there."""
-    import duckdb
+    from kyc_assets.settings import warehouse
 
-    path = _settings().warehouse_path
-    if not Path(path).exists():
-        raise _error(f"no warehouse at {path}: materialize customer_risk_ratings first (make demo)")
+    settings = _settings()
+    location = settings.warehouse_url
     try:
-        with duckdb.connect(str(path), read_only=True) as con:
-            return con.execute("select * from kyc.customer_risk_ratings").df()
-    except duckdb.Error as exc:
-        raise _error(f"customer_risk_ratings is not in the warehouse at {path}: {str(exc).splitlines()[0]}") from exc
+        store = warehouse(settings)
+        present = store.exists("customer_risk_ratings")
+    except Exception as exc:  # an unreadable location: say which, in one line
+        raise _error(f"the warehouse at {location} is unreadable: {str(exc).splitlines()[0]}") from exc
+    if not present:
+        raise _error(f"customer_risk_ratings is not in the warehouse at {location}: materialize it first (make demo)")
+    return store.read("customer_risk_ratings")
 
 
 def cmd_explain(args) -> int:
