@@ -27,8 +27,8 @@ from kyc_assets.resources import (
     WebhookNotifierResource,
     build_storage_resources,
 )
-from kyc_assets.risk.assets import build_risk_assets
 from kyc_assets.resources.warehouse import build_warehouse_resource, object_store_fields
+from kyc_assets.risk.assets import build_risk_assets
 from kyc_assets.screening.assets import adverse_media_results, screening_results
 from kyc_assets.settings import Settings
 from kyc_assets.watchlists.assets import build_watchlist_assets
