@@ -181,6 +181,7 @@ if __name__ == "__main__":
     which = sys.argv[1] if len(sys.argv) > 1 else "all"
     if which in ("all", "partitions"):
         print(json.dumps(bench_concurrent_partitions(), indent=1), flush=True)
-        print(json.dumps(bench_concurrent_partitions(s3=True), indent=1), flush=True)
+    if which in ("all", "partitions", "s3"):
+        print(json.dumps(bench_concurrent_partitions(s3=True, partitions=8), indent=1), flush=True)
     if which in ("all", "overhead"):
         print(json.dumps(bench_run_overhead(), indent=1), flush=True)
