@@ -285,12 +285,18 @@ class Warehouse:
 
 
 def as_warehouse(location) -> Warehouse:
-    """A :class:`Warehouse` from a Warehouse, or from a local folder / URL (default object-store options)."""
+    """A :class:`Warehouse` from a Warehouse, or from a local folder / URL (an object-store URL is reached with
+    the configured object store's settings)."""
     if isinstance(location, Warehouse):
         return location
     if location is None or str(location) == "":
         raise WarehouseUnavailable("no warehouse is configured")
-    return Warehouse(location)
+    options = None
+    if is_remote(location):  # the configured object store's endpoint and keys (CLI, dashboard, export)
+        from kyc_assets.settings import Settings, object_store_options
+
+        options = object_store_options(Settings.from_env())
+    return Warehouse(location, options)
 
 
 
