@@ -83,7 +83,7 @@ def config_from_env(env=None) -> WebConfig:
     env = os.environ if env is None else env
     settings = Settings.from_env(env)
     return WebConfig(store=CaseStore.from_env(env), warehouse_path=settings.warehouse_path,
-                     document_store_dir=settings.document_store_dir,
+                     document_store_dir=settings.document_store_url,  # a folder or s3://
                      document_keys=env.get("KYC_DOCUMENT_KEYS") or None, dagster_ui_url=settings.dagster_ui_url,
                      session_secret=env.get("KYC_SESSION_SECRET") or None, institution=settings.institution_name)
 
