@@ -11,7 +11,6 @@ and the Delta warehouse on an S3-compatible server (moto on 127.0.0.1, the produ
 side by side in one process.
 """
 
-from __future__ import annotations
 
 import json
 import multiprocessing
@@ -20,6 +19,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import pandas as pd
 
 
 def _partition_writer(root: str, worker: int, partitions: int, rows: int, options=None) -> dict:
