@@ -139,6 +139,13 @@ class Settings:
     webhook_attempts: int = 4
     notify_max_priority: int = 2
     notify_max_per_tick: int = 50
+    # Risk rating and perpetual KYC (kyc_assets/risk): the methodology in force, a proposed one for the
+    # impact report, the country lists, and the core-banking customer reference extract (accounts, type,
+    # channel, residence, opening date). None = the bundled files / no proposal / no reference file.
+    risk_methodology_path: Path | None = None
+    risk_proposed_methodology_path: Path | None = None
+    risk_country_lists_path: Path | None = None
+    customer_reference_path: Path | None = None
     # Trust (kyc_assets/audit, issue 12): the audit chain's HMAC keys (only whether set), its signed
     # checkpoints outside the database, the schema owner's URL (only whether set), what happens to an
     # inbox file once stored, and warehouse PII protection (only whether a key is set).
@@ -255,6 +262,7 @@ class Settings:
             **_screening_settings(env),
             screening_index_dir=screening_index_dir(env, home),
             **_review_settings(env),
+            **_risk_settings(env, home),
             **_trust_settings(env, home),
             **_storage_settings(env),
         )
@@ -391,6 +399,18 @@ def _monitoring_settings(env: Mapping[str, str], home: Path) -> dict:
     if not 0 <= values["alert_share_min"] <= values["alert_share_max"] <= 1:
         raise ValueError("KYC_ALERT_SHARE_MIN/MAX must satisfy 0 <= min <= max <= 1")
     return values
+
+
+def _risk_settings(env: Mapping[str, str], home: Path) -> dict:
+    """Risk rating: methodology files (validated when the definitions load) and the customer reference file
+    (default ``$KYC_HOME/sample/customers.csv``, the sample world's core-banking extract, used when present)."""
+    def path(name: str) -> Path | None:
+        return Path(env[name]).expanduser().resolve() if env.get(name, "").strip() else None
+
+    return {"risk_methodology_path": path("KYC_RISK_METHODOLOGY"),
+            "risk_proposed_methodology_path": path("KYC_RISK_PROPOSED_METHODOLOGY"),
+            "risk_country_lists_path": path("KYC_RISK_COUNTRY_LISTS"),
+            "customer_reference_path": path("KYC_CUSTOMER_REFERENCE_PATH") or home / "sample" / "customers.csv"}
 
 
 # -- trust: case store secrets, audit trail, data at rest (issue 12) -----------------------------------

@@ -41,6 +41,7 @@ FIGURES = [
      True),
     ("cases", "case queue with 100,000 cases (PostgreSQL)", "bench_cases", "bench_case_queue", {}, False),
     ("cases", "kyc audit verify over 1,000,000 entries", "bench_audit", "bench_audit_verify", {}, False),
+    ("risk", "risk rating 1,000,000 customers", "bench_risk", "bench_rating", {"n": 1_000_000}, False),
     ("storage", "4 processes writing partitions of one Delta table (local folder)", "bench_storage",
      "bench_concurrent_partitions", {}, False),
     ("storage", "4 processes writing partitions of one Delta table (S3, moto)", "bench_storage",
