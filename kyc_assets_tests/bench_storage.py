@@ -24,7 +24,6 @@ import pandas as pd
 
 
 def _partition_writer(root: str, worker: int, partitions: int, rows: int, options=None) -> dict:
-    import pandas as pd
 
     from kyc_assets.storage import warehouse as wh
 
@@ -41,7 +40,6 @@ def _partition_writer(root: str, worker: int, partitions: int, rows: int, option
 
 
 def bench_concurrent_partitions(writers: int = 4, partitions: int = 15, rows: int = 200, s3: bool = False) -> dict:
-    import pandas as pd
 
     from kyc_assets.storage import Warehouse
 
@@ -95,7 +93,6 @@ class _maybe_moto:
 
 def _frames(n_tx: int):
     import numpy as np
-    import pandas as pd
 
     rng = np.random.default_rng(5)
     document = pd.DataFrame([{"document_sha256": "ab" * 32, "status": "ok", "document_type": "passport",
@@ -114,7 +111,6 @@ def _frames(n_tx: int):
 
 def _assets(document, tx):
     import dagster as dg
-    import pandas as pd
 
     docs = dg.StaticPartitionsDefinition(["ab" * 32])
     days = dg.DailyPartitionsDefinition(start_date="2026-01-01")
