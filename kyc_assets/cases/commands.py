@@ -235,7 +235,7 @@ def _document_store():
     from kyc_assets.onboarding.store import DocumentStore
     from kyc_assets.settings import Settings, document_keys
 
-    return DocumentStore(Settings.from_env().document_store_dir, document_keys())
+    return DocumentStore(Settings.from_env().document_store_url, document_keys())  # a folder or s3://
 
 
 def _instance(args):

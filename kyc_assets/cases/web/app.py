@@ -103,7 +103,7 @@ def config_from_env(env=None) -> WebConfig:
     settings = Settings.from_env(env)
     check_deployment(settings)  # production refuses to run unsafe
     return WebConfig(store=CaseStore.from_env(env), warehouse_path=settings.warehouse_path,
-                     document_store_dir=settings.document_store_dir,
+                     document_store_dir=settings.document_store_url,  # a folder or s3://
                      document_keys=env.get("KYC_DOCUMENT_KEYS") or None, dagster_ui_url=settings.dagster_ui_url,
                      institution=settings.institution_name, **access_options(settings, access_secrets(env)))
 
