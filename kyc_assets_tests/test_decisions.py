@@ -217,10 +217,10 @@ def test_a_decision_without_a_version_loses_to_one_committed_after_it_was_read(t
     real_write, raced = store._write, []
 
     @contextlib.contextmanager
-    def racing_write():
+    def racing_write(*args, **kwargs):
         if not raced:  # bob's escalation commits between alice's read and her write
             raced.append(other.decide(case_id, decision="escalate", reason="senior look", analyst="bob"))
-        with real_write() as conn:
+        with real_write(*args, **kwargs) as conn:
             yield conn
 
     store._write = racing_write
