@@ -38,7 +38,8 @@ def test_definitions_load_with_an_empty_environment_and_touch_nothing(tmp_path):
     """No credentials, no network, no files written: a fresh process with an empty environment."""
     code = ("import dagster as dg; from kyc_assets.definitions import defs; "
             "dg.Definitions.validate_loadable(defs); print(len(defs.resolve_asset_graph().get_all_asset_keys()))")
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}
+    # Only PATH and HOME, plus the checkout under test first on the path (not whichever one the venv installed).
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     out = subprocess.run([sys.executable, "-W", "ignore", "-c", code], cwd=tmp_path, env=env, capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
