@@ -4,7 +4,8 @@ The matcher aligns the tokens of two normalised names (``matcher.align``); this 
 alignment, plus what the raw names say (script, legal form), into a fixed feature vector and scores
 it with a logistic regression fitted on pairs built from the sanctions lists (``pairs.py``,
 ``train_pair_model.py``). One model per family ('person', 'organization', 'any' for vessels,
-aircraft and untyped pairs). The score is a probability that both names denote one party; every
+aircraft and untyped pairs), and 'skeleton' for pairs whose tokens align below the floor but whose
+whole-name consonant skeletons agree (a name in another script or transliteration standard). The score is a probability that both names denote one party; every
 hit keeps its per-feature contributions (coefficient x value) as its explanation.
 
 The fitted coefficients ship as JSON in ``kyc_assets/data/screening_model/pair_model.json`` (no
