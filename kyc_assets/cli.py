@@ -268,10 +268,14 @@ def cmd_match_names(args) -> int:
 def cmd_serve(args) -> int:
     """The review dashboard (kyc_assets/cases/web)."""
     from kyc_assets.cases.web.app import serve
+    from kyc_assets.deployment_checks import UnsafeDeployment
 
     if not 0 < args.port < 65536:
         raise CLIError(f"--port must be 1-65535, not {args.port}")
-    serve(host=args.host, port=args.port)
+    try:
+        serve(host=args.host, port=args.port)
+    except UnsafeDeployment as exc:  # production refuses to run unsafe: one line naming the setting
+        raise CLIError(str(exc)) from exc
     return 0
 
 

@@ -27,8 +27,8 @@ from kyc_assets.resources import (
     WebhookNotifierResource,
     build_storage_resources,
 )
-from kyc_assets.risk.assets import build_risk_assets
 from kyc_assets.resources.warehouse import build_warehouse_resource, object_store_fields
+from kyc_assets.risk.assets import build_risk_assets
 from kyc_assets.screening.assets import adverse_media_results, screening_results
 from kyc_assets.settings import Settings
 from kyc_assets.watchlists.assets import build_watchlist_assets
@@ -162,6 +162,9 @@ def build_assets(settings: Settings) -> list:
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
+    from kyc_assets.deployment_checks import check_deployment
+
+    check_deployment(settings)  # production refuses to run unsafe (one line naming the setting)
     assets = build_assets(settings)
     transactions_assets = dg.AssetSelection.assets("transactions", "transactions_quarantine",
                                                    "transaction_features", "anomaly_scores")

@@ -150,6 +150,9 @@ def summarize(settings, resources) -> dict:
                                                "group by priority").fetchall():
                 by_priority[int(priority)] = int(count)
         summary["cases_by_priority"] = by_priority
+        summary["risk_tiers"] = dict(con.execute("select tier, count(*) from kyc.customer_risk_ratings group by tier")
+                                     .fetchall()) if "customer_risk_ratings" in tables else {}
+        summary["reviews_triggered_today"] = one("select count(*) from kyc.kyc_reviews_due")
     return summary
 
 
@@ -166,6 +169,11 @@ def print_summary(summary: dict, settings, out) -> None:
     if by_priority:
         print("  by priority           " + ", ".join(f"P{p}: {n}" for p, n in sorted(by_priority.items()))
               + "  (1 = act today)", file=out)
+    tiers = s.get("risk_tiers") or {}
+    if tiers:
+        print("  risk tiers            " + ", ".join(f"{t}: {tiers.get(t, 0)}" for t in
+                                                    ("low", "medium", "high", "prohibited"))
+              + f"  ({s.get('reviews_triggered_today', 0)} review triggers today)", file=out)
     failed = sorted({name for name, passed in s.get("check_results", []) if not passed})
     print(f"  asset checks          {len(s.get('check_results', []))} evaluated, "
           f"{'all passed' if not failed else 'failed: ' + ', '.join(failed)}", file=out)

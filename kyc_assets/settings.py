@@ -110,6 +110,17 @@ class Settings:
     # The Dagster instance the platform runs on (the Makefile exports the same default): `kyc trace`
     # and `kyc case export` read materializations from it.
     dagster_home: Path | None = None
+    # Who may act on cases (kyc serve, kyc case ...; cases/analysts.py, cases/web/auth.py,
+    # deployment_checks.py): the reverse proxies whose identity header is trusted, whether the proxy's
+    # shared secret is set (never the secret: access_secrets() reads it), the header carrying the
+    # analyst's roles, the idle timeout of a dashboard session, and the sign-in throttling.
+    trusted_proxies: tuple[str, ...] = ()
+    trusted_proxy_secret_set: bool = False
+    trusted_roles_header: str = ""
+    session_idle_minutes: int = 30
+    login_max_failures: int = 5
+    login_lockout_minutes: int = 15
+    login_client_max_failures: int = 20
 
     @property
     def case_service_level(self) -> dict[int, int]:
@@ -265,6 +276,7 @@ class Settings:
             **_risk_settings(env, home),
             **_trust_settings(env, home),
             **_storage_settings(env),
+            **_access_settings(env),
         )
 
 
@@ -476,6 +488,50 @@ def _trust_settings(env: Mapping[str, str], home: Path) -> dict:
     if values["audit_checkpoint_every"] < 1 or values["audit_checkpoint_minutes"] <= 0:
         raise ValueError("KYC_AUDIT_CHECKPOINT_EVERY must be >= 1 and KYC_AUDIT_CHECKPOINT_MINUTES > 0")
     return values
+
+
+# -- who may act on cases (cases/analysts.py, cases/web, deployment_checks.py) -------------------
+
+def _access_settings(env: Mapping[str, str]) -> dict:
+    """The analyst directory, the trusted reverse proxy, sessions and sign-in throttling."""
+    import ipaddress
+
+    proxies = _csv(env.get("KYC_TRUSTED_PROXIES", ""))
+    for proxy in proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise ValueError(f"KYC_TRUSTED_PROXIES: {proxy[:60]!r} is not an IP address or network "
+                             "(e.g. 127.0.0.1,10.0.0.0/8)") from None
+    header = env.get("KYC_TRUSTED_USER_HEADER", "").strip()
+    secret_set = bool(env.get("KYC_TRUSTED_PROXY_SECRET", "").strip())
+    if header and not (proxies or secret_set):
+        raise ValueError("KYC_TRUSTED_USER_HEADER needs KYC_TRUSTED_PROXIES (the proxy's addresses) or "
+                         "KYC_TRUSTED_PROXY_SECRET (a secret the proxy sends): otherwise any client could name itself")
+    analysts = env.get("KYC_ANALYSTS_FILE", "").strip()
+    values = {
+        "analysts_file": Path(analysts).expanduser().resolve() if analysts else None,
+        "trusted_user_header": header,
+        "trusted_proxies": proxies,
+        "trusted_proxy_secret_set": secret_set,
+        "trusted_roles_header": env.get("KYC_TRUSTED_ROLES_HEADER", "").strip(),
+        "session_idle_minutes": int(env.get("KYC_SESSION_IDLE_MINUTES", "30")),
+        "login_max_failures": int(env.get("KYC_LOGIN_MAX_FAILURES", "5")),
+        "login_lockout_minutes": int(env.get("KYC_LOGIN_LOCKOUT_MINUTES", "15")),
+        "login_client_max_failures": int(env.get("KYC_LOGIN_CLIENT_MAX_FAILURES", "20")),
+    }
+    for name in ("session_idle_minutes", "login_max_failures", "login_lockout_minutes", "login_client_max_failures"):
+        if values[name] < 1:
+            raise ValueError(f"KYC_{name.upper()} must be at least 1")
+    return values
+
+
+def access_secrets(env: Mapping[str, str] | None = None) -> dict[str, str | None]:
+    """The dashboard's secrets, read here only and handed to the web app (never stored in Settings):
+    ``session_secret`` (KYC_SESSION_SECRET) and ``proxy_secret`` (KYC_TRUSTED_PROXY_SECRET)."""
+    env = os.environ if env is None else env
+    return {"session_secret": env.get("KYC_SESSION_SECRET") or None,
+            "proxy_secret": env.get("KYC_TRUSTED_PROXY_SECRET", "").strip() or None}
 # -- shared storage (kyc_assets/storage) -----------------------------------------------------------------
 
 def _location(env: Mapping[str, str], name: str, default_kind: str, home: Path) -> str:

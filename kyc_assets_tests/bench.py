@@ -45,7 +45,7 @@ FIGURES = [
     ("storage", "4 processes writing partitions of one Delta table (local folder)", "bench_storage",
      "bench_concurrent_partitions", {}, False),
     ("storage", "4 processes writing partitions of one Delta table (S3, moto)", "bench_storage",
-     "bench_concurrent_partitions", {"s3": True}, False),
+     "bench_concurrent_partitions", {"s3": True, "partitions": 8}, False),
     ("storage", "per-run storage overhead: DuckDB vs Delta local vs Delta S3", "bench_storage", "bench_run_overhead",
      {}, False),
     ("cases", "escalation with 4 concurrent writers (PostgreSQL)", "bench_cases", "bench_escalation_writers", {},

@@ -19,7 +19,6 @@ import uuid
 from kyc_assets.audit import log as audit
 from kyc_assets.cases.store import CaseStore
 
-
 BENCH_KEYS = "bench1:" + "k" * 43
 
 

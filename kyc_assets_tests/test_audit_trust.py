@@ -154,8 +154,8 @@ def _decided(store: CaseStore) -> str:
 @pytest.mark.parametrize("forgery, expected", [
     ("UPDATE decisions SET analyst = 'mallory'", "decisions row DEC-"),
     ("UPDATE cases SET status = 'closed', outcome = 'false_positive'", "cases row CASE-"),
-    ("INSERT INTO decisions SELECT 'DEC-forged', case_id, 'escalate', 'x', 'bob', decided_at, 'final', status, "
-     "NULL, NULL, NULL FROM decisions", "decisions row DEC-forged"),
+    (("INSERT INTO decisions SELECT 'DEC-forged', case_id, 'escalate', 'x', 'bob', decided_at, 'final', status, "
+      "NULL, NULL, NULL FROM decisions"), "decisions row DEC-forged"),
     ("DELETE FROM decisions", "recorded in audit entry"),
 ])
 def test_edits_of_decisions_and_cases_outside_the_product_are_reported(tmp_path, forgery, expected):

@@ -80,15 +80,16 @@ EXPECTED_TABLES = {"alembic_version", "audit_log", "cases", "case_evidence", "ca
 
 def test_migrations_upgrade_an_empty_sqlite_database_to_head(tmp_path):
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'empty.sqlite'}")
-    assert migrations.upgrade(engine) == migrations.head_revision() == "0004"
+    head = migrations.head_revision()  # one head (each helper's revision relinked in order at merge)
+    assert migrations.upgrade(engine) == head and head >= "0004"
     inspector = sa.inspect(engine)
     assert EXPECTED_TABLES <= set(inspector.get_table_names())
     assert {"version", "subject_name_enc", "retain_until"} <= {c["name"] for c in inspector.get_columns("cases")}
     assert {"ix_cases_queue_order", "ix_cases_active_queue"} <= {i["name"] for i in inspector.get_indexes("cases")}
     assert "ix_audit_log_subject" in {i["name"] for i in inspector.get_indexes("audit_log")}
     with engine.connect() as conn:
-        assert migrations.current_revision(conn) == "0004"
-    assert migrations.upgrade(engine) == "0004"  # idempotent
+        assert migrations.current_revision(conn) == head
+    assert migrations.upgrade(engine) == head  # idempotent
 
 
 def test_a_foundation_database_without_alembic_is_stamped_and_upgraded(tmp_path):
@@ -117,7 +118,7 @@ def test_a_foundation_database_without_alembic_is_stamped_and_upgraded(tmp_path)
 def test_migrations_upgrade_an_empty_postgres_database(pg_database):
     engine = sa.create_engine(pg_url(pg_database))
     try:
-        assert migrations.upgrade(engine) == "0004"
+        assert migrations.upgrade(engine) == migrations.head_revision()
         assert EXPECTED_TABLES <= set(sa.inspect(engine).get_table_names())
         with engine.connect() as conn:
             triggers = set(conn.execute(sa.text(
@@ -135,7 +136,10 @@ def test_pii_columns_are_encrypted_at_rest_and_rotation_reencrypts(tmp_path):
         "SELECT subject_name_enc, subject_dob_enc, subject_document_number_enc FROM cases").fetchone()
     dump = "\n".join(sqlite3.connect(tmp_path / "cases.sqlite").iterdump())
     assert all(v and v.startswith("gAAAA") for v in raw)
-    assert not any("Doe" in v or "1980" in v or "X1234567" in v for v in raw) and "Doe" not in dump
+    # Whole plaintext values, not fragments: a short fragment such as "Doe" turns up inside random base64
+    # ciphertext now and then (a flaky test), a 10-character value practically never.
+    plain = ("Jane <b>Doe</b>", "Jane &lt;b&gt;Doe", "1980-01-02", "X1234567")
+    assert not any(p in v for v in raw for p in plain) and not any(p in dump for p in plain)
     case = store.get_case(case_id)
     assert (case["subject_name"], case["subject_dob"], case["subject_document_number"]) == \
         ("Jane <b>Doe</b>", "1980-01-02", "X1234567")

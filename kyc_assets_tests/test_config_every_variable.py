@@ -68,6 +68,9 @@ VALUES: dict[str, str] = {
     "KYC_LLM_MAX_CONCURRENCY": "2", "KYC_LLM_REQUESTS_PER_MINUTE": "30",
     "KYC_AUDIT_KEYS": "k1:" + "s" * 40, "KYC_AUDIT_CHECKPOINT_EVERY": "10", "KYC_AUDIT_CHECKPOINT_MINUTES": "5",
     "KYC_DATABASE_OWNER_URL": "postgresql+psycopg2://owner@127.0.0.1/kyc", "KYC_WAREHOUSE_PII_KEYS": FERNET,
+    "KYC_TRUSTED_PROXIES": "10.0.0.0/8", "KYC_TRUSTED_PROXY_SECRET": "proxy-secret",
+    "KYC_TRUSTED_ROLES_HEADER": "X-Forwarded-Groups", "KYC_SESSION_IDLE_MINUTES": "5", "KYC_LOGIN_MAX_FAILURES": "3",
+    "KYC_LOGIN_LOCKOUT_MINUTES": "30", "KYC_LOGIN_CLIENT_MAX_FAILURES": "50",
     "DAGSTER_PG_HOST": "db.example.test", "DAGSTER_PG_PORT": "6543", "DAGSTER_PG_USER": "dagster_user",
     "DAGSTER_PG_PASSWORD": "pg-secret", "DAGSTER_PG_DB": "dagster_db",
     # Shared storage (kyc_assets/storage).
@@ -81,6 +84,9 @@ COMPANIONS: dict[str, dict[str, str]] = {
     "KYC_SMTP_HOST": {"KYC_SMTP_FROM": "a@x.test", "KYC_SMTP_TO": "b@x.test"},
     "KYC_SCREENING_PROVIDER_URL": {"KYC_SCREENING_PROVIDER_TOKEN": "tok-123"},
     "KYC_CASE_SLA_DAYS": {}, "KYC_DATABASE_OWNER_URL": {"KYC_DATABASE_URL": "postgresql+psycopg2://app@127.0.0.1/kyc"},
+    # the analyst header is believed only from a configured proxy (settings refuse it alone)
+    "KYC_TRUSTED_USER_HEADER": {"KYC_TRUSTED_PROXIES": "127.0.0.1"},
+    "KYC_TRUSTED_ROLES_HEADER": {"KYC_TRUSTED_USER_HEADER": "X-Forwarded-User", "KYC_TRUSTED_PROXIES": "127.0.0.1"},
 }
 # Variables whose "default" state is another value (they are only used together with a companion).
 ALTERNATIVES: dict[str, tuple[str, dict[str, str]]] = {
@@ -155,7 +161,12 @@ def observe(env: dict[str, str], monkeypatch) -> dict:
     out["sensors"] = {s.name: _closure(getattr(s, "_run_status_sensor_fn", None) or s._raw_fn) for s in defs.sensors}
     directory = AnalystDirectory.from_env(env)
     out["analysts"] = [directory.configured, sorted(directory.names()) if directory.configured else [],
-                       getattr(directory, "trusted_header", None)]
+                       getattr(directory, "trusted_header", None), getattr(directory, "trusted_roles_header", None)]
+    from kyc_assets.cases.web.app import access_options
+    from kyc_assets.settings import access_secrets
+
+    out["dashboard_access"] = {k: (bool(v) if k.endswith("secret") else _primitive(v))
+                               for k, v in access_options(settings, access_secrets(env)).items()}
     from kyc_assets.cases import commands
 
     out["sar_institution"] = commands._institution()
@@ -252,7 +263,7 @@ def test_the_production_instance_reads_the_dagster_pg_variables(tmp_path):
     (home / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), **{k: VALUES[k] for k in VALUES if k.startswith("DAGSTER_PG_")}}
     out = subprocess.run([sys.executable, "-W", "ignore", "-c", code, str(home)], env=env, capture_output=True,
-                         text=True, timeout=180)
+                         text=True, timeout=180, check=False)
     assert out.returncode == 0, out.stderr[-1500:]
     assert out.stdout.strip() == "postgresql+psycopg2://dagster_user:pg-secret@db.example.test:6543/dagster_db"
 
@@ -265,5 +276,5 @@ def test_omp_thread_limit_defaults_to_one_and_an_explicit_value_wins(value, expe
     env["PYTHONPATH"] = str(ROOT)
     out = subprocess.run([sys.executable, "-W", "ignore", "-c",
                           "import os, kyc_assets.onboarding.ocr; print(os.environ['OMP_THREAD_LIMIT'])"],
-                         env=env, capture_output=True, text=True, timeout=180)
+                         env=env, capture_output=True, text=True, timeout=180, check=False)
     assert out.stdout.strip() == expected, out.stderr[-500:]

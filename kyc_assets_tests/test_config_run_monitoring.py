@@ -70,8 +70,8 @@ def test_a_run_worker_killed_with_sigkill_is_marked_failed(tmp_path):
     env = {**os.environ, "DAGSTER_HOME": str(home), "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}",
            "PYTHONWARNINGS": "ignore"}
     # The run worker: an in-process run on the instance (as `make demo` runs them), killed mid-step.
-    worker = subprocess.Popen([sys.executable, "-c", "import dagster as dg, sleepy; "
-                               "dg.materialize([sleepy.sleepy], instance=dg.DagsterInstance.get())"],
+    worker = subprocess.Popen([sys.executable, "-c", ("import dagster as dg, sleepy; "
+                               "dg.materialize([sleepy.sleepy], instance=dg.DagsterInstance.get())")],
                               cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     instance = dg.DagsterInstance.from_config(str(home))
     daemon = None

@@ -194,7 +194,7 @@ def test_concurrent_dismissals_without_a_version_still_have_one_winner(tmp_path)
         try:
             store.decide(case_id, decision="false_positive", reason="race", analyst=f"analyst{i}")
             outcomes.append("won")
-        except CaseClosed as exc:
+        except (CaseClosed, ConcurrentUpdate) as exc:  # closed, or its version moved since it was read
             outcomes.append(str(exc))
 
     threads = [threading.Thread(target=attempt, args=(i,)) for i in range(4)]
@@ -202,5 +202,30 @@ def test_concurrent_dismissals_without_a_version_still_have_one_winner(tmp_path)
         t.start()
     for t in threads:
         t.join()
-    assert outcomes.count("won") == 1
-    assert all("is closed" in o for o in outcomes if o != "won")
+    assert outcomes.count("won") == 1 and len(outcomes) == 4
+    assert all("is closed" in o or "changed by someone else" in o for o in outcomes if o != "won")
+
+
+def test_a_decision_without_a_version_loses_to_one_committed_after_it_was_read(tmp_path):
+    """Optimistic concurrency always applies: without ``expected_version`` the store acts on the version
+    it read when the call began, so a decision committed in between (here injected just before the
+    write transaction starts) wins and the slower one is refused instead of being applied on top."""
+    import contextlib
+
+    store, other = sqlite_store(tmp_path), sqlite_store(tmp_path)
+    case_id = opened(store)
+    real_write, raced = store._write, []
+
+    @contextlib.contextmanager
+    def racing_write(*args, **kwargs):
+        if not raced:  # bob's escalation commits between alice's read and her write
+            raced.append(other.decide(case_id, decision="escalate", reason="senior look", analyst="bob"))
+        with real_write(*args, **kwargs) as conn:
+            yield conn
+
+    store._write = racing_write
+    with pytest.raises(ConcurrentUpdate, match="changed by someone else"):
+        store.decide(case_id, decision="false_positive", reason="looks fine", analyst="alice")
+    store._write = real_write
+    case = store.get_case(case_id)
+    assert case["status"] == "escalated" and [d["analyst"] for d in case["decisions"]] == ["bob"]

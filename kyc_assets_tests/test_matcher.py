@@ -139,11 +139,15 @@ def test_weak_alias_counts_less():
 
 
 def _brute_force(screener, query, min_score):
-    """Entity ids whose best name scores >= min_score, scoring every indexed name exactly."""
+    """Entity ids whose best name scores >= min_score, scoring every indexed name exactly (names whose token
+    alignment reaches the retrieval floor: the index's completeness promise; pairs below it that the skeleton
+    gate lets in are scored when retrieved, not searched for)."""
     found = set()
+    floor = screener.model.retrieval_floor
     for nid in range(screener.index.name_count):
         penalty = WEAK_ALIAS_PENALTY if screener.index.name_source(nid)[1] == "weak_aka" else 0.0
-        if screener.score_name(query, nid).score - penalty >= min_score:
+        ns = screener.score_name(query, nid)
+        if ns.align >= floor and ns.score - penalty >= min_score:
             found.add(screener.entries[int(screener.index.name_entry[nid])].entity_id)
     return found
 

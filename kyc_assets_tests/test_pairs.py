@@ -80,3 +80,16 @@ def test_perturbed_queries_per_kind(entries):
     queries = P.perturbed_queries(entries, random.Random(9), per_kind=20)
     counts = Counter(q["kind"] for q in queries)
     assert set(counts) == set(P.PERTURBATION_KINDS) and max(counts.values()) <= 20
+
+
+def test_script_negatives_pair_an_original_script_name_with_another_entitys_latin_name(entries):
+    from kyc_assets.watchlists.model import is_latin
+
+    pairs = P.script_negatives(entries, random.Random(3))
+    by_id = {e.entity_id: {n for n, _ in e.names()} for e in entries}
+    assert pairs
+    for p in pairs:
+        assert p.label == 0 and p.kind == "hard_neg_script" and p.group == "script"
+        assert p.query_entity != p.candidate_entity
+        assert p.query in by_id[p.query_entity] and p.candidate in by_id[p.candidate_entity]
+        assert is_latin(p.query) != is_latin(p.candidate)

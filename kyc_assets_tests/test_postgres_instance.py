@@ -66,5 +66,6 @@ def test_case_store_and_audit_chain_on_postgres(pg_database):
     assert store.escalate(candidates, sla_days=3)["opened"] == 0
     assert [c["subject_id"] for c in store.open_cases()] == ["C-1"]
     report = store.verify_audit()
-    assert report.intact and report.entries == 1
+    # case_opened and the case_state entry recording the new case's row (audit/state.py)
+    assert report.intact and report.entries == 2 and report.cases_checked == 1
     store.engine.dispose()

@@ -7,7 +7,6 @@ import json
 import re
 from datetime import date
 
-import duckdb
 import pandas as pd
 import pytest
 import requests
@@ -48,10 +47,10 @@ def server(tmp_path):
                             "onboarding_channel": "in_person"}])
     table = ratings_table(inputs, load_methodology(), load_country_lists(), as_of=TODAY)
     table["input_versions"] = json.dumps({"customers": "v1"})
-    with duckdb.connect(str(world.warehouse)) as con:
-        con.execute("create schema if not exists kyc")
-        con.register("t", table.astype({c: str for c in table.columns if str(table[c].dtype) == "category"}))
-        con.execute("create table kyc.customer_risk_ratings as select * from t")
+    from kyc_assets.storage import as_warehouse
+
+    as_warehouse(world.warehouse).write(
+        "customer_risk_ratings", table.astype({c: str for c in table.columns if str(table[c].dtype) == "category"}))
     app, store = make_app(world)
     reviews = ReviewStore(store)
     triggers, states = plan_reviews(table.assign(document_expiry=None), {}, as_of=TODAY,

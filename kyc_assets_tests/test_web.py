@@ -153,11 +153,12 @@ def test_forged_posts_are_refused_and_audited(server, world):
     assert store.get_case(world.customer_case)["status"] == "open"
     refusals = [a for a in audit_actions(store, world.customer_case) if a[1] == "case_decide_refused"]
     assert len(refusals) == 3 and refusals[0] == ("alice", "case_decide_refused", "CSRF token missing or invalid")
-    # A cross-site POST carries no session cookie at all: refused and audited too.
+    # A cross-site POST carries no session cookie at all: refused, and kept out of the audit log (its
+    # subject would be the sender's choice; test_security_web checks the rate limit on such refusals).
+    before = len(store.audit_entries(limit=1000))
     anonymous = requests.post(f"{base}/cases/{world.customer_case}/decide", allow_redirects=False,
                               data={"decision": "false_positive", "reason": "x"})
-    assert anonymous.status_code == 403
-    assert ("anonymous", "case_decide_refused", "not signed in") in audit_actions(store, world.customer_case)
+    assert anonymous.status_code == 403 and len(store.audit_entries(limit=1000)) == before
 
 
 def test_four_eyes_a_second_analyst_must_approve_and_a_closed_case_takes_no_decision(server, world):
@@ -198,7 +199,7 @@ def test_a_stale_form_loses_to_a_concurrent_decision(server, world):
 
 
 def test_trusted_proxy_header_identifies_the_analyst(world):
-    app, store = make_app(world, trusted_header="X-Forwarded-User")
+    app, store = make_app(world, trusted_header="X-Forwarded-User", trusted_proxies=("127.0.0.1",))
     with running(app) as base:
         assert requests.get(f"{base}/cases").status_code == 401
         assert requests.get(f"{base}/cases", headers={"X-Forwarded-User": "mallory"}).status_code == 401

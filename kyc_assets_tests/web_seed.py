@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SCRIPT_NAME = "<script>alert('xss')</script> Ivan"
-PASSWORDS = {"alice": "alice-pass-1", "bob": "bob-pass-2"}
+PASSWORDS = {"alice": "alice-pass-1", "bob": "bob-pass-2", "carol": "carol-pass-3"}
+# alice and bob may approve (four-eyes between them); carol is an analyst without the approver role.
+ROLES = {"alice": ["analyst", "approver"], "bob": ["analyst", "approver"], "carol": ["analyst"]}
 ACCOUNT = "ACC-0042"
 ALERT_DAYS = ("2026-01-20", "2026-01-27")
 
@@ -103,7 +105,7 @@ def build_world(root: Path, *, database_url: str | None = None) -> World:
     sha = DocumentStore(root / "documents").put(_png(), original_name="passport.png")
     _warehouse(root / "warehouse", sha)
     analysts = root / "analysts.json"
-    analysts.write_text(json.dumps({"analysts": [{"username": u, "password_hash": hash_password(p),
+    analysts.write_text(json.dumps({"analysts": [{"username": u, "password_hash": hash_password(p), "roles": ROLES[u],
                                                   **({"timezone": "Europe/Berlin"} if u == "bob" else {})}
                                                  for u, p in PASSWORDS.items()]}))
     keys = Fernet.generate_key().decode()
@@ -137,15 +139,20 @@ def build_world(root: Path, *, database_url: str | None = None) -> World:
     return World(url, root / "warehouse", root / "documents", analysts, keys, ids["CUST-7"], ids[ACCOUNT], sha)
 
 
-def make_app(world: World, *, trusted_header: str = ""):
+def make_app(world: World, *, trusted_header: str = "", analysts_file: Path | None | str = "world",
+             trusted_roles_header: str = "", **config):
+    """The dashboard over the world's store; ``config``: more WebConfig fields (trusted_proxies, ...);
+    ``analysts_file=None``: no analyst list (local mode, or a proxy-only deployment)."""
     from kyc_assets.cases.analysts import AnalystDirectory
     from kyc_assets.cases.store import CaseStore
     from kyc_assets.cases.web import WebConfig, create_app
 
-    directory = AnalystDirectory.from_file(world.analysts_file, trusted_header=trusted_header)
+    directory = AnalystDirectory.from_file(world.analysts_file if analysts_file == "world" else analysts_file,
+                                           trusted_header=trusted_header, trusted_roles_header=trusted_roles_header)
     store = CaseStore(world.database_url, pii_keys=world.pii_keys, analysts=directory)
     return create_app(WebConfig(store=store, warehouse_path=world.warehouse, document_store_dir=world.documents,
-                                dagster_ui_url="http://127.0.0.1:3000", session_secret="test-secret")), store
+                                dagster_ui_url="http://127.0.0.1:3000", session_secret="test-secret",
+                                **config)), store
 
 
 @contextlib.contextmanager
@@ -156,7 +163,9 @@ def running(app, port: int | None = None):
     from kyc_assets_tests.local_servers import free_port
 
     port = port or free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    # as `kyc serve` runs it: uvicorn's own proxy-header handling off (the app honours KYC_TRUSTED_PROXIES)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
+                                           proxy_headers=False))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

@@ -102,12 +102,12 @@ def compare_tables(conn: sa.Connection, states: dict[str, tuple[int, dict | None
             mine, theirs = now[table], recorded.get(table, {})
             for row_id in sorted(set(mine) | set(theirs)):
                 if row_id not in theirs:
-                    return seq, f"{table} row {row_id} of case {case_id} is not in the audit log " \
-                                f"(last state: entry {seq})", len(current)
+                    return seq, (f"{table} row {row_id} of case {case_id} is not in the audit log "
+                                 f"(last state: entry {seq})"), len(current)
                 if row_id not in mine:
                     return seq, f"{table} row {row_id} of case {case_id} recorded in audit entry {seq} is missing", \
                         len(current)
                 if mine[row_id] != theirs[row_id]:
-                    return seq, f"{table} row {row_id} of case {case_id} differs from its state recorded in " \
-                                f"audit entry {seq}", len(current)
+                    return seq, (f"{table} row {row_id} of case {case_id} differs from its state recorded in "
+                                 f"audit entry {seq}"), len(current)
     return None, None, len(current)

@@ -3,9 +3,14 @@
 Thin: parse, authenticate the analyst, call the case store, print. Refusals are one line on stderr
 with exit code 2 (the store has already written them to the audit log).
 
-Analyst identity: ``--as NAME``. When ``KYC_ANALYSTS_FILE`` lists the analysts, the password is
-read from ``--password-stdin`` or ``KYC_ANALYST_PASSWORD`` (or asked for on a terminal); a wrong
-password is refused and audited. Without a file (local/demo mode) the name is taken as given.
+Analyst identity: ``--as NAME``. When ``KYC_ANALYSTS_FILE`` lists the analysts, every command that
+reads personal data or writes the audit log (list, show, report, export, trace, assign, decide,
+approve, reject, purge, rotate-keys) needs ``--as`` and the password, read from ``--password-stdin``
+or ``KYC_ANALYST_PASSWORD`` (or asked for on a terminal); a wrong password is refused and audited,
+and counts towards the account's lock-out (shared with the dashboard, cases/access.py). Roles are
+enforced by the store. Without a file (local/demo mode) the name is taken as given (canonical form;
+``system:``/``dagster:`` names are refused). With ``KYC_DEPLOYMENT=production`` the commands refuse
+to start when the deployment is unsafe (kyc_assets/deployment_checks.py).
 """
 
 from __future__ import annotations
@@ -21,7 +26,13 @@ from kyc_assets.cases.store import DECISIONS
 
 def _store():
     from kyc_assets.cases.store import CaseStore
+    from kyc_assets.deployment_checks import UnsafeDeployment, check_deployment
+    from kyc_assets.settings import Settings
 
+    try:
+        check_deployment(Settings.from_env())  # production refuses to run unsafe
+    except UnsafeDeployment as exc:
+        raise _cli_error(str(exc)) from exc
     return CaseStore.from_env()
 
 
@@ -31,23 +42,63 @@ def _cli_error(message: str) -> Exception:
     return CLIError(message)
 
 
-def _authenticate(store, args, name: str, action: str, subject: str) -> str:
-    """The analyst's name, after checking the password when an analyst list is configured."""
-    from kyc_assets.cases.analysts import AuthenticationError
+def _authenticate(store, args, name: str | None, action: str, subject: str) -> str:
+    """The analyst's (canonical) name, after checking the password when an analyst list is configured.
 
-    directory = store.analysts
+    Without a list, ``name`` (default ``cli``) must still be a valid, non-reserved analyst name. With
+    one, ``--as`` is required, a locked account is refused before its password is read, and a wrong
+    password is audited and counts towards the lock-out (KYC_LOGIN_MAX_FAILURES)."""
+    from kyc_assets.cases.access import AccessControl
+    from kyc_assets.cases.analysts import LOGIN_FAILED, AnalystDirectory, AuthenticationError, canonical
+    from kyc_assets.settings import Settings
+
+    directory = store.analysts or AnalystDirectory(None)
+    if not directory.configured:
+        try:
+            return directory.get(name or "cli").username
+        except AuthenticationError as exc:
+            raise _cli_error(str(exc)) from exc  # a malformed or reserved name: nobody to audit
+    if not name:
+        raise _cli_error("KYC_ANALYSTS_FILE lists the analysts: say who you are with --as NAME (and the password)")
+    known = None
     try:
-        if directory is None or not directory.configured:
-            return directory.get(name).username if directory else name
-        password = os.environ.get("KYC_ANALYST_PASSWORD")
-        if getattr(args, "password_stdin", False):
-            password = sys.stdin.readline().rstrip("\n")
-        elif password is None and sys.stdin.isatty():
-            password = getpass.getpass(f"password for {name}: ")
-        return directory.authenticate(name, password).username
+        known = directory.get(name).username
+    except AuthenticationError:
+        known = None
+    access = AccessControl.from_settings(store, Settings.from_env())
+    account = canonical(name)[:200] or "-"
+    if access.locked_for(account) > 0:
+        store.record_refusal(actor=known or "anonymous", action=action, subject=subject,
+                             error="account locked after repeated failed sign-ins")
+        raise _cli_error("too many failed sign-ins for this account: it is locked for a while; try again later")
+    password = os.environ.get("KYC_ANALYST_PASSWORD")
+    if getattr(args, "password_stdin", False):
+        password = sys.stdin.readline().rstrip("\n")
+    elif password is None and sys.stdin.isatty():
+        password = getpass.getpass(f"password for {name}: ")
+    try:
+        analyst = directory.authenticate(name, password).username
     except AuthenticationError as exc:
-        store.record_refusal(actor=str(name or "")[:100], action=action, subject=subject, error=str(exc))
-        raise _cli_error(str(exc)) from exc
+        store.record_refusal(actor=known or "anonymous", action=action, subject=subject, error=LOGIN_FAILED)
+        if access.failed(account):
+            store.append_audit(actor=known or "anonymous", action="login_locked", subject="cli",
+                               detail={"failures": access.max_failures, "minutes": int(access.lockout_seconds // 60),
+                                       "known_account": bool(known)})
+        raise _cli_error(LOGIN_FAILED) from exc
+    access.succeeded(account)
+    return analyst
+
+
+def _reader(store, args, subject: str) -> str:
+    """The analyst reading personal data: authenticated like a decision when analysts are listed."""
+    return _authenticate(store, args, getattr(args, "analyst", None), "case_read", subject)
+
+
+def _viewed(store, analyst: str, case_id: str, what: str = "case_viewed") -> None:
+    """Audit that ``analyst`` read one case's personal data from the CLI (with an analyst list, as the
+    dashboard does for a case page)."""
+    if store.analysts is not None and store.analysts.configured:
+        store.append_audit(actor=analyst, action=what, subject=case_id[:200], detail={"via": "cli"})
 
 
 def _run(fn):
@@ -76,6 +127,7 @@ def _case_line(c: dict) -> str:
 
 def cmd_case_list(args) -> int:
     store = _store()
+    _reader(store, args, "cases")
     rows = _run(lambda: store.list_cases(status=args.status, assigned_to=args.assigned_to, limit=args.limit,
                                          sort=args.sort))
     if args.json:
@@ -89,7 +141,10 @@ def cmd_case_list(args) -> int:
 
 
 def cmd_case_show(args) -> int:
-    case = _run(lambda: _store().get_case(args.case_id))
+    store = _store()
+    analyst = _reader(store, args, args.case_id)
+    case = _run(lambda: store.get_case(args.case_id))
+    _viewed(store, analyst, case["case_id"])
     if args.json:
         _print_json(case)
         return 0
@@ -168,7 +223,9 @@ def cmd_case_report(args) -> int:
     from kyc_assets.cli import _output
 
     store = _store()
+    analyst = _reader(store, args, args.case_id)
     document = _run(lambda: build_sar(store.get_case(args.case_id), institution=_institution()))
+    _viewed(store, analyst, args.case_id, "report_viewed")
     with _output(args.out) as fh:
         fh.write(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     return 0
@@ -178,7 +235,7 @@ def _document_store():
     from kyc_assets.onboarding.store import DocumentStore
     from kyc_assets.settings import Settings, document_keys
 
-    return DocumentStore(Settings.from_env().document_store_dir, document_keys())
+    return DocumentStore(Settings.from_env().document_store_url, document_keys())  # a folder or s3://
 
 
 def _instance(args):
@@ -205,11 +262,12 @@ def cmd_case_export(args) -> int:
     from kyc_assets.cases.export import export_bundle
 
     store = _store()
+    actor = _authenticate(store, args, args.actor, "case_export", args.case_id)
     instance = _instance(args)
     try:
         manifest = _run(lambda: export_bundle(store, args.case_id, args.out, document_store=_document_store(),
                                               instance=instance, institution=_institution(),
-                                              actor=args.actor or "cli", warehouse_path=_warehouse_path()))
+                                              actor=actor, warehouse_path=_warehouse_path()))
     finally:
         if instance is not None:
             instance.dispose()
@@ -240,7 +298,9 @@ def cmd_case_purge(args) -> int:
 
 
 def cmd_case_rotate_keys(args) -> int:
-    changed = _run(lambda: _store().rotate_pii_keys(actor=args.actor or "cli"))
+    store = _store()
+    actor = _authenticate(store, args, args.actor, "pii_keys_rotate", "cases")
+    changed = _run(lambda: store.rotate_pii_keys(actor=actor))
     print(f"{changed} case(s) re-encrypted under the newest key of KYC_CASE_KEYS")
     return 0
 
@@ -259,11 +319,13 @@ def cmd_trace(args) -> int:
     from kyc_assets.audit.trace import build_trace, render_trace
 
     store = _store()
+    analyst = _reader(store, args, args.case_id)
     if args.case_id.startswith("REV-"):  # a perpetual-KYC review (kyc_assets/risk)
         from kyc_assets.risk.trace import trace_command
 
         return trace_command(store, args, _instance, _run, _print_json)
     case = _run(lambda: store.get_case(args.case_id))
+    _viewed(store, analyst, case["case_id"], "case_traced")
     instance = _instance(args)
     try:
         trace = _run(lambda: build_trace(case, instance=instance, document_store=_document_store()))
@@ -338,10 +400,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     def analyst(p, required=True, flag="--as", dest="analyst", what="the analyst acting"):
         p.add_argument(flag, dest=dest, required=required, metavar="ANALYST",
-                       help=f"{what} ({'required' if required else 'default: none'})")
+                       help=what if "default:" in what else f"{what} ({'required' if required else 'default: none'})")
         p.add_argument("--password-stdin", action="store_true",
                        help="read the analyst's password from the first line of stdin, when KYC_ANALYSTS_FILE "
                             "lists analysts (default: KYC_ANALYST_PASSWORD, else asked on a terminal)")
+
+    def reader(p):
+        analyst(p, required=False, what="the analyst reading (default: cli; required with KYC_ANALYSTS_FILE, "
+                                        "with the password)")
 
     def versioned(p):
         p.add_argument("--expected-version", type=_positive, metavar="N",
@@ -359,12 +425,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"one of {', '.join(QUEUE_SORTS)} (default: priority, then due date)")
     p.add_argument("--limit", type=_positive, default=1000, metavar="N", help="at most N cases (default: 1000)")
     json_flag(p, "the cases")
+    reader(p)
     p.set_defaults(func=cmd_case_list)
 
     p = _command(cases, "show", "one case with its evidence, decisions and report",
                  "kyc case show CASE-0123456789 --json")
     p.add_argument("case_id", metavar="CASE_ID", help="the case id, as kyc case list prints it")
     json_flag(p, "the case")
+    reader(p)
     p.set_defaults(func=cmd_case_show)
 
     p = _command(cases, "assign", "assign a case to an analyst", "kyc case assign CASE-0123456789 --to bob --as alice")
@@ -409,6 +477,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("case_id", metavar="CASE_ID", help="the case id")
     p.add_argument("--out", metavar="FILE", help="file to write, - for stdout (default: stdout); readable by you "
                                                  "only (mode 0600): it holds personal data")
+    reader(p)
     p.set_defaults(func=cmd_case_report)
 
     p = _command(cases, "export", "write the examiner's evidence bundle with a sha256 manifest",
@@ -417,8 +486,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, metavar="DIR",
                    help="a new or empty folder, readable by you only (mode 0700): the bundle holds personal data "
                         "(required)")
-    p.add_argument("--as", dest="actor", metavar="ANALYST",
-                   help="recorded as the exporter in the audit log (default: cli)")
+    analyst(p, required=False, dest="actor",
+            what="the analyst exporting, recorded in the audit log (default: cli; required with KYC_ANALYSTS_FILE)")
     p.add_argument("--without-instance", action="store_true",
                    help="export without the Dagster materializations, the trace saying they are not included "
                         "(default: the instance in DAGSTER_HOME, else $KYC_HOME/dagster_home, is required)")
@@ -437,7 +506,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = _command(cases, "rotate-keys", "re-encrypt the PII columns under the newest key of KYC_CASE_KEYS",
                  "kyc case rotate-keys --as ops")
-    p.add_argument("--as", dest="actor", metavar="ANALYST", help="recorded in the audit log (default: cli)")
+    analyst(p, required=False, dest="actor",
+            what="the analyst (admin role) rotating, recorded in the audit log (default: cli; required with "
+                 "KYC_ANALYSTS_FILE)")
     p.set_defaults(func=cmd_case_rotate_keys)
 
     p = _command(cases, "hash-password", "scrypt hash of a password (stdin) for KYC_ANALYSTS_FILE",
@@ -451,6 +522,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--without-instance", action="store_true",
                    help="list only the references recorded with the case, saying the materializations are not "
                         "included (default: the instance in DAGSTER_HOME, else $KYC_HOME/dagster_home, is required)")
+    reader(p)
     p.set_defaults(func=cmd_trace)
 
     audit = _command(sub, "audit", "audit log tools", "kyc audit verify")

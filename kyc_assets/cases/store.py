@@ -181,6 +181,10 @@ class RetentionError(CaseError):
     """A deletion inside the retention period (or of an active case)."""
 
 
+class NotPermitted(CaseError):
+    """The analyst lacks the role the action needs (approver, admin; see cases/analysts.py)."""
+
+
 def sla_days_for(priority: int, sla_days: int | Mapping[int, int]) -> int:
     """Days to decide a case of ``priority``: one number for all, or a mapping priority -> days."""
     if isinstance(sla_days, Mapping):
@@ -650,14 +654,32 @@ class CaseStore:
 
     # -- case work ----------------------------------------------------------------------------
 
-    def _analyst(self, name: str) -> str:
-        from kyc_assets.cases.analysts import AnalystDirectory, AuthenticationError
+    def _analyst(self, name: str, action: str | None = None) -> str:
+        """The directory's (canonical) name of the analyst, who must hold the role ``action`` needs."""
+        from kyc_assets.cases import analysts
 
-        directory = self.analysts or AnalystDirectory(None)
+        directory = self.analysts or analysts.AnalystDirectory(None)
         try:
-            return directory.get(name).username
-        except AuthenticationError as exc:
+            return directory.authorise(name, action).username if action else directory.get(name).username
+        except analysts.NotPermitted as exc:
+            raise NotPermitted(str(exc)) from exc
+        except analysts.AuthenticationError as exc:
             raise InvalidRequest(str(exc)) from exc
+
+    def _seen_version(self, case_id: str, expected_version: int | None) -> int | None:
+        """The version the caller acts on: ``expected_version``, else the case's version read now, before
+        the write transaction, so that a decision racing another one is refused rather than applied to a
+        state its analyst never saw (optimistic concurrency always applies)."""
+        if expected_version is not None:
+            return expected_version
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(cases.c.version).where(cases.c.case_id == str(case_id))).scalar()
+
+    @staticmethod
+    def _same_analyst(a: str | None, b: str | None) -> bool:
+        from kyc_assets.cases.analysts import canonical
+
+        return bool(a) and bool(b) and canonical(a) == canonical(b)
 
     @staticmethod
     def _load(conn: sa.Connection, case_id: str, expected_version: int | None) -> sa.Row:
@@ -688,6 +710,7 @@ class CaseStore:
         """Assign an active case to analyst ``to`` (``actor`` did it); returns the case."""
         with self._audited("case_assign", actor, case_id):
             actor, to = self._analyst(actor), self._analyst(to)
+            expected_version = self._seen_version(case_id, expected_version)
             with self._write(case_id=case_id) as conn:
                 row = self._load(conn, case_id, expected_version)
                 if row.status == CLOSED:
@@ -726,6 +749,7 @@ class CaseStore:
             reason = (reason or "").strip()
             if not reason:
                 raise InvalidRequest("a decision needs a reason")
+            expected_version = self._seen_version(case_id, expected_version)
             with self._write(case_id=case_id) as conn:
                 row = self._load(conn, case_id, expected_version)
                 self._require_active(row)
@@ -780,11 +804,12 @@ class CaseStore:
         draft is prepared (prepared_by = the proposing analyst). FourEyesViolation if ``analyst``
         proposed the confirmation."""
         with self._audited("case_approve", analyst, case_id):
-            analyst = self._analyst(analyst)
+            analyst = self._analyst(analyst, "case_approve")
+            expected_version = self._seen_version(case_id, expected_version)
             with self._write(case_id=case_id) as conn:
                 row = self._load(conn, case_id, expected_version)
                 proposal = self._proposal(conn, row)
-                if proposal.analyst == analyst:
+                if self._same_analyst(proposal.analyst, analyst):
                     raise FourEyesViolation(f"four-eyes: {analyst} proposed the confirmation of {row.case_id} "
                                             "and cannot also approve it")
                 now = _now()
@@ -804,14 +829,15 @@ class CaseStore:
     def reject(self, case_id: str, *, analyst: str, reason: str, expected_version: int | None = None) -> dict:
         """A second analyst rejects the proposed confirmation: the case returns to its previous status."""
         with self._audited("case_reject", analyst, case_id):
-            analyst = self._analyst(analyst)
+            analyst = self._analyst(analyst, "case_reject")
             reason = (reason or "").strip()
             if not reason:
                 raise InvalidRequest("a rejection needs a reason")
+            expected_version = self._seen_version(case_id, expected_version)
             with self._write(case_id=case_id) as conn:
                 row = self._load(conn, case_id, expected_version)
                 proposal = self._proposal(conn, row)
-                if proposal.analyst == analyst:
+                if self._same_analyst(proposal.analyst, analyst):
                     raise FourEyesViolation(f"four-eyes: {analyst} proposed the confirmation of {row.case_id} "
                                             "and cannot also review it")
                 now = _now()
@@ -825,7 +851,8 @@ class CaseStore:
     def approve_report(self, case_id: str, *, analyst: str, expected_version: int | None = None) -> dict:
         """Approve the case's SAR draft; FourEyesViolation if ``analyst`` prepared it."""
         with self._audited("report_approve", analyst, case_id):
-            analyst = self._analyst(analyst)
+            analyst = self._analyst(analyst, "report_approve")
+            expected_version = self._seen_version(case_id, expected_version)
             with self._write(case_id=case_id) as conn:
                 row = self._load(conn, case_id, expected_version)
                 report = conn.execute(sa.select(reports).where(reports.c.case_id == row.case_id)).first()
@@ -833,7 +860,7 @@ class CaseStore:
                     raise CaseClosed(f"case {row.case_id} has no report (only confirmed cases do)")
                 if report.status != "draft":
                     raise CaseClosed(f"report {report.report_id} is already {report.status}")
-                if report.prepared_by == analyst:
+                if self._same_analyst(report.prepared_by, analyst):
                     raise FourEyesViolation(f"four-eyes: {analyst} prepared report {report.report_id} "
                                             "and cannot also approve it")
                 now = _now()
@@ -846,7 +873,12 @@ class CaseStore:
     def delete_case(self, case_id: str, *, actor: str) -> None:
         """Delete a closed case whose retention period has ended (its audit entries stay).
         RetentionError for an active case or one inside retention (PostgreSQL also refuses in a trigger)."""
-        with self._audited("case_delete", actor, case_id), self._write(case_id=case_id) as conn:
+        with self._audited("case_delete", actor, case_id):
+            actor = self._analyst(actor, "case_delete")
+            self._delete_case(case_id, actor=actor)
+
+    def _delete_case(self, case_id: str, *, actor: str) -> None:
+        with self._write(case_id=case_id) as conn:
             row = self._load(conn, case_id, None)
             if row.status != CLOSED or not row.retain_until or row.retain_until > date.today().isoformat():
                 raise RetentionError(f"case {row.case_id} is retained until "
@@ -861,8 +893,10 @@ class CaseStore:
 
     def rotate_pii_keys(self, *, actor: str) -> int:
         """Re-encrypt every PII value under the newest key of KYC_CASE_KEYS; returns how many cases changed."""
-        if self.cipher is None:
-            raise InvalidRequest("KYC_CASE_KEYS is not set: there is nothing to rotate")
+        with self._audited("pii_keys_rotate", actor, "cases"):
+            actor = self._analyst(actor, "pii_keys_rotate")
+            if self.cipher is None:
+                raise InvalidRequest("KYC_CASE_KEYS is not set: there is nothing to rotate")
         columns = [cases.c[f"{f}_enc"] for f in PII_FIELDS]
         changed = 0
         with self._write() as conn:
@@ -946,7 +980,10 @@ class CaseStore:
         return lifted
 
     def lift_suppression(self, suppression_id: str, *, analyst: str, reason: str) -> bool:
-        """An analyst withdraws a suppression; returns False when it was not active."""
+        """An analyst (with the approver role when analysts are listed) withdraws a suppression; returns
+        False when it was not active."""
+        with self._audited("suppression_lift", analyst, suppression_id):
+            analyst = self._analyst(analyst, "suppression_lift")
         with self._write() as conn:
             done = conn.execute(suppressions.update().where(
                 suppressions.c.suppression_id == suppression_id, suppressions.c.status == ACTIVE)

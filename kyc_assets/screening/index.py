@@ -471,7 +471,6 @@ class NameIndex:
         if not parts:
             return np.empty(0, np.int32)
         cand = parts[0] if len(parts) == 1 else np.union1d(parts[0], parts[1])
-        cand = cand[self.name_len[cand] != len(tokens)]
         # Levenshtein similarity is at most 1 - |length difference| / longer length: drop names too long or
         # too short to reach min_score before computing any distance (the same names survive).
         clen = self.joined_len[cand]

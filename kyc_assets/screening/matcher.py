@@ -27,7 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import Indel, Levenshtein
 
 from kyc_assets.screening.index import (  # noqa: F401  (scoring constants re-exported)
     COMMON_FUZZY_FACTOR,
@@ -52,6 +52,7 @@ from kyc_assets.screening.normalize import (
 )
 from kyc_assets.screening.pair_model import (
     FEATURES,
+    SKELETON_FAMILY,
     PairModel,
     family_for,
     is_latin_text,
@@ -160,7 +161,7 @@ def align(query: Sequence[str], candidate: Sequence[str], qweights: Sequence[flo
     if len(pairs) == 1 and max(len(query), len(candidate)) > 1:
         score *= SINGLE_TOKEN_FACTOR
     joined = False
-    if len(query) != len(candidate):
+    if score < JOINED_MAX_ALIGN:  # names split differently or misspelt across a short token ('al rmi' / 'al lami')
         jq, jc = "".join(query), "".join(candidate)
         jsim = Levenshtein.normalized_similarity(jq, jc)
         jscore = JOINED_FACTOR * jsim
@@ -234,12 +235,31 @@ class RawContext:
     forms: frozenset[str]
     digits: frozenset[str]
     sorted_tokens: tuple[str, ...]
+    sorted_text: str = ""  # the sorted tokens joined by spaces (whole-name spelling)
+    skeleton: str = ""  # consonant skeleton of the name, tokens in order, no spaces
+    sorted_skeleton: str = ""  # ... of the tokens in sorted order
 
 
 def raw_context(raw: str, tokens: Sequence[str]) -> RawContext:
     """The ``RawContext`` of a raw name and its normalised tokens."""
+    srt = tuple(sorted(tokens))
     return RawContext(is_latin_text(raw), legal_form_kinds(raw), frozenset(t for t in tokens if has_digit(t)),
-                      tuple(sorted(tokens)))
+                      srt, " ".join(srt), name_skeleton(tokens), name_skeleton(srt))
+
+
+_NOT_SKELETON = str.maketrans("", "", "aeiouwy")
+
+
+def name_skeleton(tokens: Sequence[str]) -> str:
+    """Consonant skeleton of a name: transliteration skeletons of the tokens without vowels (and w, y: written
+    for vowels in Arabic-script transliteration),
+    joined without spaces, doubled letters collapsed ('Abd al-Karim AL-GHAMARI' -> 'bdlkrmlgmr', as its
+    Arabic-script original 'mhmd bdlkrm lghmr' minus the first name); script and spacing independent."""
+    out: list[str] = []
+    for ch in "".join(translit_skeleton(t.replace("w", "")) for t in tokens).translate(_NOT_SKELETON):
+        if not out or out[-1] != ch:
+            out.append(ch)
+    return "".join(out)
 
 
 def pair_features(ns: NameScore, query_raw: str, candidate_raw: str, qctx: RawContext | None = None,
@@ -251,6 +271,8 @@ def pair_features(ns: NameScore, query_raw: str, candidate_raw: str, qctx: RawCo
     qw, cw = ns.qweights, ns.cweights
     if not q or not c:
         return [0.0] * len(FEATURES)
+    qctx = qctx or raw_context(query_raw, q)
+    cctx = cctx or raw_context(candidate_raw, c)
     all_common = bool(ns.qcommon) and all(ns.qcommon)
     if ns.joined or ns.acronym:
         sim = ns.align
@@ -292,9 +314,9 @@ def pair_features(ns: NameScore, query_raw: str, candidate_raw: str, qctx: RawCo
         single = 1.0 if len(idx) == 1 and (q_extra or c_extra) else 0.0
         # only read when every query token is common
         fuzzy = all_common and any(q[i] != c[j] and not _known_variant(q[i], c[j]) for i, j, _ in idx)
-    qctx = qctx or raw_context(query_raw, q)
-    cctx = cctx or raw_context(candidate_raw, c)
     ql, cl = qctx.latin, cctx.latin
+    string_sim = Indel.normalized_similarity(qctx.sorted_text, cctx.sorted_text)
+    skel = skeleton_similarity(qctx, cctx)
     qforms, cforms = qctx.forms, cctx.forms
     return [
         ns.align, q_cover, c_cover, exact_share, min_sim, min(initials, 3) / 3.0, evidence, max_rarity, single,
@@ -304,6 +326,7 @@ def pair_features(ns: NameScore, query_raw: str, candidate_raw: str, qctx: RawCo
         float(bool(qforms) and bool(cforms) and not qforms & cforms),
         float(qctx.digits != cctx.digits), float(min(len(q), len(c)) == 1),
         float(qctx.sorted_tokens == cctx.sorted_tokens),
+        string_sim, skel, skel if ql != cl else 0.0,
     ]
 
 
@@ -314,10 +337,15 @@ def model_score(ns: NameScore, query_raw: str, candidate_raw: str, family: str,
     feature contributions as the explanation (``explain=False``: keep the features, explain later with
     ``explain_score``, as the screener does for its hits only)."""
     model = model or load_model()
-    if ns.align < model.retrieval_floor:
+    if ns.align < model.retrieval_floor and model.skeleton_gate is None:
         ns.score = 0.0
         return ns
     x = pair_features(ns, query_raw, candidate_raw, qctx, cctx)
+    if not model.gate(ns.align, x[SKELETON_SIM]):
+        ns.score = 0.0
+        return ns
+    if ns.align < model.retrieval_floor:  # let in by the skeleton gate: its own model
+        family = SKELETON_FAMILY
     ns.score = model.probability(family, x)
     if x[SAME_TOKENS] and not x[LEGAL_DIFF] and ns.score < EXACT_NAME_SCORE:  # an exact listed name is reviewed
         ns.score = EXACT_NAME_SCORE
@@ -342,11 +370,22 @@ NAME_CONTEXT_CACHE = 100_000
 #: Lists with fewer indexed names than this are scored name by name with the model's rarity table.
 SMALL_LIST_NAMES = 2_000
 #: Space-free comparisons count only when the joined texts are this similar (a spacing variant, not a new name).
-JOINED_MIN_SIM = 0.85
+JOINED_MIN_SIM = 0.8
+#: ... tried only when the token alignment stays below this (the space-free score is at most JOINED_FACTOR).
+JOINED_MAX_ALIGN = 0.9
 #: Floor of the score of a query whose normalised tokens equal a listed name's (exact recall must stay 1).
 EXACT_NAME_SCORE = 0.93
 SAME_TOKENS = FEATURES.index("same_tokens")
 LEGAL_DIFF = FEATURES.index("legal_diff")
+SKELETON_SIM = FEATURES.index("skeleton_sim")
+
+
+def skeleton_similarity(qctx: RawContext, cctx: RawContext) -> float:
+    """The ``skeleton_sim`` feature from the two sides' contexts (in order or token-sorted, the better)."""
+    if not qctx.skeleton or not cctx.skeleton:
+        return 0.0
+    return max(Indel.normalized_similarity(qctx.skeleton, cctx.skeleton),
+               Indel.normalized_similarity(qctx.sorted_skeleton, cctx.sorted_skeleton))
 
 
 def pair_score(query: str, candidate: str, schema: str | None = None, model: PairModel | None = None) -> NameScore:
@@ -452,9 +491,6 @@ class Screener:
         return ctx
 
     def _model_score(self, result: NameScore, raw: str, name_id: int, entity_type: str | None) -> NameScore:
-        if result.align < self.model.retrieval_floor:
-            result.score = 0.0
-            return result
         return model_score(result, raw, self.index.name_source(name_id)[0], self._family(name_id, entity_type),
                            self.model)
 
@@ -540,7 +576,7 @@ class Screener:
         tokens = self.query_tokens(raw, entity_type)
         best: dict[int, tuple[float, int, NameScore]] = {}
         if tokens:
-            floor = self.model.retrieval_floor
+            floor, gate = self.model.retrieval_floor, self.model.skeleton_gate
             min_score = threshold - _max_bonus(date_of_birth, nationality)
             ids, qinfo, qweights = self.index.candidates(tokens, floor)
             if self._small:
@@ -556,8 +592,9 @@ class Screener:
             model = self.model
             for nid in ids.tolist():
                 result = self._score_candidate(tokens, qinfo, qweights, nid, qcommon)
-                if result.align < floor:
-                    continue
+                if result.align < floor and not _reference and (
+                        gate is None or skeleton_similarity(qctx, self._name_context(nid)[0]) < gate):
+                    continue  # (the reference path leaves the gate to model_score: score 0)
                 if _reference:
                     result = self._model_score(result, raw, nid, entity_type)
                 else:  # per-side raw-name work cached; explanations computed for the hits only

@@ -4,7 +4,8 @@ The matcher aligns the tokens of two normalised names (``matcher.align``); this 
 alignment, plus what the raw names say (script, legal form), into a fixed feature vector and scores
 it with a logistic regression fitted on pairs built from the sanctions lists (``pairs.py``,
 ``train_pair_model.py``). One model per family ('person', 'organization', 'any' for vessels,
-aircraft and untyped pairs). The score is a probability that both names denote one party; every
+aircraft and untyped pairs), and 'skeleton' for pairs whose tokens align below the floor but whose
+whole-name consonant skeletons agree (a name in another script or transliteration standard). The score is a probability that both names denote one party; every
 hit keeps its per-feature contributions (coefficient x value) as its explanation.
 
 The fitted coefficients ship as JSON in ``kyc_assets/data/screening_model/pair_model.json`` (no
@@ -53,8 +54,14 @@ FEATURES = (
     "digit_mismatch",  # numbers in the names differ
     "one_token",  # one side is a single token
     "same_tokens",  # the normalised names hold the same tokens (any order)
+    "string_sim",  # whole-name spelling similarity (Indel ratio of the token-sorted normalised names)
+    "skeleton_sim",  # whole-name consonant-skeleton similarity (script and transliteration independent)
+    "script_skeleton",  # skeleton_sim of a pair written in two scripts (0 otherwise)
 )
-FAMILIES = ("person", "organization", "any")
+#: 'skeleton' scores the pairs whose token alignment stays under the floor but whose consonant skeletons pass
+#: the skeleton gate (names in another script or transliteration), whatever their entity type.
+FAMILIES = ("person", "organization", "any", "skeleton")
+SKELETON_FAMILY = "skeleton"
 
 
 def family_for(entity_type: str | None) -> str:
@@ -101,9 +108,27 @@ def legal_form_kinds(name: str) -> frozenset[str]:
     otvetstvennostyu' -> 'ooo'); the short forms are then mapped to kinds.
     """
     text = re.sub(r"[^a-z0-9 ]+", " ", _fold_dots(anyascii(name).lower()))
+    text = " ".join(_form_word(t) for t in text.split())  # 'LIABoLTY' -> 'liability'
     if _rigour_compare is not None:
         text = _rigour_compare(text)
     return frozenset(_FORM_KIND[t] for t in text.split() if t in _FORM_KIND)
+
+
+def _form_word(token: str) -> str:
+    """A misspelt legal-form word (one edit, two from 8 letters) as the form word; other tokens unchanged."""
+    if len(token) < 6 or token in _FORM_WORDS:
+        return token
+    from rapidfuzz.distance import OSA
+
+    for w in _FORM_WORDS:
+        k = 2 if len(w) >= 8 else 1
+        if abs(len(w) - len(token)) <= k and OSA.distance(token, w, score_cutoff=k) <= k:
+            return w
+    return token
+
+
+_FORM_WORDS = ("limited", "liability", "company", "corporation", "incorporated", "partnership", "aktiengesellschaft",
+               "gesellschaft", "joint", "stock", "public", "closed", "private", "society")
 
 
 def _fold_dots(text: str) -> str:
@@ -139,6 +164,14 @@ class PairModel:
     rarity_names: int
     rarity_df: dict[str, int]
     retrieval_floor: float
+    #: Pairs aligned below the floor are still scored when their consonant skeletons are this similar
+    #: (a name in another script or transliteration: 'حكمت مزبان' / 'HIKMAT MIZBAN'); None: no such gate.
+    skeleton_gate: float | None = None
+
+    def gate(self, align: float, skeleton: float) -> bool:
+        """True when a pair with this alignment and skeleton similarity is scored by the model (else 0)."""
+        return align >= self.retrieval_floor or (self.skeleton_gate is not None and skeleton >= self.skeleton_gate
+                                                 and SKELETON_FAMILY in self.families)
 
     def probability(self, family: str, x: list[float]) -> float:
         """P(same party) of feature vector ``x`` under ``family``'s model."""
@@ -191,4 +224,5 @@ def load_model(path: str | None = None) -> PairModel:
     fams = {name: Family(float(f["intercept"]), [float(f["coef"][n]) for n in FEATURES])
             for name, f in data["families"].items()}
     rarity = json.loads((p.parent / data["rarity_file"]).read_text(encoding="utf-8"))
-    return PairModel(data["version"], fams, int(rarity["names"]), rarity["df"], float(data["retrieval_floor"]))
+    return PairModel(data["version"], fams, int(rarity["names"]), rarity["df"], float(data["retrieval_floor"]),
+                     data.get("skeleton_gate"))

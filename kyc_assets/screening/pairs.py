@@ -194,6 +194,37 @@ def hard_negatives(entries: Sequence[WatchlistEntry], rng: random.Random, per_en
     return out
 
 
+def script_negatives(entries: Sequence[WatchlistEntry], rng: random.Random, per_entity: int = 2) -> list[Pair]:
+    """Negative pairs across scripts ('hard_neg_script'): a name in original script paired with a Latin-script
+    name of another entity of one type sharing a token's consonant key (else any such name), so that a
+    model cannot learn that a pair in two scripts is a match."""
+    from kyc_assets.screening.similarity import consonant_key
+
+    by_key: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
+    by_type: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for e_idx, entry in enumerate(entries):
+        for name, _kind in entry.names():
+            if is_latin(name) and name.strip():
+                by_type[entry.entity_type].append((e_idx, name))
+                for t in set(_tokens(name)):
+                    if (k := consonant_key(t)):
+                        by_key[(entry.entity_type, k)].append((e_idx, name))
+    out: list[Pair] = []
+    for e_idx, entry in enumerate(entries):
+        script = [n for n, k in entry.names() if k == ORIGINAL_SCRIPT and n.strip() and not is_latin(n)]
+        rng.shuffle(script)
+        for name in script[:per_entity]:
+            pool = [x for t in _tokens(name) if (k := consonant_key(t)) for x in by_key.get((entry.entity_type, k), ())]
+            pool = [x for x in pool if x[0] != e_idx] or [x for x in by_type.get(entry.entity_type, []) if x[0] != e_idx]
+            if not pool:
+                continue
+            o_idx, other = rng.choice(pool)
+            mine_, theirs = (name, entry.entity_id), (other, entries[o_idx].entity_id)
+            (a, ida), (b, idb) = (mine_, theirs) if rng.random() < 0.5 else (theirs, mine_)
+            out.append(Pair(a, b, entry.entity_type, 0, "hard_neg_script", "script", ida, idb))
+    return out
+
+
 # ---- perturbations -------------------------------------------------------------------------------
 #: Titles and honorifics the generator adds (its own list, many languages; not the normaliser's).
 GENERATOR_TITLES = ("Mr", "Mrs", "Dr.", "Prof.", "Sheikh", "Shaykh", "Haji", "Hajji", "Al-Haj", "Mullah",
@@ -423,6 +454,7 @@ def build_pairs(entries: Sequence[WatchlistEntry], part: str, seed: int, per_kin
     rng = random.Random(seed)
     mine = [e for e in entries if split_of(e.entity_id) == part]
     pairs = alias_pairs(mine, rng) + hard_negatives(mine, rng) + company_pairs(mine, rng)
+    pairs += script_negatives(mine, random.Random(seed + 7))  # own generator: the other pairs stay as they were
     for q in perturbed_queries(mine, rng, per_kind=per_kind):
         entry_name = q["source_name"]
         pairs.append(Pair(q["query"], entry_name, q["entity_type"], 1, "perturbed_" + q["kind"], "person",

@@ -8,7 +8,8 @@ Steps (reproducible: fixed seeds, entity split by hash):
 3. training pairs (``pairs.build_pairs`` with ``TUNE_SEED``) plus ordinary-customer negatives from the
    tuning name pool (``evaluation.GIVEN_NAMES``/``SURNAMES``) against their nearest training-list names;
 4. one logistic regression per family (person, organization, any) on the pairs whose alignment reaches
-   the retrieval floor (below it the score is 0 by construction);
+   the retrieval floor, and one ('skeleton') on the pairs below it whose consonant skeletons pass the
+   skeleton gate (names in another script); other pairs score 0 by construction;
 5. held-out pairs (``REPORT_SEED``, entities never used above): accuracy by group and kind, Brier score
    and a calibration table; written to ``TRAINING_REPORT.md`` and ``pair_model.json``.
 """
@@ -24,6 +25,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 RETRIEVAL_FLOOR = 0.6
+SKELETON_GATE = 0.8  # pairs below the floor are still scored at this consonant-skeleton similarity (scripts)
 C_REG = 1.0
 PERTURBED_PER_KIND = 1_000  # perturbed positives per kind in training (against the ordinary-customer negatives)
 
@@ -66,7 +68,7 @@ def customer_negatives(entries, model, n: int, seed: int) -> list:
     best-aligned names of ``entries`` (label 0; a candidate holding exactly the same tokens is skipped:
     that coincidence is a legitimate potential match)."""
     from kyc_assets.screening.evaluation import ordinary_customers
-    from kyc_assets.screening.matcher import Screener
+    from kyc_assets.screening.matcher import Screener, raw_context, skeleton_similarity
     from kyc_assets.screening.pairs import Pair
 
     screener = Screener(entries, prewarm=False, model=model)
@@ -78,13 +80,15 @@ def customer_negatives(entries, model, n: int, seed: int) -> list:
         ids, qinfo, qweights = screener.index.candidates(tokens, model.retrieval_floor)
         qcommon = screener._qcommon(tokens)
         results = [(screener._score_candidate(tokens, qinfo, qweights, nid, qcommon), nid) for nid in ids.tolist()]
-        scored = sorted(((r.align, nid) for r, nid in results if not _variant_coincidence(r)), reverse=True)[:3]
+        qctx = raw_context(name, tokens)
+        scored = sorted(((r.align, nid) for r, nid in results if not _variant_coincidence(r)
+                         and model.gate(r.align, skeleton_similarity(qctx, screener._name_context(nid)[0]))),
+                        reverse=True)[:3]
         for align, nid in scored:
-            if align >= model.retrieval_floor:
-                cand, _ = screener.index.name_source(nid)
-                etype = screener.entries[int(screener.index.name_entry[nid])].entity_type
-                out.append(Pair(name, cand, etype, 0, "ordinary_customer", "person", "customer",
-                                screener.entries[int(screener.index.name_entry[nid])].entity_id))
+            cand, _ = screener.index.name_source(nid)
+            etype = screener.entries[int(screener.index.name_entry[nid])].entity_type
+            out.append(Pair(name, cand, etype, 0, "ordinary_customer", "person", "customer",
+                            screener.entries[int(screener.index.name_entry[nid])].entity_id))
     return out
 
 
@@ -100,9 +104,9 @@ def _variant_coincidence(ns) -> bool:
 
 def featurise(pairs, model):
     """(features, labels, families, kept pairs) for pairs whose alignment reaches the floor."""
-    from kyc_assets.screening.matcher import lexicon_common, pair_features, score_tokens
+    from kyc_assets.screening.matcher import SKELETON_SIM, lexicon_common, pair_features, score_tokens
     from kyc_assets.screening.normalize import clean_text, entity_type_for, normalize_name
-    from kyc_assets.screening.pair_model import family_for
+    from kyc_assets.screening.pair_model import SKELETON_FAMILY, family_for
 
     X, y, fam, kept = [], [], [], []
     for p in pairs:
@@ -110,26 +114,30 @@ def featurise(pairs, model):
         ns = score_tokens(normalize_name(p.query, etype).split(), normalize_name(p.candidate, etype).split(),
                           weight=model.weight, entity_type=etype,
                           common=lambda t: lexicon_common(t) or model.is_common(t))
-        if ns.align < model.retrieval_floor:
+        x = pair_features(ns, clean_text(p.query), clean_text(p.candidate))
+        if not model.gate(ns.align, x[SKELETON_SIM]):
             continue
-        X.append(pair_features(ns, clean_text(p.query), clean_text(p.candidate)))
+        X.append(x)
         y.append(p.label)
-        fam.append(family_for(etype))
+        fam.append(family_for(etype) if ns.align >= model.retrieval_floor else SKELETON_FAMILY)
         kept.append(p)
     return X, y, fam, kept
 
 
 def fit(X, y, fam) -> dict:
-    """One logistic regression per family; 'any' is fitted on every pair."""
+    """One logistic regression per family: 'any' on every pair above the alignment floor, 'skeleton' on the
+    pairs below it let in by the skeleton gate (left out when those pairs hold one class only: no gate)."""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
-    from kyc_assets.screening.pair_model import FAMILIES, FEATURES
+    from kyc_assets.screening.pair_model import FAMILIES, FEATURES, SKELETON_FAMILY
 
     X, y, fam = np.asarray(X), np.asarray(y), np.asarray(fam)
     out = {}
     for family in FAMILIES:
-        mask = np.ones(len(y), bool) if family == "any" else fam == family
+        mask = fam != SKELETON_FAMILY if family == "any" else fam == family  # 'any': every pair above the floor
+        if len(set(y[mask].tolist())) < 2:
+            continue
         clf = LogisticRegression(C=C_REG, max_iter=2_000)
         clf.fit(X[mask], y[mask])
         out[family] = {"intercept": round(float(clf.intercept_[0]), 5),
@@ -178,25 +186,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(MODEL_DIR))
     parser.add_argument("--customers", type=int, default=6_000, help="ordinary-customer negatives (tuning pool)")
     parser.add_argument("--floor", type=float, default=RETRIEVAL_FLOOR, help="alignment floor (retrieval and gate)")
+    parser.add_argument("--skeleton-gate", type=float, default=SKELETON_GATE,
+                        help="consonant-skeleton similarity from which pairs below the floor are scored")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     entries = P.load_list_entries(args.data)
     train = [e for e in entries if P.split_of(e.entity_id) == "train"]
     rarity = rarity_table(train)
-    base = PairModel("unfitted", dict(UNFITTED), rarity["names"], rarity["df"], args.floor)
+    base = PairModel("unfitted", dict(UNFITTED), rarity["names"], rarity["df"], args.floor, args.skeleton_gate)
     train_pairs = P.build_pairs(entries, "train", P.TUNE_SEED, per_kind=PERTURBED_PER_KIND)
     train_pairs += customer_negatives(train, base, args.customers, seed=P.TUNE_SEED)
     X, y, fam, kept = featurise(train_pairs, base)
     families = fit(X, y, fam)
     model = PairModel("pending", {k: Family(v["intercept"], [v["coef"][n] for n in FEATURES])
-                                  for k, v in families.items()}, rarity["names"], rarity["df"], args.floor)
+                                  for k, v in families.items()}, rarity["names"], rarity["df"], args.floor,
+                      args.skeleton_gate)
     held_pairs = P.build_pairs(entries, "held_out", P.REPORT_SEED)
     held_eval = evaluate(held_pairs, model)
     baseline_eval = evaluate(held_pairs, base, thresholds=(0.8,))
     version = "pair-model-" + dt.date.today().isoformat()
     (out / "rarity.json").write_text(json.dumps(rarity, separators=(",", ":")), encoding="utf-8")
     meta = {"version": version, "features": list(FEATURES), "retrieval_floor": args.floor,
+            "skeleton_gate": args.skeleton_gate,
             "rarity_file": "rarity.json", "families": families,
             "training": {"data": str(args.data), "entities": len(entries), "train_entities": len(train),
                          "pairs": len(train_pairs), "pairs_above_floor": len(kept),
@@ -248,7 +260,9 @@ def report(meta: dict, baseline: dict) -> str:
         lines += [f"- {k[5:]}: {v}" for k, v in held[key]["accuracy"].items() if k.startswith("kind:")]
     lines += ["", "## Reading the calibration table", "",
               "- Pairs whose token alignment stays below the retrieval floor score 0 by construction (the index "
-              "never retrieves them); on list pairs these are mostly translated or unrelated aliases "
+              "never retrieves them) unless their consonant skeletons are at least "
+              f"{meta.get('skeleton_gate')} similar (the 'skeleton' family: names in another script or "
+              "transliteration); on list pairs the rest are mostly translated or unrelated aliases "
               "('NIGHT WOLVES' / 'NOCHNYE VOLKI'), hence the share of positives in the first bin.",
               "- Above the floor the probability is calibrated on the training mix, which holds many "
               "ordinary-customer negatives (the screening situation); on list-alias pairs, where positives "
