@@ -139,6 +139,12 @@ class Settings:
     webhook_attempts: int = 4
     notify_max_priority: int = 2
     notify_max_per_tick: int = 50
+    # Scale-out (onboarding/sensors.py, deploy/executors.py): documents per onboarding run, and the executor
+    # that runs the steps. The broker URL may hold a password: only whether it is set lives here.
+    sensor_run_batch_size: int = 50
+    executor: str = "default"
+    celery_broker_url_set: bool = False
+    celery_backend_url_set: bool = False
 
     @property
     def watchlist_specs(self) -> tuple[SourceSpec, ...]:
@@ -201,6 +207,7 @@ class Settings:
             **_screening_settings(env),
             screening_index_dir=screening_index_dir(env, home),
             **_review_settings(env),
+            **_scale_settings(env),
         )
 
 
@@ -335,3 +342,25 @@ def _monitoring_settings(env: Mapping[str, str], home: Path) -> dict:
     if not 0 <= values["alert_share_min"] <= values["alert_share_max"] <= 1:
         raise ValueError("KYC_ALERT_SHARE_MIN/MAX must satisfy 0 <= min <= max <= 1")
     return values
+
+
+# -- scale-out (onboarding/sensors.py, deploy/executors.py) ------------------------------------------
+
+EXECUTORS = ("default", "celery", "k8s")
+
+
+def _scale_settings(env: Mapping[str, str]) -> dict:
+    """Documents per onboarding run and the executor (deploy/executors.py): ``default`` (embedded),
+    ``celery`` (steps on Celery workers through the broker at ``KYC_CELERY_BROKER_URL``, read at run time
+    as an environment variable) or ``k8s`` (a Kubernetes Job per step)."""
+    executor = env.get("KYC_EXECUTOR", "").strip().lower() or "default"
+    if executor not in EXECUTORS:
+        raise ValueError(f"KYC_EXECUTOR must be one of {', '.join(EXECUTORS)}, not {executor!r}")
+    broker_set = bool(env.get("KYC_CELERY_BROKER_URL", "").strip())
+    if executor == "celery" and not broker_set:
+        raise ValueError("KYC_EXECUTOR=celery needs KYC_CELERY_BROKER_URL (e.g. redis://127.0.0.1:6379/0)")
+    batch = int(env.get("KYC_SENSOR_RUN_BATCH_SIZE", "50"))
+    if batch < 1:
+        raise ValueError("KYC_SENSOR_RUN_BATCH_SIZE must be at least 1")
+    return {"sensor_run_batch_size": batch, "executor": executor, "celery_broker_url_set": broker_set,
+            "celery_backend_url_set": bool(env.get("KYC_CELERY_BACKEND_URL", "").strip())}
