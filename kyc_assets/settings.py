@@ -364,3 +364,13 @@ def _scale_settings(env: Mapping[str, str]) -> dict:
         raise ValueError("KYC_SENSOR_RUN_BATCH_SIZE must be at least 1")
     return {"sensor_run_batch_size": batch, "executor": executor, "celery_broker_url_set": broker_set,
             "celery_backend_url_set": bool(env.get("KYC_CELERY_BACKEND_URL", "").strip())}
+
+
+def celery_urls(env: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """The Celery broker and result backend URLs (secrets: they may hold a password), read here only, when
+    ``kyc worker`` starts; the executor reads the same variables at run time through Dagster's config."""
+    env = os.environ if env is None else env
+    broker = env.get("KYC_CELERY_BROKER_URL", "").strip()
+    if not broker:
+        raise ValueError("KYC_CELERY_BROKER_URL is not set (e.g. redis://127.0.0.1:6379/0)")
+    return broker, env.get("KYC_CELERY_BACKEND_URL", "").strip() or broker

@@ -101,3 +101,13 @@ def test_run_batch_size_setting_reaches_the_sensor(tmp_path, png_bytes):
         cursor = tick_inbox_sensor(sensor, instance, documents, None).cursor
         runs.append(len(tick_inbox_sensor(sensor, instance, documents, cursor).run_requests))
     assert runs == [3, 1]
+
+
+def test_kyc_worker_command_refuses_unknown_queues_and_needs_a_broker(capsys, monkeypatch):
+    from kyc_assets.cli import main
+
+    monkeypatch.delenv("KYC_CELERY_BROKER_URL", raising=False)
+    assert main(["worker", "--queues", "ocr,gpu"]) == 2
+    assert "unknown queue(s) gpu" in capsys.readouterr().err
+    assert main(["worker", "--queues", "ocr"]) == 2
+    assert "KYC_CELERY_BROKER_URL is not set" in capsys.readouterr().err
