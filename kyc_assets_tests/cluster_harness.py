@@ -3,7 +3,7 @@
 - Dagster instance: dagster-postgres run, event and schedule storage in a fresh PostgreSQL database, from
   the production ``dagster.yaml`` (queued runs, run retries), in a temporary DAGSTER_HOME;
 - case store: another fresh PostgreSQL database (``KYC_DATABASE_URL``);
-- object store: moto's S3-compatible server on a free port (``KYC_S3_ENDPOINT_URL``);
+- object store: moto's S3-compatible server on a free port (``KYC_STORAGE_ENDPOINT_URL``);
 - broker: the Redis server on 127.0.0.1:6379, one database of it per cluster, flushed before and after;
 - ``dagster-daemon run`` with the code location (sensors, run queue, run retries; runs start as
   subprocesses of the code server and submit every step to Celery);
@@ -114,17 +114,14 @@ class LoopbackCluster:
             "KYC_SENSOR_RUN_BATCH_SIZE": str(self.run_batch_size),
             # S3-compatible object store (moto): credentials are the server's test keys
             "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-            "KYC_S3_ENDPOINT_URL": self.s3_endpoint,
             **self.storage_env(),
         }
 
     def storage_env(self) -> dict:
-        """Where documents, the inbox and asset tables live: prefixes of the one bucket."""
-        base = f"s3://{BUCKET}"
-        return {"KYC_INBOX_DIR": f"{base}/inbox", "KYC_DOCUMENT_STORE": f"{base}/documents",
-                "KYC_QUARANTINE_DIR": f"{base}/quarantine", "KYC_WAREHOUSE": f"{base}/warehouse",
-                "KYC_MODELS_DIR": f"{base}/models", "KYC_WATCHLIST_CACHE_DIR": f"{base}/watchlists",
-                "KYC_TRANSACTIONS_PATH": f"{base}/transactions/"}
+        """Documents, inbox, quarantine and asset tables under one object-store prefix (kyc_assets/storage:
+        ``<KYC_STORAGE_URL>/inbox``, ``/documents``, ``/warehouse``...), on the loopback S3 server."""
+        return {"KYC_STORAGE_URL": f"s3://{BUCKET}/kyc", "KYC_STORAGE_ENDPOINT_URL": self.s3_endpoint,
+                "KYC_STORAGE_REGION": "us-east-1", "KYC_STORAGE_ALLOW_HTTP": "true"}
 
     def process_env(self, name: str) -> dict:
         home = self.root / name / "kyc_home"

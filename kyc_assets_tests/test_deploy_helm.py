@@ -128,7 +128,7 @@ def test_compose_stack_has_every_service_and_workers_cover_every_queue():
     for name in ("webserver", "daemon", "code", *workers):
         env = services[name]["environment"]
         assert env["KYC_EXECUTOR"] == "celery" and env["KYC_DEPLOYMENT"] == "production"
-        assert env["KYC_INBOX_DIR"].startswith("s3://") and env["KYC_DOCUMENT_STORE"].startswith("s3://")
+        assert env["KYC_STORAGE_URL"].startswith("s3://"), "documents, inbox and tables on the object store"
         # secrets only from the operator's environment / .env, never literal in the file
         for key in ("DAGSTER_PG_PASSWORD", "AWS_SECRET_ACCESS_KEY"):
             assert env[key].startswith("${"), key
