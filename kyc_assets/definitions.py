@@ -26,10 +26,11 @@ from kyc_assets.resources import (
     ScreeningStateResource,
     SmtpNotifierResource,
     TransactionSourceResource,
-    WarehouseIOManager,
     WatchlistSourceResource,
     WebhookNotifierResource,
+    build_storage_resources,
 )
+from kyc_assets.resources.warehouse import ObjectStoreResource, build_warehouse_resource, object_store_fields
 from kyc_assets.screening.assets import adverse_media_results, screening_results
 from kyc_assets.settings import Settings
 from kyc_assets.watchlists.assets import build_watchlist_assets
@@ -43,11 +44,13 @@ def _document_keys() -> dg.EnvVar | None:
 
 def build_resources(settings: Settings) -> dict:
     return {
-        "io_manager": WarehouseIOManager(database=str(settings.warehouse_path), schema="kyc"),
-        "documents": DocumentStoreResource(store_dir=str(settings.document_store_dir),
-                                           inbox_dir=str(settings.inbox_dir),
-                                           quarantine_dir=str(settings.quarantine_dir),
-                                           encryption_keys=_document_keys()),
+        # Asset tables (io_manager) and their readers (warehouse): a local folder or s3://, chosen here.
+        **build_storage_resources(settings),
+        "documents": DocumentStoreResource(store_dir=settings.document_store_url,
+                                           inbox_dir=settings.inbox_url,
+                                           quarantine_dir=settings.quarantine_url,
+                                           encryption_keys=_document_keys(),
+                                           object_store=ObjectStoreResource(**object_store_fields(settings))),
         "watchlists": WatchlistSourceResource(
             paths=list(settings.watchlist_paths),
             cache_dir=str(settings.watchlist_cache_dir or settings.home / "watchlists"),
@@ -61,7 +64,7 @@ def build_resources(settings: Settings) -> dict:
             reporting_threshold=settings.reporting_threshold, high_risk_countries=list(settings.high_risk_countries),
             contamination=settings.model_contamination, alert_threshold=settings.alert_threshold,
             alert_policy=settings.alert_policy, alert_budget=settings.alert_budget,
-            models_dir=str(settings.models_dir), warehouse_path=str(settings.warehouse_path),
+            models_dir=str(settings.models_dir), warehouse=build_warehouse_resource(settings),
             model_training_days=settings.model_training_days, model_max_age_days=settings.model_max_age_days,
             model_min_labels=settings.model_min_labels,
             alert_share_min=settings.alert_share_min, alert_share_max=settings.alert_share_max,
@@ -113,7 +116,7 @@ def build_screening_resources(settings: Settings) -> dict:
     if settings.screening_provider_url:
         provider["token"] = dg.EnvVar("KYC_SCREENING_PROVIDER_TOKEN")
     return {
-        "screening_state": ScreeningStateResource(database=str(settings.warehouse_path), schema_name="kyc",
+        "screening_state": ScreeningStateResource(warehouse=build_warehouse_resource(settings), schema_name="kyc",
                                                   delta=settings.screening_delta),
         "screening_provider": RestScreeningProviderResource(**provider),
         "adverse_media": AdverseMediaResource(url=settings.adverse_media_url,

@@ -118,9 +118,9 @@ def run_demo(seed: int = 7, out=sys.stdout, *, instance: dg.DagsterInstance | No
 
 
 def summarize(settings, resources) -> dict:
-    import duckdb
+    from kyc_assets.settings import warehouse
 
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+    with warehouse(settings).connect() as con:
         tables = {t for (t,) in con.execute(
             "select table_name from information_schema.tables where table_schema = 'kyc'").fetchall()}
 
@@ -170,7 +170,7 @@ def print_summary(summary: dict, settings, out) -> None:
           f"materialization", file=out)
     for stage, seconds in s.get("seconds_by_stage", {}).items():
         print(f"      {seconds:6.1f} s  {stage}", file=out)
-    print(f"\nData: {settings.home}  (warehouse {settings.warehouse_path.name}, cases {settings.database_url})",
+    print(f"\nData: {settings.home}  (warehouse {settings.warehouse_url}, cases {settings.database_url})",
           file=out)
     print("Next: `make dev` opens the Dagster UI on http://127.0.0.1:3000 over the same instance.", file=out)
 

@@ -36,7 +36,7 @@ class Settings:
     inbox_dir: Path
     document_store_dir: Path
     quarantine_dir: Path
-    warehouse_path: Path
+    warehouse_url: str  # Delta Lake warehouse root: a local folder or s3://... (kyc_assets/storage)
     database_url: str
     transactions_path: Path
     transactions_start_date: str
@@ -145,6 +145,48 @@ class Settings:
     executor: str = "default"
     celery_broker_url_set: bool = False
     celery_backend_url_set: bool = False
+    # Shared storage (kyc_assets/storage): KYC_STORAGE_URL puts the files (documents, inbox, quarantine)
+    # on an object-store prefix; the object store's endpoint, region and commit protocol. The keys are
+    # secrets (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY through dg.EnvVar): only whether they are set lives here.
+    storage_url: str = ""
+    storage_endpoint_url: str = ""
+    storage_region: str = ""
+    storage_allow_http: bool = False
+    storage_conditional_put: str = "etag"
+    storage_keys_set: bool = False
+
+    @property
+    def warehouse_path(self) -> str:
+        """The warehouse location (``warehouse_url``), under the name its readers used for the DuckDB file."""
+        return self.warehouse_url
+
+    def files_url(self, kind: str, local: Path | None) -> str:
+        """Where one kind of file lives: ``<KYC_STORAGE_URL>/<kind>`` when object storage is configured,
+        else the local folder."""
+        if self.storage_url:
+            return f"{self.storage_url.rstrip('/')}/{kind}"
+        return str(local if local is not None else self.home / kind)
+
+    @property
+    def document_store_url(self) -> str:
+        return self.files_url("documents", self.document_store_dir)
+
+    @property
+    def inbox_url(self) -> str:
+        return self.files_url("inbox", self.inbox_dir)
+
+    @property
+    def quarantine_url(self) -> str:
+        return self.files_url("quarantine", self.quarantine_dir)
+
+    def object_store_options(self, access_key_id: str | None = None, secret_access_key: str | None = None):
+        """The object store's connection settings (keys passed in by the caller, e.g. from the environment
+        in the CLI; Dagster resources get them through dg.EnvVar)."""
+        from kyc_assets.storage.options import ObjectStoreOptions
+
+        return ObjectStoreOptions(endpoint_url=self.storage_endpoint_url, region=self.storage_region,
+                                  access_key_id=access_key_id, secret_access_key=secret_access_key,
+                                  allow_http=self.storage_allow_http, conditional_put=self.storage_conditional_put)
 
     @property
     def watchlist_specs(self) -> tuple[SourceSpec, ...]:
@@ -174,7 +216,7 @@ class Settings:
             document_store_dir=path("KYC_DOCUMENT_STORE", home / "documents"),
             quarantine_dir=path("KYC_QUARANTINE_DIR", home / "quarantine"),
             dagster_home=path("DAGSTER_HOME", home / "dagster_home"),
-            warehouse_path=path("KYC_WAREHOUSE_PATH", home / "warehouse.duckdb"),
+            warehouse_url=_location(env, "KYC_WAREHOUSE_URL", "warehouse", home),
             database_url=env.get("KYC_DATABASE_URL") or f"sqlite:///{home / 'cases.sqlite'}",
             transactions_path=path("KYC_TRANSACTIONS_PATH", home / "sample" / "transactions.csv"),
             transactions_start_date=start,
@@ -208,6 +250,7 @@ class Settings:
             screening_index_dir=screening_index_dir(env, home),
             **_review_settings(env),
             **_scale_settings(env),
+            **_storage_settings(env),
         )
 
 
@@ -374,3 +417,48 @@ def celery_urls(env: Mapping[str, str] | None = None) -> tuple[str, str]:
     if not broker:
         raise ValueError("KYC_CELERY_BROKER_URL is not set (e.g. redis://127.0.0.1:6379/0)")
     return broker, env.get("KYC_CELERY_BACKEND_URL", "").strip() or broker
+# -- shared storage (kyc_assets/storage) -----------------------------------------------------------------
+
+def _location(env: Mapping[str, str], name: str, default_kind: str, home: Path) -> str:
+    """A storage location: an object-store URL as given, a local path resolved; the default is
+    ``<KYC_STORAGE_URL>/<kind>`` when object storage is configured, else ``$KYC_HOME/<kind>``."""
+    value = env.get(name, "").strip()
+    if value:
+        if "://" in value and not value.startswith("file://"):
+            return value.rstrip("/")
+        return str(Path(value.removeprefix("file://")).expanduser().resolve())
+    root = env.get("KYC_STORAGE_URL", "").strip().rstrip("/")
+    return f"{root}/{default_kind}" if root else str(home / default_kind)
+
+
+def _storage_settings(env: Mapping[str, str]) -> dict:
+    url = env.get("KYC_STORAGE_URL", "").strip().rstrip("/")
+    if url and "://" not in url:
+        raise ValueError(f"KYC_STORAGE_URL must be an object-store URL such as s3://bucket/kyc, not {url!r}")
+    keys = [bool(env.get("AWS_ACCESS_KEY_ID")), bool(env.get("AWS_SECRET_ACCESS_KEY"))]
+    if any(keys) and not all(keys):
+        raise ValueError("set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither")
+    return {
+        "storage_url": url,
+        "storage_endpoint_url": env.get("KYC_STORAGE_ENDPOINT_URL", "").strip(),
+        "storage_region": env.get("KYC_STORAGE_REGION", "").strip(),
+        "storage_allow_http": _flag("KYC_STORAGE_ALLOW_HTTP", env.get("KYC_STORAGE_ALLOW_HTTP", "")),
+        "storage_conditional_put": env.get("KYC_STORAGE_CONDITIONAL_PUT", "etag").strip(),
+        "storage_keys_set": all(keys),
+    }
+
+
+def object_store_options(settings: Settings, env: Mapping[str, str] | None = None):
+    """The object store's connection settings with its keys (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``)
+    read from the environment, for code outside Dagster (the CLI, the dashboard); Dagster resources get the
+    keys through ``dg.EnvVar`` instead."""
+    env = os.environ if env is None else env
+    return settings.object_store_options(env.get("AWS_ACCESS_KEY_ID") or None, env.get("AWS_SECRET_ACCESS_KEY") or None)
+
+
+def warehouse(settings: Settings | None = None, env: Mapping[str, str] | None = None):
+    """The configured :class:`~kyc_assets.storage.Warehouse` for code outside Dagster (CLI, dashboard, demo)."""
+    from kyc_assets.storage.warehouse import Warehouse
+
+    settings = settings or Settings.from_env(env)
+    return Warehouse(settings.warehouse_url, object_store_options(settings, env))

@@ -6,7 +6,6 @@ import io
 import json
 
 import dagster as dg
-import duckdb
 import pytest
 
 from kyc_assets.demo import run_demo
@@ -31,7 +30,9 @@ def world(tmp_path_factory):
 
 
 def query(world, sql):
-    with duckdb.connect(str(world["home"] / "warehouse.duckdb"), read_only=True) as con:
+    from kyc_assets.storage import Warehouse
+
+    with Warehouse(world["home"] / "warehouse").connect() as con:
         return con.execute(sql).fetchall()
 
 
@@ -86,7 +87,7 @@ def test_planted_structuring_is_alerted(world):
 def test_malformed_transactions_are_quarantined_with_reasons_and_nothing_is_lost(world):
     rows = dict(query(world, "select transaction_id, reason from kyc.transactions_quarantine"))
     for tx_id in world["labels"]["malformed_transaction_ids"][:6]:
-        assert tx_id in rows and rows[tx_id]
+        assert rows.get(tx_id)
     assert "duplicate transaction_id" in rows.values()
     total = query(world, "select (select count(*) from kyc.transactions) + "
                          "(select count(*) from kyc.transactions_quarantine)")[0][0]

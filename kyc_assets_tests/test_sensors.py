@@ -241,7 +241,8 @@ def test_a_tick_never_lists_every_registered_partition(setup, png_bytes, monkeyp
 def test_a_batched_run_materializes_one_partition_per_document(setup, png_bytes, tmp_path):
     """The run a tick requests, executed: every document of the batch gets its own materialization."""
     from kyc_assets.onboarding.assets import raw_documents
-    from kyc_assets.resources import WarehouseIOManager
+    from kyc_assets.resources import build_storage_resources
+    from kyc_assets.settings import Settings
 
     inbox, _, documents, instance = setup
     for i in range(3):
@@ -251,8 +252,7 @@ def test_a_batched_run_materializes_one_partition_per_document(setup, png_bytes,
     (request,) = ticker.tick().run_requests
     result = dg.materialize([raw_documents], instance=instance, tags=request.tags,
                             resources={"documents": documents,
-                                       "io_manager": WarehouseIOManager(database=str(tmp_path / "w.duckdb"),
-                                                                        schema="kyc")})
+                                       **build_storage_resources(Settings.from_env({"KYC_HOME": str(tmp_path)}))})
     assert result.success
     materialized = {e.partition for e in result.get_asset_materialization_events()}
     assert materialized == set(covered(instance, request)) and len(materialized) == 3

@@ -139,9 +139,10 @@ def tick_inbox_sensor(sensor: dg.SensorDefinition, instance: dg.DagsterInstance,
     defs = dg.Definitions(assets=assets, sensors=[sensor],  # the sensor brings its own job
                           resources={"documents": documents, **placeholders})
     # The instance ref lets the context validate run requests against the partitions the tick adds.
-    ctx = dg.build_sensor_context(instance=instance, instance_ref=instance.get_ref(), cursor=cursor,
-                                  resources={"documents": documents}, definitions=defs)
-    result = sensor.evaluate_tick(ctx)
+    # A context manager: the documents resource may hold nested resources (the object store) to tear down.
+    with dg.build_sensor_context(instance=instance, instance_ref=instance.get_ref(), cursor=cursor,
+                                 resources={"documents": documents}, definitions=defs) as ctx:
+        result = sensor.evaluate_tick(ctx)
     for request in result.dynamic_partitions_requests or []:
         instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
     return result
