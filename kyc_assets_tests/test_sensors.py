@@ -256,3 +256,53 @@ def test_a_batched_run_materializes_one_partition_per_document(setup, png_bytes,
     assert result.success
     materialized = {e.partition for e in result.get_asset_materialization_events()}
     assert materialized == set(covered(instance, request)) and len(materialized) == 3
+
+
+@pytest.fixture
+def s3_server():
+    """moto's S3-compatible server on a free loopback port, with one bucket."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from kyc_assets_tests.cluster_harness import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    client = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="testing", aws_secret_access_key="testing",
+                          region_name="us-east-1")
+    client.create_bucket(Bucket="kyc")
+    try:
+        yield endpoint, client
+    finally:
+        server.stop()
+
+
+def test_the_sensor_watches_an_object_store_prefix(s3_server, tmp_path, png_bytes):
+    """Inbox, document store and quarantine as s3:// prefixes on a real S3-compatible server: a document
+    is stored under its sha256 and gets a partition; junk is moved to the quarantine prefix with a reason."""
+    from kyc_assets.resources import DocumentStoreResource
+    from kyc_assets.resources.warehouse import ObjectStoreResource
+
+    endpoint, client = s3_server
+    store = ObjectStoreResource(endpoint_url=endpoint, region="us-east-1", access_key_id="testing",
+                                secret_access_key="testing", allow_http=True)
+    documents = DocumentStoreResource(store_dir="s3://kyc/p/documents", inbox_dir="s3://kyc/p/inbox",
+                                      quarantine_dir="s3://kyc/p/quarantine", object_store=store)
+    client.put_object(Bucket="kyc", Key="p/inbox/batch/passport.png", Body=png_bytes)
+    client.put_object(Bucket="kyc", Key="p/inbox/notes.txt", Body=b"hello, not a document")
+    (tmp_path / "dh").mkdir()
+    instance = dg.DagsterInstance.local_temp(str(tmp_path / "dh"))
+    ticker = Ticker(instance, documents)
+    assert ticker.tick().run_requests == [], "first sight: wait until the object is stable"
+    result = ticker.tick()
+    sha = hashlib.sha256(png_bytes).hexdigest()
+    assert requested_document_keys(result) == [sha] and len(result.run_requests) == 1
+    assert documents.store().get(sha) == png_bytes
+    keys = {o["Key"] for o in client.list_objects_v2(Bucket="kyc")["Contents"]}
+    assert "p/inbox/notes.txt" not in keys and "p/quarantine/notes.txt" in keys, "moved, never deleted"
+    reason = client.get_object(Bucket="kyc", Key="p/quarantine/notes.txt.reason.txt")["Body"].read().decode()
+    assert "unsupported file type" in reason and "original: notes.txt" in reason
+    assert "p/inbox/batch/passport.png" in keys, "accepted originals stay in the inbox"
+    assert ticker.tick().run_requests == [], "nothing is taken twice"

@@ -22,7 +22,7 @@ from kyc_assets.onboarding.assets import (
     extracted_entities,
     raw_documents,
 )
-from kyc_assets.onboarding.intake import InboxState, ingest, scan_inbox
+from kyc_assets.onboarding.intake import InboxState, IngestOutcome, ingest, intake_reason, scan_inbox
 from kyc_assets.onboarding.store import DocumentStoreError
 from kyc_assets.resources import DocumentStoreResource
 
@@ -80,26 +80,37 @@ def build_inbox_sensor(settle_seconds: float, max_files_per_tick: int,
         job=job,
         minimum_interval_seconds=5,  # a file is taken on its second sighting: 5-10 s after it lands
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description="Watches KYC_INBOX_DIR; each new document (by sha256) gets a partition; the new documents of "
+        description="Watches the inbox (KYC_INBOX_DIR, or <KYC_STORAGE_URL>/inbox on an object store); each new document (by sha256) gets a partition; the new documents of "
                     "a tick are read together, one run per batch (KYC_SENSOR_RUN_BATCH_SIZE). "
                     "Unsupported files are moved to the quarantine folder with a reason file.",
     )
     def inbox_sensor(context: dg.SensorEvaluationContext, documents: DocumentStoreResource):
-        inbox = Path(documents.inbox_dir)
+        from kyc_assets.storage.options import is_remote
+
         state = InboxState.from_json(json.loads(context.cursor) if context.cursor else None)
-        ready = scan_inbox(inbox, state, now=time.time(), settle_seconds=settle_seconds,
-                           max_files=max_files_per_tick)
         store = documents.store()
+        if is_remote(documents.inbox_dir):  # an object-store prefix (s3://, gs://, az://)
+            inbox_files, quarantine_files = documents.files("inbox"), documents.files("quarantine")
+            ready = [lambda entry=entry, signature=signature: ingest_object(
+                         entry.name, signature, inbox_files, quarantine_files, state, store)
+                     for entry, signature in scan_object_inbox(inbox_files, state, now=time.time(),
+                                                               settle_seconds=settle_seconds,
+                                                               max_files=max_files_per_tick)]
+        else:
+            inbox = Path(documents.inbox_dir)
+            ready = [lambda path=path: ingest(path, inbox, state, store, Path(documents.quarantine_dir))
+                     for path in scan_inbox(inbox, state, now=time.time(), settle_seconds=settle_seconds,
+                                            max_files=max_files_per_tick)]
         new_keys: list[str] = []
         quarantined: dict[str, int] = {}
         failed = deferred = 0
         started = time.monotonic()
-        for path in ready:
+        for take in ready:
             if time.monotonic() - started > TICK_TIME_BUDGET_SECONDS:
                 deferred += 1  # still pending: taken on the next tick
                 continue
             try:
-                outcome = ingest(path, inbox, state, store, Path(documents.quarantine_dir))
+                outcome = take()
             except (OSError, DocumentStoreError) as exc:  # unreadable file, full disk...: retried next tick
                 failed += 1
                 context.log.warning(f"could not take an inbox file this tick ({type(exc).__name__}); will retry")
@@ -127,6 +138,56 @@ def build_inbox_sensor(settle_seconds: float, max_files_per_tick: int,
         )
 
     return inbox_sensor
+
+
+def scan_object_inbox(files, state: InboxState, *, now: float, settle_seconds: float,
+                      max_files: int) -> list[tuple]:
+    """The object-store twin of ``intake.scan_inbox``: objects under the inbox prefix whose size and
+    modification time were the same on two consecutive ticks and that are ``settle_seconds`` old (an upload
+    is visible whole, but a client may still replace it). Returns ``(entry, signature)`` pairs."""
+    ready, seen = [], set()
+    for entry in files.list():
+        if entry.name.endswith((".tmp", ".part", ".crdownload")):
+            continue
+        modified = entry.modified.timestamp() if entry.modified else now
+        signature = [entry.size, int(modified * 1e9)]
+        seen.add(entry.name)
+        if state.done.get(entry.name) == f"{signature[0]}:{signature[1]}":
+            continue
+        stable = state.pending.get(entry.name) == signature and now - modified >= settle_seconds
+        if stable and len(ready) < max_files:
+            ready.append((entry, signature))
+        else:
+            state.pending[entry.name] = signature
+    state.pending = {k: v for k, v in state.pending.items() if k in seen}
+    return ready
+
+
+def ingest_object(name: str, signature: list, inbox_files, quarantine_files, state: InboxState,
+                  store) -> IngestOutcome | None:
+    """The object-store twin of ``intake.ingest``: store the object under its sha256, or move it to the
+    quarantine prefix with a ``.reason.txt`` beside it (moved, never deleted). None when it changed."""
+    from datetime import UTC, datetime
+
+    try:
+        data = inbox_files.read_bytes(name)
+    except FileNotFoundError:
+        return None
+    if len(data) != signature[0]:
+        return None
+    reason = intake_reason(data, name)
+    state.pending.pop(name, None)
+    if reason is not None:
+        target = name
+        if quarantine_files.exists(target):
+            target = f"{name}.{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
+        inbox_files.move(name, quarantine_files, target)
+        quarantine_files.write_text(f"{target}.reason.txt", f"{reason}\nquarantined_at: "
+                                    f"{datetime.now(UTC).isoformat(timespec='seconds')}\noriginal: {name}\n")
+        return IngestOutcome(None, None, reason)
+    sha = store.put(data, original_name=name)
+    state.done[name] = f"{signature[0]}:{signature[1]}"
+    return IngestOutcome(sha)
 
 
 def tick_inbox_sensor(sensor: dg.SensorDefinition, instance: dg.DagsterInstance,
