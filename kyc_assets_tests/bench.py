@@ -41,6 +41,14 @@ FIGURES = [
      True),
     ("cases", "case queue with 100,000 cases (PostgreSQL)", "bench_cases", "bench_case_queue", {}, False),
     ("cases", "kyc audit verify over 1,000,000 entries", "bench_audit", "bench_audit_verify", {}, False),
+    ("cluster", "inbox -> extracted, dagster dev, batched runs", "bench_cluster", "bench_inbox_throughput",
+     {"documents": 30, "run_batch_size": 50}, False),
+    ("cluster", "inbox -> extracted, dagster dev, run per document", "bench_cluster", "bench_inbox_throughput",
+     {"documents": 8, "run_batch_size": 1, "port": 3320}, True),
+    ("cluster", "loopback cluster: documents/min, 1 and 2 workers", "bench_cluster", "bench_cluster_workers", {},
+     True),
+    ("cluster", "partitions at scale: sensor tick, GraphQL status", "bench_cluster", "bench_partitions_at_scale",
+     {}, True),
 ]
 
 

@@ -103,6 +103,8 @@ class LoopbackCluster:
             **keep,
             "PYTHONPATH": str(REPO),  # the worktree's code, as the code server imports it
             "OMP_THREAD_LIMIT": "1",
+            # a loaded 2-core CI machine answers code-server calls slowly (launches time out at 60 s)
+            "DAGSTER_GRPC_TIMEOUT_SECONDS": "300",
             "DAGSTER_HOME": str(self.dagster_home),
             "DAGSTER_PG_HOST": self.pg["host"], "DAGSTER_PG_PORT": str(self.pg["port"]),
             "DAGSTER_PG_USER": self.pg["user"], "DAGSTER_PG_PASSWORD": "", "DAGSTER_PG_DB": self.dagster_db,
