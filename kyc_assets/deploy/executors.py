@@ -29,6 +29,9 @@ DEFAULT_QUEUE = "dagster"
 QUEUE_BY_GROUP = {"onboarding": "ocr", "watchlists": "screening", "screening": "screening",
                   "monitoring": "monitoring"}
 QUEUES = (DEFAULT_QUEUE, "ocr", "screening", "monitoring")
+# Celery settings shared by the executor and `kyc worker`: a worker holds one step at a time (acknowledged
+# when it ends, so an idle worker takes the next step instead of a busy one prefetching it).
+CELERY_CONFIG = {"task_default_queue": DEFAULT_QUEUE, "task_acks_late": True, "worker_prefetch_multiplier": 1}
 
 
 def queue_by_step(assets: Iterable) -> dict[str, str]:
@@ -64,21 +67,21 @@ def build_celery_executor(routes: Mapping[str, str], backend_set: bool) -> dg.Ex
     """dagster-celery's executor with each step sent to its capability's queue. The broker and the result
     backend are read from the environment when a run starts (``KYC_CELERY_BROKER_URL``; the backend is
     ``KYC_CELERY_BACKEND_URL`` when set, else the broker), never stored in run config."""
-    from dagster_celery.executor import CELERY_CONFIG, CeleryExecutor
+    from dagster_celery.executor import CELERY_CONFIG as CELERY_CONFIG_SCHEMA
+    from dagster_celery.executor import CeleryExecutor
 
     class RoutedCeleryExecutor(CeleryExecutor):
         def execute(self, plan_context, execution_plan):
             return super().execute(plan_context, route_plan(execution_plan, routes))
 
-    @dg.executor(name="kyc_celery", config_schema=CELERY_CONFIG,
+    @dg.executor(name="kyc_celery", config_schema=CELERY_CONFIG_SCHEMA,
                  requirements=dg.multiple_process_executor_requirements())
     def kyc_celery_executor(init_context):
         from dagster._core.execution.retries import RetryMode
 
         config = init_context.executor_config
         return RoutedCeleryExecutor(broker=config.get("broker"), backend=config.get("backend"),
-                                    config_source={"task_default_queue": DEFAULT_QUEUE,
-                                                   **(config.get("config_source") or {})},
+                                    config_source={**CELERY_CONFIG, **(config.get("config_source") or {})},
                                     include=config.get("include"), retries=RetryMode.from_config(config["retries"]))
 
     backend = "KYC_CELERY_BACKEND_URL" if backend_set else "KYC_CELERY_BROKER_URL"

@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from kyc_assets.deploy.executors import DEFAULT_QUEUE, QUEUES
+from kyc_assets.deploy.executors import CELERY_CONFIG, QUEUES
 
 
 def make_celery_app(broker: str, backend: str):
@@ -26,7 +26,7 @@ def make_celery_app(broker: str, backend: str):
     from dagster_celery.tasks import create_task
 
     app = make_app({"broker": broker, "backend": backend, "include": [],
-                    "config_source": dict_wrapper(dict(DEFAULT_CONFIG, task_default_queue=DEFAULT_QUEUE))})
+                    "config_source": dict_wrapper(dict(DEFAULT_CONFIG, **CELERY_CONFIG))})
     create_task(app)
     return app
 
