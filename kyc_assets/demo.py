@@ -170,8 +170,10 @@ def print_summary(summary: dict, settings, out) -> None:
           f"materialization", file=out)
     for stage, seconds in s.get("seconds_by_stage", {}).items():
         print(f"      {seconds:6.1f} s  {stage}", file=out)
-    print(f"\nData: {settings.home}  (warehouse {settings.warehouse_url}, cases {settings.database_url})",
-          file=out)
+    from sqlalchemy.engine import make_url
+
+    cases_url = make_url(settings.database_url).render_as_string(hide_password=True)  # never print a password
+    print(f"\nData: {settings.home}  (warehouse {settings.warehouse_url}, cases {cases_url})", file=out)
     print("Next: `make dev` opens the Dagster UI on http://127.0.0.1:3000 over the same instance.", file=out)
 
 

@@ -145,6 +145,18 @@ class Settings:
     executor: str = "default"
     celery_broker_url_set: bool = False
     celery_backend_url_set: bool = False
+    # Trust (kyc_assets/audit, issue 12): the audit chain's HMAC keys (only whether set), its signed
+    # checkpoints outside the database, the schema owner's URL (only whether set), what happens to an
+    # inbox file once stored, and warehouse PII protection (only whether a key is set).
+    audit_keys_set: bool = False
+    audit_checkpoint_dir: Path | None = None
+    audit_checkpoint_every: int = 1000
+    audit_checkpoint_minutes: float = 60.0
+    database_owner_url_set: bool = False
+    inbox_archive_dir: Path | None = None
+    warehouse_pii_keys_set: bool = False
+    database_url_set: bool = False
+    document_keys_set: bool = False
     # Shared storage (kyc_assets/storage): KYC_STORAGE_URL puts the files (documents, inbox, quarantine)
     # on an object-store prefix; the object store's endpoint, region and commit protocol. The keys are
     # secrets (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY through dg.EnvVar): only whether they are set lives here.
@@ -250,6 +262,7 @@ class Settings:
             screening_index_dir=screening_index_dir(env, home),
             **_review_settings(env),
             **_scale_settings(env),
+            **_trust_settings(env, home),
             **_storage_settings(env),
         )
 
@@ -417,6 +430,69 @@ def celery_urls(env: Mapping[str, str] | None = None) -> tuple[str, str]:
     if not broker:
         raise ValueError("KYC_CELERY_BROKER_URL is not set (e.g. redis://127.0.0.1:6379/0)")
     return broker, env.get("KYC_CELERY_BACKEND_URL", "").strip() or broker
+# -- trust: case store secrets, audit trail, data at rest (issue 12) -----------------------------------
+# Secrets are read here, and only here, for the code that runs outside Dagster (the CLI, the dashboard);
+# Dagster resources get them through dg.EnvVar (definitions.py), so they never enter run config or the
+# repository snapshot. Settings itself only records whether each is set.
+
+def _secret(name: str, env: Mapping[str, str] | None) -> str | None:
+    env = os.environ if env is None else env
+    return (env.get(name) or "").strip() or None
+
+
+def case_keys(env: Mapping[str, str] | None = None) -> str | None:
+    """``KYC_CASE_KEYS``: Fernet keys of the case store's PII columns, newest first (secret)."""
+    return _secret("KYC_CASE_KEYS", env)
+
+
+def audit_keys(env: Mapping[str, str] | None = None) -> str | None:
+    """``KYC_AUDIT_KEYS``: ``id:secret`` HMAC keys of the audit chain, newest first (secret)."""
+    return _secret("KYC_AUDIT_KEYS", env)
+
+
+def database_owner_url(env: Mapping[str, str] | None = None) -> str | None:
+    """``KYC_DATABASE_OWNER_URL``: the schema owner's URL, used for migrations only (secret)."""
+    return _secret("KYC_DATABASE_OWNER_URL", env)
+
+
+def document_keys(env: Mapping[str, str] | None = None) -> str | None:
+    """``KYC_DOCUMENT_KEYS``: Fernet keys of the document store, newest first (secret)."""
+    return _secret("KYC_DOCUMENT_KEYS", env)
+
+
+def warehouse_pii_keys(env: Mapping[str, str] | None = None) -> str | None:
+    """``KYC_WAREHOUSE_PII_KEYS``: keys protecting PII columns in the warehouse, newest first (secret)."""
+    return _secret("KYC_WAREHOUSE_PII_KEYS", env)
+
+
+def _trust_settings(env: Mapping[str, str], home: Path) -> dict:
+    from kyc_assets.audit.log import AuditKeys
+
+    checkpoints = env.get("KYC_AUDIT_CHECKPOINT_DIR", "").strip()
+    if audit_keys(env):
+        AuditKeys(audit_keys(env))  # a malformed key fails at load, in one line (never echoing the secret)
+    retention = int(env.get("KYC_CASE_RETENTION_YEARS", "5"))
+    if retention < 5:
+        raise ValueError("KYC_CASE_RETENTION_YEARS must be at least 5 (FATF Recommendation 11)")
+    values = {
+        "case_keys_set": case_keys(env) is not None,
+        "case_retention_years": retention,
+        "institution_name": env.get("KYC_INSTITUTION_NAME", "").strip() or "Example Bank (demo)",
+        "audit_keys_set": audit_keys(env) is not None,
+        "audit_checkpoint_dir": None if checkpoints.lower() in ("off", "none", "false", "0")
+        else Path(checkpoints).expanduser().resolve() if checkpoints else home / "audit_checkpoints",
+        "audit_checkpoint_every": int(env.get("KYC_AUDIT_CHECKPOINT_EVERY", "1000")),
+        "audit_checkpoint_minutes": float(env.get("KYC_AUDIT_CHECKPOINT_MINUTES", "60")),
+        "database_owner_url_set": database_owner_url(env) is not None,
+        "inbox_archive_dir": Path(env["KYC_INBOX_ARCHIVE_DIR"]).expanduser().resolve()
+        if env.get("KYC_INBOX_ARCHIVE_DIR", "").strip() else None,
+        "warehouse_pii_keys_set": warehouse_pii_keys(env) is not None,
+        "database_url_set": bool(env.get("KYC_DATABASE_URL", "").strip()),
+        "document_keys_set": document_keys(env) is not None,
+    }
+    if values["audit_checkpoint_every"] < 1 or values["audit_checkpoint_minutes"] <= 0:
+        raise ValueError("KYC_AUDIT_CHECKPOINT_EVERY must be >= 1 and KYC_AUDIT_CHECKPOINT_MINUTES > 0")
+    return values
 # -- shared storage (kyc_assets/storage) -----------------------------------------------------------------
 
 def _location(env: Mapping[str, str], name: str, default_kind: str, home: Path) -> str:
@@ -452,8 +528,7 @@ def object_store_options(settings: Settings, env: Mapping[str, str] | None = Non
     """The object store's connection settings with its keys (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``)
     read from the environment, for code outside Dagster (the CLI, the dashboard); Dagster resources get the
     keys through ``dg.EnvVar`` instead."""
-    env = os.environ if env is None else env
-    return settings.object_store_options(env.get("AWS_ACCESS_KEY_ID") or None, env.get("AWS_SECRET_ACCESS_KEY") or None)
+    return settings.object_store_options(_secret("AWS_ACCESS_KEY_ID", env), _secret("AWS_SECRET_ACCESS_KEY", env))
 
 
 def warehouse(settings: Settings | None = None, env: Mapping[str, str] | None = None):

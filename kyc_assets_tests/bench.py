@@ -49,6 +49,14 @@ FIGURES = [
      True),
     ("cluster", "partitions at scale: sensor tick, GraphQL status", "bench_cluster", "bench_partitions_at_scale",
      {}, True),
+    ("storage", "4 processes writing partitions of one Delta table (local folder)", "bench_storage",
+     "bench_concurrent_partitions", {}, False),
+    ("storage", "4 processes writing partitions of one Delta table (S3, moto)", "bench_storage",
+     "bench_concurrent_partitions", {"s3": True}, False),
+    ("storage", "per-run storage overhead: DuckDB vs Delta local vs Delta S3", "bench_storage", "bench_run_overhead",
+     {}, False),
+    ("cases", "escalation with 4 concurrent writers (PostgreSQL)", "bench_cases", "bench_escalation_writers", {},
+     False),
 ]
 
 

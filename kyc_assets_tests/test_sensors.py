@@ -56,7 +56,8 @@ def test_new_file_gives_one_partition_and_one_run_and_same_bytes_give_nothing(se
     assert len(result.run_requests) == 1
     keys = instance.get_dynamic_partitions("documents")
     assert len(keys) == 1 and covered(instance, result.run_requests[0]) == keys
-    assert (inbox / "a.png").exists(), "originals are never deleted"
+    # the store is the record: the inbox copy leaves once stored (test_config_data_at_rest.py)
+    assert not (inbox / "a.png").exists() and documents.store().get(keys[0]) == png_bytes
 
     (inbox / "nested").mkdir()
     (inbox / "nested" / "copy-of-a.png").write_bytes(png_bytes)
@@ -104,7 +105,8 @@ def test_many_files_are_bounded_per_tick(setup, png_bytes):
     assert [len(r.run_requests) for r in results] == [1, 1, 1, 0], "one run per tick for its new documents"
     assert len(instance.get_dynamic_partitions("documents")) == 7
     state = json.loads(ticker.cursor)
-    assert len(state["done"]) == 7 and state["pending"] == {}
+    # every file was stored and left the inbox, so the cursor forgets them (it stays small)
+    assert state["done"] == {} and state["pending"] == {} and not list(inbox.iterdir())
 
 
 def test_symlink_out_of_the_inbox_is_not_followed(setup, tmp_path, png_bytes):
@@ -136,7 +138,7 @@ def test_every_bad_input_is_quarantined_with_a_clear_reason_and_nothing_is_lost(
     store = documents.store()
     for name, data, expected in files:
         if expected is None:
-            assert (inbox / name).read_bytes() == data, "accepted originals stay in the inbox"
+            assert not (inbox / name).exists(), "accepted originals leave the inbox once stored"
             assert store.get(hashlib.sha256(data).hexdigest()) == data
             continue
         assert not (inbox / name).exists()
@@ -304,5 +306,5 @@ def test_the_sensor_watches_an_object_store_prefix(s3_server, tmp_path, png_byte
     assert "p/inbox/notes.txt" not in keys and "p/quarantine/notes.txt" in keys, "moved, never deleted"
     reason = client.get_object(Bucket="kyc", Key="p/quarantine/notes.txt.reason.txt")["Body"].read().decode()
     assert "unsupported file type" in reason and "original: notes.txt" in reason
-    assert "p/inbox/batch/passport.png" in keys, "accepted originals stay in the inbox"
+    assert "p/inbox/batch/passport.png" not in keys, "a stored document leaves the inbox (the store is the record)"
     assert ticker.tick().run_requests == [], "nothing is taken twice"

@@ -98,7 +98,9 @@ def build_inbox_sensor(settle_seconds: float, max_files_per_tick: int,
                                                                max_files=max_files_per_tick)]
         else:
             inbox = Path(documents.inbox_dir)
-            ready = [lambda path=path: ingest(path, inbox, state, store, Path(documents.quarantine_dir))
+            archive = Path(documents.archive_dir) if documents.archive_dir else None
+            ready = [lambda path=path: ingest(path, inbox, state, store, Path(documents.quarantine_dir),
+                                              archive_dir=archive)
                      for path in scan_inbox(inbox, state, now=time.time(), settle_seconds=settle_seconds,
                                             max_files=max_files_per_tick)]
         new_keys: list[str] = []
@@ -187,6 +189,10 @@ def ingest_object(name: str, signature: list, inbox_files, quarantine_files, sta
         return IngestOutcome(None, None, reason)
     sha = store.put(data, original_name=name)
     state.done[name] = f"{signature[0]}:{signature[1]}"
+    # As for a folder inbox (intake.retire): the store is the record, so the inbox copy leaves once the
+    # store's copy reads back whole (decrypted, sha256 checked); a failure leaves it for the next tick.
+    if store.get(sha) == data:
+        inbox_files.delete(name)
     return IngestOutcome(sha)
 
 

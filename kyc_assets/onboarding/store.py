@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -221,10 +220,10 @@ def main(argv: list[str] | None = None) -> int:
     if argv != ["rotate"]:
         print("usage: python -m kyc_assets.onboarding.store rotate", file=sys.stderr)
         return 2
-    from kyc_assets.settings import Settings, object_store_options
+    from kyc_assets.settings import Settings, document_keys, object_store_options
 
     settings = Settings.from_env()
-    report = DocumentStore(settings.document_store_url, os.environ.get(KEYS_ENV_VAR),
+    report = DocumentStore(settings.document_store_url, document_keys(),
                            options=object_store_options(settings)).rotate()
     print(f"rotated={report.rotated} encrypted={report.encrypted} unchanged={report.unchanged}")
     return 0

@@ -19,21 +19,18 @@ from kyc_assets.resources.warehouse import (  # noqa: F401  (re-exported: the on
 )
 
 
-class DocumentStoreResource(dg.ConfigurableResource):
+class DocumentStoreResource(ObjectStoreResource):
     """Where documents arrive (inbox), are kept (content-addressed store) and are refused (quarantine):
-    local folders, or object-store URLs (``s3://...``) reached through ``object_store``."""
+    local folders, or object-store URLs (``s3://...``) reached with the object-store fields (endpoint,
+    region, keys through ``dg.EnvVar``) it inherits from ObjectStoreResource."""
 
     store_dir: str
     inbox_dir: str
     quarantine_dir: str
     # Fernet keys, comma-separated, newest first (KYC_DOCUMENT_KEYS through dg.EnvVar); None = plaintext.
     encryption_keys: str | None = None
-    object_store: ObjectStoreResource | None = None
-
-    def options(self):
-        from kyc_assets.storage.options import ObjectStoreOptions
-
-        return self.object_store.options() if self.object_store else ObjectStoreOptions()
+    # Where inbox files go once stored (KYC_INBOX_ARCHIVE_DIR); None = deleted from the inbox.
+    archive_dir: str | None = None
 
     def store(self) -> DocumentStore:
         return DocumentStore(self.store_dir, self.encryption_keys, options=self.options())
@@ -49,15 +46,26 @@ class DocumentStoreResource(dg.ConfigurableResource):
 class CaseStoreResource(dg.ConfigurableResource):
     """The SQL database holding cases, evidence and the audit log (SQLite or PostgreSQL)."""
 
+    # The URL; definitions.py passes dg.EnvVar("KYC_DATABASE_URL") when it is set (it may hold a password).
     database_url: str
     # Fernet keys for the PII columns, newest first (KYC_CASE_KEYS through dg.EnvVar); None = no PII stored.
     pii_keys: str | None = None
     retention_years: int = 5
+    # The audit chain: HMAC keys (KYC_AUDIT_KEYS through dg.EnvVar; None = unkeyed) and signed checkpoints.
+    audit_keys: str | None = None
+    audit_checkpoint_dir: str | None = None
+    audit_checkpoint_every: int = 1000
+    audit_checkpoint_minutes: float = 60.0
+    # The schema owner's URL (KYC_DATABASE_OWNER_URL through dg.EnvVar): migrations only.
+    owner_url: str | None = None
 
     def store(self):
         from kyc_assets.cases.store import CaseStore
 
-        return CaseStore(self.database_url, pii_keys=self.pii_keys, retention_years=self.retention_years)
+        return CaseStore(self.database_url, pii_keys=self.pii_keys, retention_years=self.retention_years,
+                         audit_keys=self.audit_keys, checkpoint_dir=self.audit_checkpoint_dir,
+                         checkpoint_every=self.audit_checkpoint_every,
+                         checkpoint_minutes=self.audit_checkpoint_minutes, owner_url=self.owner_url)
 
 
 class TransactionSourceResource(dg.ConfigurableResource):

@@ -17,9 +17,10 @@ from collections.abc import Sequence
 import dagster as dg
 import pandas as pd
 from dagster._core.definitions.metadata import TableMetadataSet
-from dagster._core.storage.db_io_manager import DbTypeHandler, TableSlice
+from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, TableSlice
 from dagster_deltalake import DeltaLakeIOManager
 from dagster_deltalake.config import ClientConfig, LocalConfig, S3Config
+from dagster_deltalake.io_manager import DeltaLakeDbClient
 from pydantic import Field
 
 from kyc_assets.storage.options import ObjectStoreOptions, is_remote
@@ -35,12 +36,17 @@ def _warehouse_of(connection, table_slice: TableSlice, resource_config: dict) ->
 
 
 class DeltaPandasTypeHandler(DbTypeHandler[pd.DataFrame]):
-    """pandas DataFrames as Delta tables; a partitioned output replaces only its partition's rows."""
+    """pandas DataFrames as Delta tables; a partitioned output replaces only its partition's rows. With a
+    ``cipher`` (KYC_WAREHOUSE_PII_KEYS, resources/warehouse_pii.py) PII columns are encrypted on write and
+    decrypted on read."""
+
+    def __init__(self, cipher=None):
+        self.cipher = cipher
 
     def handle_output(self, context: dg.OutputContext, table_slice: TableSlice, obj: pd.DataFrame, connection):
         warehouse = _warehouse_of(connection, table_slice, context.resource_config or {})
         table = table_slice.table
-        data = to_arrow(obj)
+        data = to_arrow(self.cipher.protect(obj) if self.cipher is not None else obj)
         predicate = None
         if table_slice.partition_dimensions:
             schema = data.schema if data.num_columns else (
@@ -70,8 +76,9 @@ class DeltaPandasTypeHandler(DbTypeHandler[pd.DataFrame]):
         where = None
         if table_slice.partition_dimensions:
             _, where = partition_filter(table_slice.partition_dimensions, dataset.schema)
-        return warehouse.read(table_slice.table, columns=list(table_slice.columns) if table_slice.columns else None,
-                              where=where, dataset=dataset)
+        frame = warehouse.read(table_slice.table, columns=list(table_slice.columns) if table_slice.columns else None,
+                               where=where, dataset=dataset)
+        return self.cipher.reveal(frame) if self.cipher is not None else frame
 
     @property
     def supported_types(self):
@@ -86,6 +93,7 @@ class WarehouseIOManager(DeltaLakeIOManager):
     storage_options: LocalConfig | S3Config = Field(default_factory=LocalConfig, discriminator="provider")
     schema_: str | None = Field(default="kyc", alias="schema")
     conditional_put: str = Field(default="etag", description="S3 commit protocol (KYC_STORAGE_CONDITIONAL_PUT).")
+    pii_keys: str | None = Field(default=None, description="KYC_WAREHOUSE_PII_KEYS (dg.EnvVar): encrypt PII columns.")
 
     @staticmethod
     def type_handlers() -> Sequence[DbTypeHandler]:
@@ -94,6 +102,16 @@ class WarehouseIOManager(DeltaLakeIOManager):
     @staticmethod
     def default_load_type() -> type | None:
         return pd.DataFrame
+
+    def create_io_manager(self, context) -> DbIOManager:
+        cipher = None
+        if self.pii_keys:
+            from kyc_assets.resources.warehouse_pii import WarehouseCipher
+
+            cipher = WarehouseCipher(self.pii_keys)
+        return DbIOManager(db_client=DeltaLakeDbClient(), database="deltalake", schema=self.schema_,
+                           type_handlers=[DeltaPandasTypeHandler(cipher)], default_load_type=pd.DataFrame,
+                           io_manager_name="WarehouseIOManager")
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -149,8 +167,10 @@ def object_store_fields(settings) -> dict:
 def warehouse_io_manager_fields(settings) -> dict:
     """Keyword arguments of :class:`WarehouseIOManager` (or a subclass) for the configured warehouse."""
     url = settings.warehouse_url
+    pii = {"pii_keys": dg.EnvVar("KYC_WAREHOUSE_PII_KEYS")} if getattr(settings, "warehouse_pii_keys_set", False) \
+        else {}
     if not is_remote(url):
-        return {"root_uri": url, "schema": "kyc"}
+        return {"root_uri": url, "schema": "kyc", **pii}
     if not url.startswith(("s3://", "s3a://")):
         raise ValueError(f"KYC_WAREHOUSE_URL: only local folders and s3:// URLs are wired up, not {url.split(':')[0]}")
     store = object_store_fields(settings)
@@ -159,7 +179,7 @@ def warehouse_io_manager_fields(settings) -> dict:
     client = ClientConfig(allow_http=True) if store["allow_http"] or store["endpoint_url"].startswith("http://") \
         else None
     return {"root_uri": url, "schema": "kyc", "storage_options": S3Config(**{k: v for k, v in s3.items() if v}),
-            "client_options": client, "conditional_put": store["conditional_put"]}
+            "client_options": client, "conditional_put": store["conditional_put"], **pii}
 
 
 def build_storage_resources(settings) -> dict:

@@ -47,9 +47,14 @@ def _tables(conn) -> set[str]:
 
 
 def _rows(conn, sql: str, params: list) -> list[dict]:
+    from kyc_assets.resources.warehouse_pii import WarehouseCipher
+    from kyc_assets.settings import warehouse_pii_keys
+
     cur = conn.execute(sql, params)
     names = [d[0] for d in cur.description]
-    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    cipher = WarehouseCipher.maybe(warehouse_pii_keys())  # KYC_WAREHOUSE_PII_KEYS: encrypted PII columns
+    return [cipher.reveal_row(r) for r in rows] if cipher else rows
 
 
 def _json_or_text(value: object) -> object:
