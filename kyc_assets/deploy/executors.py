@@ -85,8 +85,10 @@ def build_celery_executor(routes: Mapping[str, str], backend_set: bool) -> dg.Ex
                                     include=config.get("include"), retries=RetryMode.from_config(config["retries"]))
 
     backend = "KYC_CELERY_BACKEND_URL" if backend_set else "KYC_CELERY_BROKER_URL"
-    return kyc_celery_executor.configured({"broker": {"env": "KYC_CELERY_BROKER_URL"}, "backend": {"env": backend}},
-                                          name="kyc_celery")
+    return kyc_celery_executor.configured(
+        {"broker": {"env": "KYC_CELERY_BROKER_URL"}, "backend": {"env": backend}}, name="kyc_celery",
+        description=f"Steps as Celery tasks on the broker at KYC_CELERY_BROKER_URL (results at {backend}), "
+                    f"routed to the queues {', '.join(QUEUES)}.")
 
 
 def build_executor(settings, assets: Iterable) -> dg.ExecutorDefinition | None:
