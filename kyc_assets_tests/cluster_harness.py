@@ -135,6 +135,8 @@ class LoopbackCluster:
         config = yaml.safe_load((REPO / "dagster.yaml").read_text())
         config["run_coordinator"]["config"]["max_concurrent_runs"] = self.max_concurrent_runs
         config["run_coordinator"]["config"]["dequeue_interval_seconds"] = 1
+        # the daemon's code server takes minutes to (re)start on a loaded 2-core CI machine
+        config["code_servers"] = {"local_startup_timeout": 900, "reload_timeout": 900}
         (self.dagster_home / "dagster.yaml").write_text(yaml.safe_dump(config))
 
     # ------------------------------------------------------------------ processes

@@ -285,13 +285,12 @@ def test_the_sensor_watches_an_object_store_prefix(s3_server, tmp_path, png_byte
     """Inbox, document store and quarantine as s3:// prefixes on a real S3-compatible server: a document
     is stored under its sha256 and gets a partition; junk is moved to the quarantine prefix with a reason."""
     from kyc_assets.resources import DocumentStoreResource
-    from kyc_assets.resources.warehouse import ObjectStoreResource
 
     endpoint, client = s3_server
-    store = ObjectStoreResource(endpoint_url=endpoint, region="us-east-1", access_key_id="testing",
-                                secret_access_key="testing", allow_http=True)
     documents = DocumentStoreResource(store_dir="s3://kyc/p/documents", inbox_dir="s3://kyc/p/inbox",
-                                      quarantine_dir="s3://kyc/p/quarantine", object_store=store)
+                                      quarantine_dir="s3://kyc/p/quarantine", endpoint_url=endpoint,
+                                      region="us-east-1", access_key_id="testing", secret_access_key="testing",
+                                      allow_http=True)
     client.put_object(Bucket="kyc", Key="p/inbox/batch/passport.png", Body=png_bytes)
     client.put_object(Bucket="kyc", Key="p/inbox/notes.txt", Body=b"hello, not a document")
     (tmp_path / "dh").mkdir()
