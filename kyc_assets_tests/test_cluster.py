@@ -127,8 +127,12 @@ def test_documents_flow_through_two_workers_and_survive_a_killed_worker(cluster)
     wait_for("the killed run to end", lambda: instance.get_run_by_id(killed_run).is_finished, cluster)
     killed = instance.get_run_by_id(killed_run)
     assert killed.status == dg.DagsterRunStatus.FAILURE
-    retries = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/parent_run_id": killed_run}))
-    assert retries and retries[0].status == dg.DagsterRunStatus.SUCCESS, "retried from the failure, to success"
+    def finished_retry():
+        runs = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/parent_run_id": killed_run}))
+        return runs[0] if runs and runs[0].is_finished else None
+
+    retry = wait_for("the daemon's retry of the killed run to end", finished_retry, cluster)
+    assert retry.status == dg.DagsterRunStatus.SUCCESS, "retried from the failure, to success"
 
     # runs overlapped and steps landed on both workers
     onboarding = instance.get_runs(filters=dg.RunsFilter(job_name="onboarding_job"))
