@@ -28,6 +28,7 @@ from kyc_assets.resources import (
     WebhookNotifierResource,
     build_storage_resources,
 )
+from kyc_assets.risk.assets import build_risk_assets
 from kyc_assets.resources.warehouse import build_warehouse_resource, object_store_fields
 from kyc_assets.screening.assets import adverse_media_results, screening_results
 from kyc_assets.settings import Settings
@@ -156,7 +157,8 @@ def build_assets(settings: Settings) -> list:
     ]
     # Escalation records each evidence item's exact lineage through this graph (audit/lineage.py).
     return [*assets, build_escalated_cases(settings.case_service_level, lineage_assets=assets,
-                                             evidence_inputs=True, settings=settings)]
+                                             evidence_inputs=True, settings=settings),
+            *build_risk_assets(settings)]  # risk rating and perpetual KYC (group kyc_risk)
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:

@@ -109,6 +109,9 @@ def run_demo(seed: int = 7, out=sys.stdout, *, instance: dg.DagsterInstance | No
     materialize(["anomaly_scores"], partition_range_tags(days))
     materialize(["model_validation_report"])
     materialize(["escalated_cases"])
+    print("risk ratings and reviews due today ...", file=out, flush=True)
+    materialize(["risk_country_lists", "customer_risk_ratings", "risk_methodology_impact"])
+    materialize(["kyc_reviews_due"], {"dagster/partition": time.strftime("%Y-%m-%d", time.gmtime())})
     finished = time.perf_counter()
     summary = summarize(settings, resources)
     summary.update(seconds_generate=round(generated - started, 1), seconds_materialize=round(finished - generated, 1),

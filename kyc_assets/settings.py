@@ -145,6 +145,13 @@ class Settings:
     executor: str = "default"
     celery_broker_url_set: bool = False
     celery_backend_url_set: bool = False
+    # Risk rating and perpetual KYC (kyc_assets/risk): the methodology in force, a proposed one for the
+    # impact report, the country lists, and the core-banking customer reference extract (accounts, type,
+    # channel, residence, opening date). None = the bundled files / no proposal / no reference file.
+    risk_methodology_path: Path | None = None
+    risk_proposed_methodology_path: Path | None = None
+    risk_country_lists_path: Path | None = None
+    customer_reference_path: Path | None = None
     # Trust (kyc_assets/audit, issue 12): the audit chain's HMAC keys (only whether set), its signed
     # checkpoints outside the database, the schema owner's URL (only whether set), what happens to an
     # inbox file once stored, and warehouse PII protection (only whether a key is set).
@@ -262,6 +269,7 @@ class Settings:
             screening_index_dir=screening_index_dir(env, home),
             **_review_settings(env),
             **_scale_settings(env),
+            **_risk_settings(env, home),
             **_trust_settings(env, home),
             **_storage_settings(env),
         )
@@ -430,6 +438,18 @@ def celery_urls(env: Mapping[str, str] | None = None) -> tuple[str, str]:
     if not broker:
         raise ValueError("KYC_CELERY_BROKER_URL is not set (e.g. redis://127.0.0.1:6379/0)")
     return broker, env.get("KYC_CELERY_BACKEND_URL", "").strip() or broker
+def _risk_settings(env: Mapping[str, str], home: Path) -> dict:
+    """Risk rating: methodology files (validated when the definitions load) and the customer reference file
+    (default ``$KYC_HOME/sample/customers.csv``, the sample world's core-banking extract, used when present)."""
+    def path(name: str) -> Path | None:
+        return Path(env[name]).expanduser().resolve() if env.get(name, "").strip() else None
+
+    return {"risk_methodology_path": path("KYC_RISK_METHODOLOGY"),
+            "risk_proposed_methodology_path": path("KYC_RISK_PROPOSED_METHODOLOGY"),
+            "risk_country_lists_path": path("KYC_RISK_COUNTRY_LISTS"),
+            "customer_reference_path": path("KYC_CUSTOMER_REFERENCE_PATH") or home / "sample" / "customers.csv"}
+
+
 # -- trust: case store secrets, audit trail, data at rest (issue 12) -----------------------------------
 # Secrets are read here, and only here, for the code that runs outside Dagster (the CLI, the dashboard);
 # Dagster resources get them through dg.EnvVar (definitions.py), so they never enter run config or the

@@ -11,7 +11,6 @@ and the Delta warehouse on an S3-compatible server (moto on 127.0.0.1, the produ
 side by side in one process.
 """
 
-from __future__ import annotations
 
 import json
 import multiprocessing
@@ -21,9 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import pandas as pd
+
 
 def _partition_writer(root: str, worker: int, partitions: int, rows: int, options=None) -> dict:
-    import pandas as pd
 
     from kyc_assets.storage import warehouse as wh
 
@@ -40,7 +40,6 @@ def _partition_writer(root: str, worker: int, partitions: int, rows: int, option
 
 
 def bench_concurrent_partitions(writers: int = 4, partitions: int = 15, rows: int = 200, s3: bool = False) -> dict:
-    import pandas as pd
 
     from kyc_assets.storage import Warehouse
 
@@ -94,7 +93,6 @@ class _maybe_moto:
 
 def _frames(n_tx: int):
     import numpy as np
-    import pandas as pd
 
     rng = np.random.default_rng(5)
     document = pd.DataFrame([{"document_sha256": "ab" * 32, "status": "ok", "document_type": "passport",
@@ -113,7 +111,6 @@ def _frames(n_tx: int):
 
 def _assets(document, tx):
     import dagster as dg
-    import pandas as pd
 
     docs = dg.StaticPartitionsDefinition(["ab" * 32])
     days = dg.DailyPartitionsDefinition(start_date="2026-01-01")
@@ -181,6 +178,7 @@ if __name__ == "__main__":
     which = sys.argv[1] if len(sys.argv) > 1 else "all"
     if which in ("all", "partitions"):
         print(json.dumps(bench_concurrent_partitions(), indent=1), flush=True)
-        print(json.dumps(bench_concurrent_partitions(s3=True), indent=1), flush=True)
+    if which in ("all", "partitions", "s3"):
+        print(json.dumps(bench_concurrent_partitions(s3=True, partitions=8), indent=1), flush=True)
     if which in ("all", "overhead"):
         print(json.dumps(bench_run_overhead(), indent=1), flush=True)

@@ -218,6 +218,11 @@ def test_each_documented_variable_changes_what_the_platform_builds_or_does(name,
                                                              "password_hash": hash_password("pw")}]}))
         if name == "KYC_ACCOUNT_ROLES_PATH":
             Path(value).write_text("account_id,role\nACC1,merchant\n")
+        if name in ("KYC_RISK_METHODOLOGY", "KYC_RISK_COUNTRY_LISTS"):  # a valid copy with its own content hash
+            from kyc_assets.risk.methodology import DEFAULT_COUNTRY_LISTS, DEFAULT_METHODOLOGY
+
+            source = DEFAULT_METHODOLOGY if name == "KYC_RISK_METHODOLOGY" else DEFAULT_COUNTRY_LISTS
+            Path(value).write_text(source.read_text() + "\n# a reviewed copy\n")
         alt, alt_companions = ALTERNATIVES.get(name, (None, {}))
         companions = {**COMPANIONS.get(name, {}), **alt_companions}
         base = {**home, **companions, **({name: alt} if alt is not None else {})}

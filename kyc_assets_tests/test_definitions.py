@@ -56,7 +56,8 @@ def test_asset_graph_matches_the_snapshot():
 
 def test_every_group_and_every_asset_is_checked():
     snapshot = graph_snapshot()
-    assert {a["group"] for a in snapshot.values()} == {"onboarding", "watchlists", "screening", "monitoring", "cases"}
+    assert {a["group"] for a in snapshot.values()} == {"onboarding", "watchlists", "screening", "monitoring", "cases",
+                                                       "kyc_risk"}
     assert all(a["checks"] for a in snapshot.values())
     assert all(a["owners"] for a in snapshot.values())
 

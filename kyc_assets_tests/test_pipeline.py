@@ -37,8 +37,15 @@ def query(world, sql):
 
 
 def test_every_asset_check_passes_and_every_asset_has_one(world):
+    from datetime import UTC, datetime
+
+    from kyc_assets.risk.methodology import load_country_lists
+
     checks = world["summary"]["check_results"]
-    assert checks and all(passed for _, passed in checks), [name for name, passed in checks if not passed]
+    # The bundled FATF/EU country lists are dated data: once older than their maximum age, that (warning)
+    # check must say so, and it is the only one allowed to fail.
+    stale = {"risk_country_lists_current"} if load_country_lists().stale(datetime.now(UTC).date()) else set()
+    assert checks and {name for name, passed in checks if not passed} == stale
     from kyc_assets.definitions import build_definitions
     from kyc_assets.settings import Settings
 

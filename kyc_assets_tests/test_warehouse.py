@@ -39,6 +39,7 @@ def _write_partitions(root: str, keys: list[str], rounds: int) -> int:
     return done
 
 
+@pytest.mark.slow
 def test_two_processes_writing_different_partitions_lose_nothing(tmp_path):
     root = str(tmp_path / "warehouse")
     ctx = multiprocessing.get_context("spawn")  # delta-rs's runtime does not survive fork
@@ -198,6 +199,7 @@ def _s3_writer(options: ObjectStoreOptions, keys: list[str]) -> int:
     return len(keys)
 
 
+@pytest.mark.slow
 def test_two_processes_commit_to_one_s3_table_with_conditional_puts(s3):
     """Two processes commit to one table on the S3 server concurrently (conditional-put commits, no lock
     service): every partition of both is there once."""

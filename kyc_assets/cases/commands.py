@@ -178,7 +178,7 @@ def _document_store():
     from kyc_assets.onboarding.store import DocumentStore
     from kyc_assets.settings import Settings, document_keys
 
-    return DocumentStore(Settings.from_env().document_store_dir, document_keys())
+    return DocumentStore(Settings.from_env().document_store_url, document_keys())  # a folder or s3://
 
 
 def _instance(args):
@@ -259,6 +259,10 @@ def cmd_trace(args) -> int:
     from kyc_assets.audit.trace import build_trace, render_trace
 
     store = _store()
+    if args.case_id.startswith("REV-"):  # a perpetual-KYC review (kyc_assets/risk)
+        from kyc_assets.risk.trace import trace_command
+
+        return trace_command(store, args, _instance, _run, _print_json)
     case = _run(lambda: store.get_case(args.case_id))
     instance = _instance(args)
     try:

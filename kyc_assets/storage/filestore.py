@@ -44,6 +44,10 @@ class FileStore:
 
     def __init__(self, root: str | Path, options: ObjectStoreOptions | None = None):
         self.root = str(root).rstrip("/") or "/"
+        if options is None and is_remote(self.root):  # the configured object store's endpoint and keys
+            from kyc_assets.settings import Settings, object_store_options
+
+            options = object_store_options(Settings.from_env())
         self.options = options or ObjectStoreOptions()
 
     def __repr__(self) -> str:

@@ -237,15 +237,21 @@ class Warehouse:
             Path(uri).parent.mkdir(parents=True, exist_ok=True)
         for attempt in range(1, COMMIT_ATTEMPTS + 1):
             try:
-                if predicate is not None and mode == "overwrite" and not self.exists(table):
-                    write_deltalake(uri, data, mode="append", schema_mode="merge",
+                try:  # one open of the log per write (each open replays it since the last checkpoint)
+                    target = self._delta(table)
+                except LookupError:
+                    target = None
+                if target is None:  # the first write creates the table (a predicate has nothing to replace)
+                    write_deltalake(uri, data, mode="append" if predicate is not None else mode,
+                                    schema_mode="merge" if predicate is not None or mode == "append" else None,
                                     storage_options=self.storage_options)
-                else:
-                    write_deltalake(uri, data, mode=mode, predicate=predicate,
-                                    schema_mode="merge" if predicate is not None or mode == "append" else "overwrite",
-                                    storage_options=self.storage_options)
+                    stats["commits"] += 1
+                    return 0  # a new table's first version
+                write_deltalake(target, data, mode=mode, predicate=predicate,
+                                schema_mode="merge" if predicate is not None or mode == "append" else "overwrite")
                 stats["commits"] += 1
-                return self.version(table)
+                target.update_incremental()
+                return int(target.version())
             except CommitFailedError:
                 if attempt == COMMIT_ATTEMPTS:
                     raise
@@ -279,12 +285,18 @@ class Warehouse:
 
 
 def as_warehouse(location) -> Warehouse:
-    """A :class:`Warehouse` from a Warehouse, or from a local folder / URL (default object-store options)."""
+    """A :class:`Warehouse` from a Warehouse, or from a local folder / URL (an object-store URL is reached with
+    the configured object store's settings)."""
     if isinstance(location, Warehouse):
         return location
     if location is None or str(location) == "":
         raise WarehouseUnavailable("no warehouse is configured")
-    return Warehouse(location)
+    options = None
+    if is_remote(location):  # the configured object store's endpoint and keys (CLI, dashboard, export)
+        from kyc_assets.settings import Settings, object_store_options
+
+        options = object_store_options(Settings.from_env())
+    return Warehouse(location, options)
 
 
 

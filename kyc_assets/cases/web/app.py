@@ -31,7 +31,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from kyc_assets.cases import reasons
-from kyc_assets.cases.web import auth, present
+from kyc_assets.cases.web import auth, present, risk_pages
 from kyc_assets.cases.web.evidence import dagster_links, document_keys, read_evidence, sniff_media_type
 
 HERE = Path(__file__).parent
@@ -83,7 +83,7 @@ def config_from_env(env=None) -> WebConfig:
     env = os.environ if env is None else env
     settings = Settings.from_env(env)
     return WebConfig(store=CaseStore.from_env(env), warehouse_path=settings.warehouse_path,
-                     document_store_dir=settings.document_store_dir,
+                     document_store_dir=settings.document_store_url,  # a folder or s3://
                      document_keys=env.get("KYC_DOCUMENT_KEYS") or None, dagster_ui_url=settings.dagster_ui_url,
                      session_secret=env.get("KYC_SESSION_SECRET") or None, institution=settings.institution_name)
 
@@ -444,6 +444,9 @@ def create_app(config: WebConfig) -> Starlette:
         Route("/cases/{case_id}/documents/{sha256}", document),
         *[Route(f"/cases/{{case_id}}/{name.replace('_', '-')}", action_route(name), methods=["POST"])
           for name in ("assign", "decide", "approve", "reject", "approve_report", "note")],
+        # the risk capability's pages: review queue, customer page, review page (cases/web/risk_pages.py)
+        *risk_pages.build_routes(config, page=page, require_analyst=require_analyst, checked_post=checked_post,
+                                 error_page=error_page, finish=finish),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     return Starlette(routes=routes, exception_handlers={404: not_found})
