@@ -1,5 +1,7 @@
 # The code location as a gRPC code server, for a Dagster deployment whose webserver and daemon
-# run elsewhere (they read the top-level dagster.yaml: PostgreSQL, queued runs).
+# run elsewhere (they read the top-level dagster.yaml: PostgreSQL, queued runs). The same image runs the
+# webserver, the daemon, Celery workers (`kyc worker --queues ocr`) and Kubernetes run/step Jobs:
+# see kyc_assets/deploy/ (compose, Helm values) and README "Deploying".
 FROM python:3.11-slim
 
 RUN apt-get update \
@@ -15,7 +17,7 @@ COPY kyc_assets ./kyc_assets
 # build, removed afterwards. libgl1/libglib2.0-0: OpenCV, pulled in by rapidocr (MRZ band reading).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libicu-dev pkg-config g++ \
- && pip install --no-cache-dir . \
+ && pip install --no-cache-dir '.[k8s]' \
  && apt-get purge -y libicu-dev pkg-config g++ && apt-get autoremove -y && rm -rf /var/lib/apt/lists/*
 COPY dagster.yaml /opt/dagster/dagster.yaml
 

@@ -7,7 +7,7 @@ export DAGSTER_HOME ?= $(KYC_HOME)/dagster_home
 # Tesseract is ~5x faster single-threaded on small machines (measured on 2 cores).
 export OMP_THREAD_LIMIT ?= 1
 
-.PHONY: demo test dev bench install tesseract icu ocrb-font chromium clean
+.PHONY: demo test dev bench worker install tesseract icu ocrb-font chromium clean
 
 # What every target needs; the test suite also needs Chromium (browser test of the dashboard).
 install: $(VENV)/.installed tesseract ocrb-font $(DAGSTER_HOME)/dagster.yaml
@@ -69,6 +69,12 @@ dev: install
 
 bench: install
 	$(BIN)/python -m kyc_assets_tests.bench
+
+# A Celery worker for KYC_EXECUTOR=celery deployments (README "Deploying"): needs KYC_CELERY_BROKER_URL and
+# the deployment's shared storage settings; QUEUES narrows it (e.g. make worker QUEUES=ocr).
+QUEUES ?= dagster,ocr,screening,monitoring
+worker: install
+	$(BIN)/kyc worker --queues $(QUEUES)
 
 clean:
 	rm -rf $(KYC_HOME)

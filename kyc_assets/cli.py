@@ -337,6 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     p.set_defaults(func=cmd_serve)
+    from kyc_assets.deploy.worker import register as register_worker
+
+    register_worker(sub)  # kyc worker (Celery deployments)
     return parser
 
 

@@ -10,9 +10,10 @@ import dagster as dg
 
 from kyc_assets.cases.assets import build_escalated_cases
 from kyc_assets.cases.sensors import build_case_escalation_sensor, build_run_failure_sensor
+from kyc_assets.deploy.executors import build_executor
 from kyc_assets.monitoring.assets import build_monitoring_assets
 from kyc_assets.onboarding.assets import customers, document_text, extracted_entities, raw_documents
-from kyc_assets.onboarding.sensors import build_inbox_sensor, onboarding_job
+from kyc_assets.onboarding.sensors import build_inbox_sensor, build_onboarding_job
 from kyc_assets.resources import (
     AdverseMediaResource,
     CaseStoreResource,
@@ -166,6 +167,9 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
 
     check_deployment(settings)  # production refuses to run unsafe (one line naming the setting)
     assets = build_assets(settings)
+    # The executor is chosen by deployment here, like storage (KYC_EXECUTOR; deploy/executors.py).
+    executor = build_executor(settings, assets)
+    onboarding_job = build_onboarding_job(executor)
     transactions_assets = dg.AssetSelection.assets("transactions", "transactions_quarantine",
                                                    "transaction_features", "anomaly_scores")
     monitoring_job = dg.define_asset_job("monitoring_job", selection=transactions_assets,
@@ -174,7 +178,8 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         assets=assets,
         jobs=[onboarding_job, monitoring_job],
         sensors=[
-            build_inbox_sensor(settings.sensor_settle_seconds, settings.sensor_max_files_per_tick),
+            build_inbox_sensor(settings.sensor_settle_seconds, settings.sensor_max_files_per_tick,
+                               settings.sensor_run_batch_size, job=onboarding_job),
             # On by default: a new list version re-screens customers, new documents update profiles.
             dg.AutomationConditionSensorDefinition("default_automation_condition_sensor",
                                                    target=dg.AssetSelection.all(),
@@ -188,6 +193,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         schedules=[dg.build_schedule_from_partitioned_job(monitoring_job, hour_of_day=2,
                                                           default_status=dg.DefaultScheduleStatus.RUNNING)],
         resources=build_resources(settings),
+        executor=executor,
     )
 
 

@@ -38,14 +38,14 @@ def _copy_tree(src: Path, dst: Path) -> int:
 
 def ingest_inbox(instance: dg.DagsterInstance, documents) -> list[str]:
     """Run the inbox sensor until the inbox is drained; register the partitions it asks for."""
-    from kyc_assets.onboarding.sensors import build_inbox_sensor, tick_inbox_sensor
+    from kyc_assets.onboarding.sensors import build_inbox_sensor, requested_document_keys, tick_inbox_sensor
 
     sensor = build_inbox_sensor(settle_seconds=0, max_files_per_tick=10_000)
     cursor, keys = None, []
     for _ in range(2):  # tick 1 sees the files, tick 2 finds them stable
         result = tick_inbox_sensor(sensor, instance, documents, cursor)
         cursor = result.cursor
-        keys.extend(request.partition_key for request in result.run_requests)
+        keys.extend(requested_document_keys(result))
     return keys
 
 

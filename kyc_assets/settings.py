@@ -150,6 +150,12 @@ class Settings:
     webhook_attempts: int = 4
     notify_max_priority: int = 2
     notify_max_per_tick: int = 50
+    # Scale-out (onboarding/sensors.py, deploy/executors.py): documents per onboarding run, and the executor
+    # that runs the steps. The broker URL may hold a password: only whether it is set lives here.
+    sensor_run_batch_size: int = 50
+    executor: str = "default"
+    celery_broker_url_set: bool = False
+    celery_backend_url_set: bool = False
     # Risk rating and perpetual KYC (kyc_assets/risk): the methodology in force, a proposed one for the
     # impact report, the country lists, and the core-banking customer reference extract (accounts, type,
     # channel, residence, opening date). None = the bundled files / no proposal / no reference file.
@@ -273,6 +279,7 @@ class Settings:
             **_screening_settings(env),
             screening_index_dir=screening_index_dir(env, home),
             **_review_settings(env),
+            **_scale_settings(env),
             **_risk_settings(env, home),
             **_trust_settings(env, home),
             **_storage_settings(env),
@@ -413,6 +420,36 @@ def _monitoring_settings(env: Mapping[str, str], home: Path) -> dict:
     return values
 
 
+# -- scale-out (onboarding/sensors.py, deploy/executors.py) ------------------------------------------
+
+EXECUTORS = ("default", "celery", "k8s")
+
+
+def _scale_settings(env: Mapping[str, str]) -> dict:
+    """Documents per onboarding run and the executor (deploy/executors.py): ``default`` (embedded),
+    ``celery`` (steps on Celery workers through the broker at ``KYC_CELERY_BROKER_URL``, read at run time
+    as an environment variable) or ``k8s`` (a Kubernetes Job per step)."""
+    executor = env.get("KYC_EXECUTOR", "").strip().lower() or "default"
+    if executor not in EXECUTORS:
+        raise ValueError(f"KYC_EXECUTOR must be one of {', '.join(EXECUTORS)}, not {executor!r}")
+    broker_set = bool(env.get("KYC_CELERY_BROKER_URL", "").strip())
+    if executor == "celery" and not broker_set:
+        raise ValueError("KYC_EXECUTOR=celery needs KYC_CELERY_BROKER_URL (e.g. redis://127.0.0.1:6379/0)")
+    batch = int(env.get("KYC_SENSOR_RUN_BATCH_SIZE", "50"))
+    if batch < 1:
+        raise ValueError("KYC_SENSOR_RUN_BATCH_SIZE must be at least 1")
+    return {"sensor_run_batch_size": batch, "executor": executor, "celery_broker_url_set": broker_set,
+            "celery_backend_url_set": bool(env.get("KYC_CELERY_BACKEND_URL", "").strip())}
+
+
+def celery_urls(env: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """The Celery broker and result backend URLs (secrets: they may hold a password), read here only, when
+    ``kyc worker`` starts; the executor reads the same variables at run time through Dagster's config."""
+    env = os.environ if env is None else env
+    broker = env.get("KYC_CELERY_BROKER_URL", "").strip()
+    if not broker:
+        raise ValueError("KYC_CELERY_BROKER_URL is not set (e.g. redis://127.0.0.1:6379/0)")
+    return broker, env.get("KYC_CELERY_BACKEND_URL", "").strip() or broker
 def _risk_settings(env: Mapping[str, str], home: Path) -> dict:
     """Risk rating: methodology files (validated when the definitions load) and the customer reference file
     (default ``$KYC_HOME/sample/customers.csv``, the sample world's core-banking extract, used when present)."""

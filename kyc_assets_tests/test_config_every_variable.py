@@ -63,6 +63,8 @@ VALUES: dict[str, str] = {
     "KYC_SMTP_TO": "b@x.test,c@x.test", "KYC_WEBHOOK_URL": "https://hooks.example.test/T/B/x",
     "KYC_WEBHOOK_ATTEMPTS": "2", "KYC_NOTIFY_MAX_PRIORITY": "3", "KYC_NOTIFY_MAX_PER_TICK": "5",
     "KYC_SENSOR_SETTLE_SECONDS": "9", "KYC_SENSOR_MAX_FILES_PER_TICK": "7",
+    "KYC_SENSOR_RUN_BATCH_SIZE": "7", "KYC_EXECUTOR": "k8s", "KYC_CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+    "KYC_CELERY_BACKEND_URL": "redis://127.0.0.1:6379/1",
     "OPENAI_API_KEY": "sk-test-123", "KYC_LLM_BASE_URL": "http://127.0.0.1:9/v1", "KYC_LLM_MODEL": "local-model",
     "KYC_LLM_SEND_IMAGES": "true", "KYC_LLM_TIMEOUT_SECONDS": "5", "KYC_LLM_MAX_ATTEMPTS": "2",
     "KYC_LLM_MAX_CONCURRENCY": "2", "KYC_LLM_REQUESTS_PER_MINUTE": "30",
@@ -79,6 +81,8 @@ VALUES: dict[str, str] = {
     "AWS_ACCESS_KEY_ID": "key-id", "AWS_SECRET_ACCESS_KEY": "key-secret",
 }
 COMPANIONS: dict[str, dict[str, str]] = {
+    "KYC_CELERY_BROKER_URL": {"KYC_EXECUTOR": "celery"},
+    "KYC_CELERY_BACKEND_URL": {"KYC_EXECUTOR": "celery", "KYC_CELERY_BROKER_URL": "redis://127.0.0.1:6379/0"},
     "KYC_TRANSACTIONS_TABLE": {"KYC_TRANSACTIONS_URL": "postgresql+psycopg2://tx@127.0.0.1/tx"},
     "KYC_SMTP_USER": {"KYC_SMTP_PASSWORD": "smtp-pw"},
     "KYC_SMTP_HOST": {"KYC_SMTP_FROM": "a@x.test", "KYC_SMTP_TO": "b@x.test"},
@@ -152,6 +156,7 @@ def observe(env: dict[str, str], monkeypatch) -> dict:
                            if k not in ("io_manager", "llm")}
     out["llm"] = {"api_key": os.environ.get("OPENAI_API_KEY") if isinstance(defs.resources["llm"].api_key, dg.EnvVar)
                   else defs.resources["llm"].api_key}
+    out["executor"] = [getattr(defs.executor, "name", None), getattr(defs.executor, "description", None)]
     graph = defs.resolve_asset_graph()
     out["assets"] = sorted(k.to_user_string() for k in graph.get_all_asset_keys())
     out["partitions"] = sorted({str(getattr(n.partitions_def, "start", None)) for n in graph.asset_nodes})
