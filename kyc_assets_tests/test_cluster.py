@@ -96,7 +96,7 @@ def test_documents_flow_through_two_workers_and_survive_a_killed_worker(cluster)
     s3 = cluster.s3()
 
     # the watchlist (screening needs it), from an operator's shell while documents arrive
-    lists = materialize(cluster, "watchlist_us_ofac_sdn", "watchlist_entries")
+    lists = materialize(cluster, "watchlist_us_ofac_sdn", "watchlist_entries", "risk_country_lists")
 
     documents = [listed_passport(), *render_documents(DOCUMENTS - 1, seed=23)]
     shas = {hashlib.sha256(d).hexdigest() for d in documents}
