@@ -620,9 +620,10 @@ TYPOLOGY_SIGNALS: tuple[tuple[str, str, str, float], ...] = (
 
 #: Reasons of the structural model (kyc_assets.monitoring.structural) that are not typology signals above.
 COMBINED_REASONS: dict[str, str] = {
-    "fan_in_unexplained": "more senders without an ordinary explanation than accounts of similar activity",
-    "fan_out_unexplained": "more receivers without an ordinary explanation than accounts of similar activity",
-    "gather_scatter_burst": "gathers from a burst of new senders and scatters to a burst of new receivers",
+    "fan_in_unexplained": "received from more senders without an ordinary explanation than accounts of similar "
+                          "activity",
+    "fan_out_unexplained": "paid more receivers without an ordinary explanation than accounts of similar activity",
+    "gather_scatter_burst": "gathered from a burst of new senders and scattered to a burst of new receivers",
     "suspicious_community": "belongs to a community of unexplained transfers between suspicious accounts",
 }
 

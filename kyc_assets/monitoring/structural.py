@@ -82,12 +82,21 @@ class StructuralModel:
         nodes = np.concatenate(trees)
         base = np.concatenate([[0], np.cumsum(sizes)[:-1]])
         owner = np.repeat(base, sizes)
+        left = nodes["left"].astype(np.int64) + owner
+        right = nodes["right"].astype(np.int64) + owner
+        leaf = nodes["is_leaf"].astype(bool)
+        # scikit-learn shrinks leaf values only: an inner node's value becomes the training-count-weighted mean
+        # of its leaves (deepest first), so that value changes along a path attribute the prediction
+        value = nodes["value"].astype(float).copy()
+        count = nodes["count"].astype(float)
+        for depth in range(int(nodes["depth"].max()), -1, -1):
+            inner = np.flatnonzero(~leaf & (nodes["depth"] == depth))
+            l, r = left[inner], right[inner]
+            value[inner] = (count[l] * value[l] + count[r] * value[r]) / np.maximum(count[l] + count[r], 1.0)
         return cls(tuple(features), float(np.ravel(model._baseline_prediction)[0]),
                    np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
                    nodes["feature_idx"].astype(np.int64), nodes["num_threshold"].astype(float),
-                   (nodes["left"].astype(np.int64) + owner), (nodes["right"].astype(np.int64) + owner),
-                   nodes["is_leaf"].astype(bool), nodes["value"].astype(float),
-                   nodes["missing_go_to_left"].astype(bool), dict(meta))
+                   left, right, leaf, value, nodes["missing_go_to_left"].astype(bool), dict(meta))
 
     def matrix(self, frame: pd.DataFrame) -> np.ndarray:
         """The feature matrix (missing columns and NaN count as 0)."""
