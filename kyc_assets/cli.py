@@ -326,6 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
     from kyc_assets.cases.commands import register as register_case_commands
 
     register_case_commands(sub)  # kyc case ..., kyc trace, kyc audit verify
+    from kyc_assets.risk.cli import register as register_risk_commands
+
+    register_risk_commands(sub)  # kyc risk rate | explain | what-if | override | review
     p = sub.add_parser("serve", help="the review dashboard (case queue, evidence, four-eyes decisions)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")

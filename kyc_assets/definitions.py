@@ -6,8 +6,6 @@ loading needs no credentials and no network.
 
 from __future__ import annotations
 
-import os
-
 import dagster as dg
 
 from kyc_assets.cases.assets import build_escalated_cases
@@ -25,28 +23,34 @@ from kyc_assets.resources import (
     ScreeningStateResource,
     SmtpNotifierResource,
     TransactionSourceResource,
-    WarehouseIOManager,
     WatchlistSourceResource,
     WebhookNotifierResource,
+    build_storage_resources,
 )
+from kyc_assets.risk.assets import build_risk_assets
+from kyc_assets.resources.warehouse import build_warehouse_resource, object_store_fields
 from kyc_assets.screening.assets import adverse_media_results, screening_results
 from kyc_assets.settings import Settings
 from kyc_assets.watchlists.assets import build_watchlist_assets
 
 
-def _document_keys() -> dg.EnvVar | None:
+def _document_keys(settings: Settings) -> dg.EnvVar | None:
     """At-rest encryption keys as a ``dg.EnvVar`` (the secret stays out of run config), only when set:
     definitions load and documents are stored in plaintext with an empty environment."""
-    return dg.EnvVar("KYC_DOCUMENT_KEYS") if os.environ.get("KYC_DOCUMENT_KEYS", "").strip() else None
+    return dg.EnvVar("KYC_DOCUMENT_KEYS") if settings.document_keys_set else None
 
 
 def build_resources(settings: Settings) -> dict:
     return {
-        "io_manager": WarehouseIOManager(database=str(settings.warehouse_path), schema="kyc"),
-        "documents": DocumentStoreResource(store_dir=str(settings.document_store_dir),
-                                           inbox_dir=str(settings.inbox_dir),
-                                           quarantine_dir=str(settings.quarantine_dir),
-                                           encryption_keys=_document_keys()),
+        # Asset tables (io_manager) and their readers (warehouse): a local folder or s3://, chosen here.
+        **build_storage_resources(settings),
+        "documents": DocumentStoreResource(store_dir=settings.document_store_url,
+                                           inbox_dir=settings.inbox_url,
+                                           quarantine_dir=settings.quarantine_url,
+                                           encryption_keys=_document_keys(settings),
+                                           archive_dir=str(settings.inbox_archive_dir)
+                                           if settings.inbox_archive_dir else None,
+                                           **object_store_fields(settings)),
         "watchlists": WatchlistSourceResource(
             paths=list(settings.watchlist_paths),
             cache_dir=str(settings.watchlist_cache_dir or settings.home / "watchlists"),
@@ -60,18 +64,30 @@ def build_resources(settings: Settings) -> dict:
             reporting_threshold=settings.reporting_threshold, high_risk_countries=list(settings.high_risk_countries),
             contamination=settings.model_contamination, alert_threshold=settings.alert_threshold,
             alert_policy=settings.alert_policy, alert_budget=settings.alert_budget,
-            models_dir=str(settings.models_dir), warehouse_path=str(settings.warehouse_path),
+            models_dir=str(settings.models_dir), warehouse=build_warehouse_resource(settings),
             model_training_days=settings.model_training_days, model_max_age_days=settings.model_max_age_days,
             model_min_labels=settings.model_min_labels,
             alert_share_min=settings.alert_share_min, alert_share_max=settings.alert_share_max,
             feature_max_null_rate=settings.feature_max_null_rate, feature_drift_psi=settings.feature_drift_psi),
-        "case_store": CaseStoreResource(database_url=settings.database_url,
-                                        retention_years=settings.case_retention_years,
-                                        pii_keys=dg.EnvVar("KYC_CASE_KEYS") if settings.case_keys_set else None),
+        "case_store": build_case_store_resource(settings),
         **build_screening_resources(settings),
         "llm": build_llm_resource(settings),
         **build_notification_resources(settings),
     }
+
+
+def build_case_store_resource(settings: Settings) -> CaseStoreResource:
+    """The case store. Its URL (which may hold a password), the PII and audit keys and the owner's URL
+    are ``dg.EnvVar``s when set, so no secret enters run config or the repository snapshot the UI shows."""
+    return CaseStoreResource(
+        database_url=dg.EnvVar("KYC_DATABASE_URL") if settings.database_url_set else settings.database_url,
+        retention_years=settings.case_retention_years,
+        pii_keys=dg.EnvVar("KYC_CASE_KEYS") if settings.case_keys_set else None,
+        audit_keys=dg.EnvVar("KYC_AUDIT_KEYS") if settings.audit_keys_set else None,
+        audit_checkpoint_dir=str(settings.audit_checkpoint_dir) if settings.audit_checkpoint_dir else None,
+        audit_checkpoint_every=settings.audit_checkpoint_every,
+        audit_checkpoint_minutes=settings.audit_checkpoint_minutes,
+        owner_url=dg.EnvVar("KYC_DATABASE_OWNER_URL") if settings.database_owner_url_set else None)
 
 
 def build_notification_resources(settings: Settings) -> dict:
@@ -112,7 +128,7 @@ def build_screening_resources(settings: Settings) -> dict:
     if settings.screening_provider_url:
         provider["token"] = dg.EnvVar("KYC_SCREENING_PROVIDER_TOKEN")
     return {
-        "screening_state": ScreeningStateResource(database=str(settings.warehouse_path), schema_name="kyc",
+        "screening_state": ScreeningStateResource(warehouse=build_warehouse_resource(settings), schema_name="kyc",
                                                   delta=settings.screening_delta),
         "screening_provider": RestScreeningProviderResource(**provider),
         "adverse_media": AdverseMediaResource(url=settings.adverse_media_url,
@@ -140,7 +156,8 @@ def build_assets(settings: Settings) -> list:
     ]
     # Escalation records each evidence item's exact lineage through this graph (audit/lineage.py).
     return [*assets, build_escalated_cases(settings.case_service_level, lineage_assets=assets,
-                                             evidence_inputs=True, settings=settings)]
+                                             evidence_inputs=True, settings=settings),
+            *build_risk_assets(settings)]  # risk rating and perpetual KYC (group kyc_risk)
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:

@@ -109,6 +109,9 @@ def run_demo(seed: int = 7, out=sys.stdout, *, instance: dg.DagsterInstance | No
     materialize(["anomaly_scores"], partition_range_tags(days))
     materialize(["model_validation_report"])
     materialize(["escalated_cases"])
+    print("risk ratings and reviews due today ...", file=out, flush=True)
+    materialize(["risk_country_lists", "customer_risk_ratings", "risk_methodology_impact"])
+    materialize(["kyc_reviews_due"], {"dagster/partition": time.strftime("%Y-%m-%d", time.gmtime())})
     finished = time.perf_counter()
     summary = summarize(settings, resources)
     summary.update(seconds_generate=round(generated - started, 1), seconds_materialize=round(finished - generated, 1),
@@ -118,9 +121,9 @@ def run_demo(seed: int = 7, out=sys.stdout, *, instance: dg.DagsterInstance | No
 
 
 def summarize(settings, resources) -> dict:
-    import duckdb
+    from kyc_assets.settings import warehouse
 
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+    with warehouse(settings).connect() as con:
         tables = {t for (t,) in con.execute(
             "select table_name from information_schema.tables where table_schema = 'kyc'").fetchall()}
 
@@ -170,8 +173,10 @@ def print_summary(summary: dict, settings, out) -> None:
           f"materialization", file=out)
     for stage, seconds in s.get("seconds_by_stage", {}).items():
         print(f"      {seconds:6.1f} s  {stage}", file=out)
-    print(f"\nData: {settings.home}  (warehouse {settings.warehouse_path.name}, cases {settings.database_url})",
-          file=out)
+    from sqlalchemy.engine import make_url
+
+    cases_url = make_url(settings.database_url).render_as_string(hide_password=True)  # never print a password
+    print(f"\nData: {settings.home}  (warehouse {settings.warehouse_url}, cases {cases_url})", file=out)
     print("Next: `make dev` opens the Dagster UI on http://127.0.0.1:3000 over the same instance.", file=out)
 
 

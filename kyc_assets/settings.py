@@ -36,7 +36,7 @@ class Settings:
     inbox_dir: Path
     document_store_dir: Path
     quarantine_dir: Path
-    warehouse_path: Path
+    warehouse_url: str  # Delta Lake warehouse root: a local folder or s3://... (kyc_assets/storage)
     database_url: str
     transactions_path: Path
     transactions_start_date: str
@@ -139,6 +139,67 @@ class Settings:
     webhook_attempts: int = 4
     notify_max_priority: int = 2
     notify_max_per_tick: int = 50
+    # Risk rating and perpetual KYC (kyc_assets/risk): the methodology in force, a proposed one for the
+    # impact report, the country lists, and the core-banking customer reference extract (accounts, type,
+    # channel, residence, opening date). None = the bundled files / no proposal / no reference file.
+    risk_methodology_path: Path | None = None
+    risk_proposed_methodology_path: Path | None = None
+    risk_country_lists_path: Path | None = None
+    customer_reference_path: Path | None = None
+    # Trust (kyc_assets/audit, issue 12): the audit chain's HMAC keys (only whether set), its signed
+    # checkpoints outside the database, the schema owner's URL (only whether set), what happens to an
+    # inbox file once stored, and warehouse PII protection (only whether a key is set).
+    audit_keys_set: bool = False
+    audit_checkpoint_dir: Path | None = None
+    audit_checkpoint_every: int = 1000
+    audit_checkpoint_minutes: float = 60.0
+    database_owner_url_set: bool = False
+    inbox_archive_dir: Path | None = None
+    warehouse_pii_keys_set: bool = False
+    database_url_set: bool = False
+    document_keys_set: bool = False
+    # Shared storage (kyc_assets/storage): KYC_STORAGE_URL puts the files (documents, inbox, quarantine)
+    # on an object-store prefix; the object store's endpoint, region and commit protocol. The keys are
+    # secrets (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY through dg.EnvVar): only whether they are set lives here.
+    storage_url: str = ""
+    storage_endpoint_url: str = ""
+    storage_region: str = ""
+    storage_allow_http: bool = False
+    storage_conditional_put: str = "etag"
+    storage_keys_set: bool = False
+
+    @property
+    def warehouse_path(self) -> str:
+        """The warehouse location (``warehouse_url``), under the name its readers used for the DuckDB file."""
+        return self.warehouse_url
+
+    def files_url(self, kind: str, local: Path | None) -> str:
+        """Where one kind of file lives: ``<KYC_STORAGE_URL>/<kind>`` when object storage is configured,
+        else the local folder."""
+        if self.storage_url:
+            return f"{self.storage_url.rstrip('/')}/{kind}"
+        return str(local if local is not None else self.home / kind)
+
+    @property
+    def document_store_url(self) -> str:
+        return self.files_url("documents", self.document_store_dir)
+
+    @property
+    def inbox_url(self) -> str:
+        return self.files_url("inbox", self.inbox_dir)
+
+    @property
+    def quarantine_url(self) -> str:
+        return self.files_url("quarantine", self.quarantine_dir)
+
+    def object_store_options(self, access_key_id: str | None = None, secret_access_key: str | None = None):
+        """The object store's connection settings (keys passed in by the caller, e.g. from the environment
+        in the CLI; Dagster resources get them through dg.EnvVar)."""
+        from kyc_assets.storage.options import ObjectStoreOptions
+
+        return ObjectStoreOptions(endpoint_url=self.storage_endpoint_url, region=self.storage_region,
+                                  access_key_id=access_key_id, secret_access_key=secret_access_key,
+                                  allow_http=self.storage_allow_http, conditional_put=self.storage_conditional_put)
 
     @property
     def watchlist_specs(self) -> tuple[SourceSpec, ...]:
@@ -168,7 +229,7 @@ class Settings:
             document_store_dir=path("KYC_DOCUMENT_STORE", home / "documents"),
             quarantine_dir=path("KYC_QUARANTINE_DIR", home / "quarantine"),
             dagster_home=path("DAGSTER_HOME", home / "dagster_home"),
-            warehouse_path=path("KYC_WAREHOUSE_PATH", home / "warehouse.duckdb"),
+            warehouse_url=_location(env, "KYC_WAREHOUSE_URL", "warehouse", home),
             database_url=env.get("KYC_DATABASE_URL") or f"sqlite:///{home / 'cases.sqlite'}",
             transactions_path=path("KYC_TRANSACTIONS_PATH", home / "sample" / "transactions.csv"),
             transactions_start_date=start,
@@ -201,6 +262,9 @@ class Settings:
             **_screening_settings(env),
             screening_index_dir=screening_index_dir(env, home),
             **_review_settings(env),
+            **_risk_settings(env, home),
+            **_trust_settings(env, home),
+            **_storage_settings(env),
         )
 
 
@@ -335,3 +399,124 @@ def _monitoring_settings(env: Mapping[str, str], home: Path) -> dict:
     if not 0 <= values["alert_share_min"] <= values["alert_share_max"] <= 1:
         raise ValueError("KYC_ALERT_SHARE_MIN/MAX must satisfy 0 <= min <= max <= 1")
     return values
+
+
+def _risk_settings(env: Mapping[str, str], home: Path) -> dict:
+    """Risk rating: methodology files (validated when the definitions load) and the customer reference file
+    (default ``$KYC_HOME/sample/customers.csv``, the sample world's core-banking extract, used when present)."""
+    def path(name: str) -> Path | None:
+        return Path(env[name]).expanduser().resolve() if env.get(name, "").strip() else None
+
+    return {"risk_methodology_path": path("KYC_RISK_METHODOLOGY"),
+            "risk_proposed_methodology_path": path("KYC_RISK_PROPOSED_METHODOLOGY"),
+            "risk_country_lists_path": path("KYC_RISK_COUNTRY_LISTS"),
+            "customer_reference_path": path("KYC_CUSTOMER_REFERENCE_PATH") or home / "sample" / "customers.csv"}
+
+
+# -- trust: case store secrets, audit trail, data at rest (issue 12) -----------------------------------
+# Secrets are read here, and only here, for the code that runs outside Dagster (the CLI, the dashboard);
+# Dagster resources get them through dg.EnvVar (definitions.py), so they never enter run config or the
+# repository snapshot. Settings itself only records whether each is set.
+
+def _secret(name: str, env: Mapping[str, str] | None) -> str | None:
+    env = os.environ if env is None else env
+    return (env.get(name) or "").strip() or None
+
+
+def case_keys(env: Mapping[str, str] | None = None) -> str | None:
+    """``KYC_CASE_KEYS``: Fernet keys of the case store's PII columns, newest first (secret)."""
+    return _secret("KYC_CASE_KEYS", env)
+
+
+def audit_keys(env: Mapping[str, str] | None = None) -> str | None:
+    """``KYC_AUDIT_KEYS``: ``id:secret`` HMAC keys of the audit chain, newest first (secret)."""
+    return _secret("KYC_AUDIT_KEYS", env)
+
+
+def database_owner_url(env: Mapping[str, str] | None = None) -> str | None:
+    """``KYC_DATABASE_OWNER_URL``: the schema owner's URL, used for migrations only (secret)."""
+    return _secret("KYC_DATABASE_OWNER_URL", env)
+
+
+def document_keys(env: Mapping[str, str] | None = None) -> str | None:
+    """``KYC_DOCUMENT_KEYS``: Fernet keys of the document store, newest first (secret)."""
+    return _secret("KYC_DOCUMENT_KEYS", env)
+
+
+def warehouse_pii_keys(env: Mapping[str, str] | None = None) -> str | None:
+    """``KYC_WAREHOUSE_PII_KEYS``: keys protecting PII columns in the warehouse, newest first (secret)."""
+    return _secret("KYC_WAREHOUSE_PII_KEYS", env)
+
+
+def _trust_settings(env: Mapping[str, str], home: Path) -> dict:
+    from kyc_assets.audit.log import AuditKeys
+
+    checkpoints = env.get("KYC_AUDIT_CHECKPOINT_DIR", "").strip()
+    if audit_keys(env):
+        AuditKeys(audit_keys(env))  # a malformed key fails at load, in one line (never echoing the secret)
+    retention = int(env.get("KYC_CASE_RETENTION_YEARS", "5"))
+    if retention < 5:
+        raise ValueError("KYC_CASE_RETENTION_YEARS must be at least 5 (FATF Recommendation 11)")
+    values = {
+        "case_keys_set": case_keys(env) is not None,
+        "case_retention_years": retention,
+        "institution_name": env.get("KYC_INSTITUTION_NAME", "").strip() or "Example Bank (demo)",
+        "audit_keys_set": audit_keys(env) is not None,
+        "audit_checkpoint_dir": None if checkpoints.lower() in ("off", "none", "false", "0")
+        else Path(checkpoints).expanduser().resolve() if checkpoints else home / "audit_checkpoints",
+        "audit_checkpoint_every": int(env.get("KYC_AUDIT_CHECKPOINT_EVERY", "1000")),
+        "audit_checkpoint_minutes": float(env.get("KYC_AUDIT_CHECKPOINT_MINUTES", "60")),
+        "database_owner_url_set": database_owner_url(env) is not None,
+        "inbox_archive_dir": Path(env["KYC_INBOX_ARCHIVE_DIR"]).expanduser().resolve()
+        if env.get("KYC_INBOX_ARCHIVE_DIR", "").strip() else None,
+        "warehouse_pii_keys_set": warehouse_pii_keys(env) is not None,
+        "database_url_set": bool(env.get("KYC_DATABASE_URL", "").strip()),
+        "document_keys_set": document_keys(env) is not None,
+    }
+    if values["audit_checkpoint_every"] < 1 or values["audit_checkpoint_minutes"] <= 0:
+        raise ValueError("KYC_AUDIT_CHECKPOINT_EVERY must be >= 1 and KYC_AUDIT_CHECKPOINT_MINUTES > 0")
+    return values
+# -- shared storage (kyc_assets/storage) -----------------------------------------------------------------
+
+def _location(env: Mapping[str, str], name: str, default_kind: str, home: Path) -> str:
+    """A storage location: an object-store URL as given, a local path resolved; the default is
+    ``<KYC_STORAGE_URL>/<kind>`` when object storage is configured, else ``$KYC_HOME/<kind>``."""
+    value = env.get(name, "").strip()
+    if value:
+        if "://" in value and not value.startswith("file://"):
+            return value.rstrip("/")
+        return str(Path(value.removeprefix("file://")).expanduser().resolve())
+    root = env.get("KYC_STORAGE_URL", "").strip().rstrip("/")
+    return f"{root}/{default_kind}" if root else str(home / default_kind)
+
+
+def _storage_settings(env: Mapping[str, str]) -> dict:
+    url = env.get("KYC_STORAGE_URL", "").strip().rstrip("/")
+    if url and "://" not in url:
+        raise ValueError(f"KYC_STORAGE_URL must be an object-store URL such as s3://bucket/kyc, not {url!r}")
+    keys = [bool(env.get("AWS_ACCESS_KEY_ID")), bool(env.get("AWS_SECRET_ACCESS_KEY"))]
+    if any(keys) and not all(keys):
+        raise ValueError("set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither")
+    return {
+        "storage_url": url,
+        "storage_endpoint_url": env.get("KYC_STORAGE_ENDPOINT_URL", "").strip(),
+        "storage_region": env.get("KYC_STORAGE_REGION", "").strip(),
+        "storage_allow_http": _flag("KYC_STORAGE_ALLOW_HTTP", env.get("KYC_STORAGE_ALLOW_HTTP", "")),
+        "storage_conditional_put": env.get("KYC_STORAGE_CONDITIONAL_PUT", "etag").strip(),
+        "storage_keys_set": all(keys),
+    }
+
+
+def object_store_options(settings: Settings, env: Mapping[str, str] | None = None):
+    """The object store's connection settings with its keys (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``)
+    read from the environment, for code outside Dagster (the CLI, the dashboard); Dagster resources get the
+    keys through ``dg.EnvVar`` instead."""
+    return settings.object_store_options(_secret("AWS_ACCESS_KEY_ID", env), _secret("AWS_SECRET_ACCESS_KEY", env))
+
+
+def warehouse(settings: Settings | None = None, env: Mapping[str, str] | None = None):
+    """The configured :class:`~kyc_assets.storage.Warehouse` for code outside Dagster (CLI, dashboard, demo)."""
+    from kyc_assets.storage.warehouse import Warehouse
+
+    settings = settings or Settings.from_env(env)
+    return Warehouse(settings.warehouse_url, object_store_options(settings, env))

@@ -41,6 +41,15 @@ FIGURES = [
      True),
     ("cases", "case queue with 100,000 cases (PostgreSQL)", "bench_cases", "bench_case_queue", {}, False),
     ("cases", "kyc audit verify over 1,000,000 entries", "bench_audit", "bench_audit_verify", {}, False),
+    ("risk", "risk rating 1,000,000 customers", "bench_risk", "bench_rating", {"n": 1_000_000}, False),
+    ("storage", "4 processes writing partitions of one Delta table (local folder)", "bench_storage",
+     "bench_concurrent_partitions", {}, False),
+    ("storage", "4 processes writing partitions of one Delta table (S3, moto)", "bench_storage",
+     "bench_concurrent_partitions", {"s3": True}, False),
+    ("storage", "per-run storage overhead: DuckDB vs Delta local vs Delta S3", "bench_storage", "bench_run_overhead",
+     {}, False),
+    ("cases", "escalation with 4 concurrent writers (PostgreSQL)", "bench_cases", "bench_escalation_writers", {},
+     False),
 ]
 
 

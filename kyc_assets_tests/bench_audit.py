@@ -1,4 +1,5 @@
-"""Benchmark: `kyc audit verify` over 1,000,000 audit entries (SQLite, and PostgreSQL when reachable).
+"""Benchmark: `kyc audit verify` over 1,000,000 audit entries (SQLite, and PostgreSQL when reachable),
+unkeyed (SHA-256) and keyed (HMAC-SHA256, KYC_AUDIT_KEYS) side by side.
 
     .venv/bin/python -m kyc_assets_tests.bench_audit [--entries N] [--postgres]
 
@@ -19,7 +20,13 @@ from kyc_assets.audit import log as audit
 from kyc_assets.cases.store import CaseStore
 
 
+BENCH_KEYS = "bench1:" + "k" * 43
+
+
 def fill(store: CaseStore, n: int, batch: int = 50_000) -> None:
+    """``n`` entries chained as ``audit.append`` does (keyed when the store has keys)."""
+    keys = store.audit_keys
+    key_id = keys.current_id if keys is not None else None
     prev = audit.GENESIS
     with store._write() as conn:
         for start in range(1, n + 1, batch):
@@ -30,9 +37,10 @@ def fill(store: CaseStore, n: int, batch: int = 50_000) -> None:
                                      "reason": "structuring pattern over 7 days", "risk": 0.87},
                                     sort_keys=True, separators=(",", ":"))
                 subject = f"CASE-{seq % 100_000:010x}"
-                h = audit.entry_hash(seq, at, "analyst42", "case_decided_escalate", subject, detail, prev)
+                h = audit.entry_hash(seq, at, "analyst42", "case_decided_escalate", subject, detail, prev, key_id, keys)
                 rows.append({"seq": seq, "at": at, "actor": "analyst42", "action": "case_decided_escalate",
-                             "subject": subject, "detail": detail, "prev_hash": prev, "entry_hash": h})
+                             "subject": subject, "detail": detail, "prev_hash": prev, "entry_hash": h,
+                             "key_id": key_id})
                 prev = h
             conn.execute(audit.audit_log.insert(), rows)
 
@@ -47,11 +55,11 @@ def measure(store: CaseStore, label: str) -> float:
 
 
 def bench_audit_verify(entries: int = 1_000_000) -> dict:
-    """The figure for `make bench`: verify a chain of ``entries`` entries on SQLite."""
+    """The figure for `make bench`: verify a keyed chain of ``entries`` entries on SQLite."""
     with tempfile.TemporaryDirectory() as tmp:
-        store = CaseStore(f"sqlite:///{tmp}/bench.sqlite")
+        store = CaseStore(f"sqlite:///{tmp}/bench.sqlite", audit_keys=BENCH_KEYS)
         fill(store, entries)
-        seconds = measure(store, "sqlite")
+        seconds = measure(store, "sqlite keyed")
         store.engine.dispose()
     return {"entries": entries, "seconds": round(seconds, 1), "rate": f"{entries / seconds:,.0f} entries/s"}
 
@@ -61,12 +69,14 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--postgres", action="store_true")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        store = CaseStore(f"sqlite:///{tmp}/bench.sqlite")
-        started = time.perf_counter()
-        fill(store, args.entries)
-        print(f"sqlite: wrote {args.entries:,} entries in {time.perf_counter() - started:.1f} s")
-        measure(store, "sqlite")
+    for label, keys in (("sqlite unkeyed", None), ("sqlite keyed", BENCH_KEYS)):
+        with tempfile.TemporaryDirectory() as tmp:
+            store = CaseStore(f"sqlite:///{tmp}/bench.sqlite", audit_keys=keys)
+            started = time.perf_counter()
+            fill(store, args.entries)
+            print(f"{label}: wrote {args.entries:,} entries in {time.perf_counter() - started:.1f} s")
+            measure(store, label)
+            store.engine.dispose()
     if args.postgres:
         import psycopg2
 
@@ -77,7 +87,7 @@ def main() -> None:
         admin.autocommit = True
         admin.cursor().execute(f'CREATE DATABASE "{name}"')
         try:
-            store = CaseStore(pg_url(name))
+            store = CaseStore(pg_url(name), audit_keys=BENCH_KEYS)
             started = time.perf_counter()
             fill(store, args.entries, batch=20_000)
             print(f"postgres: wrote {args.entries:,} entries in {time.perf_counter() - started:.1f} s")

@@ -182,6 +182,66 @@ def bench_case_queue(n_cases: int = 100_000, requests_total: int = 600, concurre
         admin.close()
 
 
+# -- escalation throughput with concurrent writers ----------------------------------------------------------
+
+_ESCALATION_WORKER = """
+import json, sys, time
+from kyc_assets.cases.escalation import CaseCandidate, Evidence
+from kyc_assets.cases.store import CaseStore
+url, worker, n, start_at = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+CaseStore(url)  # warm: imports done, schema at head
+while time.time() < start_at:
+    time.sleep(0.01)
+began = time.time()
+for i in range(n):
+    subject = f"ACC-{worker}-{i:05d}"
+    evidence = [Evidence("anomaly_alert", 0.8, "structuring", {"as_of_date": f"2026-01-{d:02d}"},
+                         identity=(subject, d)) for d in (1, 2)]
+    # As the escalation asset does: the resource's .store() per run, then one escalate call.
+    CaseStore(url).escalate([CaseCandidate("account", subject, evidence)], sla_days=5)
+print(json.dumps({"began": began, "ended": time.time(), "n": n}))
+"""
+
+
+def bench_escalation_writers(writers: int = 4, per_writer: int = 60, code_root: str | None = None) -> dict:
+    """Escalation throughput with ``writers`` concurrent processes, each opening ``per_writer`` cases for its
+    own subjects (a fresh ``CaseStore`` per escalation, as ``CaseStoreResource.store()`` gives one per run),
+    on a temporary PostgreSQL database. ``code_root``: the checkout whose ``kyc_assets`` runs (to compare
+    branches side by side in one load). Reports cases per second over the writers' common window and
+    checks that every case opened once and the audit chain is intact."""
+    from pathlib import Path
+
+    from kyc_assets.cases.store import CaseStore
+
+    root = code_root or str(Path(__file__).resolve().parent.parent)
+    name = f"kyc_bench_esc_{uuid.uuid4().hex[:8]}"
+    admin = _admin()
+    admin.cursor().execute(f'CREATE DATABASE "{name}"')
+    url = f"postgresql+psycopg2://{PG['user']}@{PG['host']}:{PG['port']}/{name}"
+    try:
+        CaseStore(url)
+        env = {**os.environ, "PYTHONPATH": root, "PYTHONWARNINGS": "ignore"}
+        start_at = time.time() + 8.0  # every worker imported and connected before the clock starts
+        procs = [subprocess.Popen([sys.executable, "-c", _ESCALATION_WORKER, url, str(w), str(per_writer),
+                                   str(start_at)], env=env, cwd=root, stdout=subprocess.PIPE, text=True)
+                 for w in range(writers)]
+        results = [json.loads(p.communicate(timeout=1800)[0].strip().splitlines()[-1]) for p in procs]
+        began, ended = min(r["began"] for r in results), max(r["ended"] for r in results)
+        total = sum(r["n"] for r in results)
+        store = CaseStore(url)
+        opened = store.count_cases(status="active") if hasattr(store, "count_cases") else None
+        chain = store.verify_audit()
+        store.engine.dispose()
+        return {"code": root, "writers": writers, "escalations": total, "seconds": round(ended - began, 2),
+                "cases_per_second": round(total / (ended - began), 1), "cases_open": opened,
+                "audit_intact": chain.intact, "audit_entries": chain.entries}
+    finally:
+        cur = admin.cursor()
+        cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.close()
+
+
 if __name__ == "__main__":
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     print(json.dumps(bench_case_queue(n), indent=1))

@@ -65,7 +65,7 @@ def test_postgres_refuses_update_delete_and_truncate_of_audit_rows(pg_database):
                     pytest.raises(psycopg2.Error, match="audit_log is append-only"):
                 cur.execute(statement)
         report = store.verify_audit()
-        assert report.intact and report.entries == 2
+        assert report.intact and report.entries == 3  # case_opened, its case_state entry, the test entry
         # Cases inside retention cannot be deleted by SQL either.
         with psycopg2.connect(dbname=pg_database, **PG) as conn, conn.cursor() as cur, \
                 pytest.raises(psycopg2.Error, match="inside its retention period"):

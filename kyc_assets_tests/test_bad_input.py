@@ -33,9 +33,9 @@ def test_corrupt_image_is_rejected_with_its_reason_and_good_documents_flow_on(en
         assert result.success
         readable = [e for e in result.get_asset_check_evaluations() if e.check_name == "raw_documents_readable"][0]
         assert readable.passed == (key == good)
-    import duckdb
+    from kyc_assets.settings import warehouse
 
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+    with warehouse(settings).connect() as con:
         rows = dict(con.execute("select document_sha256, status || ':' || coalesce(reason, '') "
                                 "from kyc.raw_documents").fetchall())
         entities = dict(con.execute("select document_sha256, status from kyc.extracted_entities").fetchall())
@@ -48,8 +48,7 @@ def test_corrupt_image_is_rejected_with_its_reason_and_good_documents_flow_on(en
 def test_every_bad_document_is_rejected_with_its_reason_in_one_run_and_the_others_flow(env):
     """Bad documents that reached the store (e.g. put there by another channel than the inbox): one run
     over all partitions; each bad one gets status 'rejected' and its reason, the good ones are read."""
-    import duckdb
-
+    from kyc_assets.settings import warehouse
     from kyc_assets_tests.bad_documents import bad_inputs, good_passport_png
 
     settings, assets, resources = env
@@ -65,7 +64,7 @@ def test_every_bad_document_is_rejected_with_its_reason_in_one_run_and_the_other
                             tags={"dagster/asset_partition_range_start": first,
                                   "dagster/asset_partition_range_end": last})
     assert result.success
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+    with warehouse(settings).connect() as con:
         raw = {r[0]: r[1:] for r in con.execute("select document_sha256, status, reason from kyc.raw_documents").fetchall()}
         entities = {r[0]: r[1:] for r in con.execute(
             "select document_sha256, status, document_type, warnings, document_number from kyc.extracted_entities"

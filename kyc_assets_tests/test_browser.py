@@ -155,7 +155,7 @@ def test_the_evidence_bundle_summary_reads_on_its_own(chromium, home, capsys, tm
     from kyc_assets_tests.test_cli_cases import _warehouse
 
     case_id = home["case_id"]
-    _warehouse(home["path"] / "warehouse.duckdb", home["sha"])
+    _warehouse(home["path"] / "warehouse", home["sha"])
     assert main(["case", "decide", case_id, "--decision", "confirmed", "--reason", "same DOB and passport",
                  "--as", "alice"]) == 0
     assert main(["case", "approve", case_id, "--as", "bob"]) == 0

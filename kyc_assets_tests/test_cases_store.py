@@ -52,7 +52,8 @@ def test_escalation_is_idempotent_and_keeps_one_open_case_per_subject(tmp_path):
     assert len(hit["evidence"]) == 2 and hit["priority"] == 1 and hit["risk"] == 0.97
     assert '"document_sha256s": ["' + "a" * 64 in hit["evidence"][0]["reference"]
     assert open_cases["ACC1"]["priority"] == 3 and priority_for(0.8) == 2  # one typology: priority 3 (triage)
-    assert store.verify_audit().intact and store.verify_audit().entries == 4
+    # 3 opened + 1 evidence added, and one case_state entry per escalating transaction (audit/state.py)
+    assert store.verify_audit().intact and store.verify_audit().entries == 6
 
 
 def test_audit_chain_names_the_first_tampered_entry(tmp_path):
@@ -79,15 +80,15 @@ EXPECTED_TABLES = {"alembic_version", "audit_log", "cases", "case_evidence", "ca
 
 def test_migrations_upgrade_an_empty_sqlite_database_to_head(tmp_path):
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'empty.sqlite'}")
-    assert migrations.upgrade(engine) == migrations.head_revision() == "0003"
+    assert migrations.upgrade(engine) == migrations.head_revision() == "0004"
     inspector = sa.inspect(engine)
     assert EXPECTED_TABLES <= set(inspector.get_table_names())
     assert {"version", "subject_name_enc", "retain_until"} <= {c["name"] for c in inspector.get_columns("cases")}
     assert {"ix_cases_queue_order", "ix_cases_active_queue"} <= {i["name"] for i in inspector.get_indexes("cases")}
     assert "ix_audit_log_subject" in {i["name"] for i in inspector.get_indexes("audit_log")}
     with engine.connect() as conn:
-        assert migrations.current_revision(conn) == "0003"
-    assert migrations.upgrade(engine) == "0003"  # idempotent
+        assert migrations.current_revision(conn) == "0004"
+    assert migrations.upgrade(engine) == "0004"  # idempotent
 
 
 def test_a_foundation_database_without_alembic_is_stamped_and_upgraded(tmp_path):
@@ -116,7 +117,7 @@ def test_a_foundation_database_without_alembic_is_stamped_and_upgraded(tmp_path)
 def test_migrations_upgrade_an_empty_postgres_database(pg_database):
     engine = sa.create_engine(pg_url(pg_database))
     try:
-        assert migrations.upgrade(engine) == "0003"
+        assert migrations.upgrade(engine) == "0004"
         assert EXPECTED_TABLES <= set(sa.inspect(engine).get_table_names())
         with engine.connect() as conn:
             triggers = set(conn.execute(sa.text(

@@ -201,7 +201,11 @@ def _warehouse(path, sha: str) -> None:
     """A warehouse holding what the fixture's case points to (as the assets write it)."""
     import duckdb
 
-    with duckdb.connect(str(path)) as con:
+    from kyc_assets.storage import Warehouse
+    from kyc_assets.storage.warehouse import import_duckdb
+
+    seed = f"{path}.seed.duckdb"
+    with duckdb.connect(seed) as con:
         con.execute("CREATE SCHEMA kyc")
         con.execute("CREATE TABLE kyc.customers AS SELECT 'C-1' AS customer_id, 'Jane Doe' AS full_name, "
                     "'1970-05-05' AS date_of_birth, 'GBR' AS nationality, 'passport' AS document_type, "
@@ -219,13 +223,14 @@ def _warehouse(path, sha: str) -> None:
         con.execute("CREATE TABLE kyc.extracted_entities AS SELECT ? AS document_sha256, 'passport' AS document_type, "
                     "'DOE' AS surname, 'JANE' AS given_names, 'P1234567' AS document_number, true AS mrz_valid",
                     [sha])
+    import_duckdb(seed, Warehouse(path))  # the tables as the IO manager writes them (Delta)
 
 
 def test_the_bundle_stands_on_its_own(home, capsys, tmp_path):
     """A summary page and a README beside the JSON; the list entry, the screening row with its explanation,
     the customer profile, the extracted fields and the decisions with reasons; all under the manifest."""
     case_id = home["case_id"]
-    _warehouse(home["path"] / "warehouse.duckdb", home["sha"])
+    _warehouse(home["path"] / "warehouse", home["sha"])
     run(capsys, "case", "decide", case_id, "--decision", "confirmed", "--reason", "same person: DOB and passport",
         "--as", "alice")
     run(capsys, "case", "approve", case_id, "--as", "bob", "--reason", "agreed")
@@ -266,17 +271,17 @@ def test_bundle_details_mask_pii_when_the_store_holds_none(tmp_path, png_bytes):
     from kyc_assets.cases.export import document_extension
 
     sha = "a" * 64
-    _warehouse(tmp_path / "w.duckdb", sha)
+    _warehouse(tmp_path / "w", sha)
     case = {"subject_type": "customer", "subject_id": "C-1", "pii_available": False, "evidence": [{
         "evidence_id": "e1", "kind": "screening_hit", "reason": "sanctions match", "reference": {
             "list_entity_id": "us_ofac_sdn:1", "list_version": "v1", "document_sha256s": [sha]}}]}
-    details = bundle_details(case, tmp_path / "w.duckdb")
+    details = bundle_details(case, tmp_path / "w")
     assert details["pii_included"] is False and details["customer"]["full_name"] == "J*** D***"
     assert details["customer"]["document_number"] == "########" and details["customer"]["kyc_status"] == "verified"
     assert details["documents"][0]["fields"]["surname"] == "D***"
     assert details["documents"][0]["original_name"] != "jane-doe-passport.png"
     assert details["screening_hits"][0]["list_entry"]["primary_name"] == "DOE, Jane"  # public list data
-    assert bundle_details(case, tmp_path / "missing.duckdb")["error"].startswith("warehouse not readable")
+    assert bundle_details(case, tmp_path / "missing")["error"].startswith("warehouse not readable")
     # The extension comes from the bytes, whatever the file was called.
     assert document_extension(png_bytes) == ".png" and document_extension(b"%PDF-1.7\n...") == ".pdf"
     assert document_extension(b"\xff\xd8\xff\xe0rest") == ".jpg" and document_extension(b"MZ\x90\x00") == ".bin"

@@ -56,7 +56,8 @@ def test_asset_graph_matches_the_snapshot():
 
 def test_every_group_and_every_asset_is_checked():
     snapshot = graph_snapshot()
-    assert {a["group"] for a in snapshot.values()} == {"onboarding", "watchlists", "screening", "monitoring", "cases"}
+    assert {a["group"] for a in snapshot.values()} == {"onboarding", "watchlists", "screening", "monitoring", "cases",
+                                                       "kyc_risk"}
     assert all(a["checks"] for a in snapshot.values())
     assert all(a["owners"] for a in snapshot.values())
 
@@ -117,3 +118,61 @@ def test_dagster_definitions_validate_passes(tmp_path):
                          env=env, capture_output=True, text=True, timeout=180)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "All code locations passed validation" in out.stderr + out.stdout
+
+
+# Every secret the platform reads, with a recognisable value (and the settings it needs to be used).
+SECRETS = {
+    "KYC_DATABASE_URL": ("postgresql+psycopg2://kyc:DbPw-7f3a9c@127.0.0.1:5432/kyc", "DbPw-7f3a9c"),
+    "KYC_DATABASE_OWNER_URL": ("postgresql+psycopg2://kyc_owner:OwnerPw-51be@127.0.0.1/kyc", "OwnerPw-51be"),
+    "KYC_CASE_KEYS": ("Zm9vYmFyYmF6cXV4Y2FzZWtleXMxMjM0NTY3ODkwMTI=",) * 2,
+    "KYC_DOCUMENT_KEYS": ("ZG9jdW1lbnRrZXlzZG9jdW1lbnRrZXlzMTIzNDU2Nzg=",) * 2,
+    "KYC_AUDIT_KEYS": ("k1:AuditSecret-0d1e2f3a4b5c6d7e8f", "AuditSecret-0d1e2f3a4b5c6d7e8f"),
+    "KYC_WAREHOUSE_PII_KEYS": ("d2FyZWhvdXNla2V5c3dhcmVob3VzZWtleXMxMjM0NTY=",) * 2,
+    "KYC_SMTP_PASSWORD": ("SmtpPw-93ac",) * 2,
+    "KYC_WEBHOOK_URL": ("https://hooks.example.test/services/T000/B000/HookTok-77aa", "HookTok-77aa"),
+    "OPENAI_API_KEY": ("sk-OpenAiKey-4242",) * 2,
+    "KYC_SCREENING_PROVIDER_TOKEN": ("ProvTok-c0ffee",) * 2,
+    "KYC_TRANSACTIONS_URL": ("postgresql+psycopg2://tx:TxPw-beef@127.0.0.1/tx", "TxPw-beef"),
+    "KYC_SESSION_SECRET": ("SessionSecret-1234567890",) * 2,
+}
+SECRET_COMPANIONS = {"KYC_SMTP_HOST": "smtp.example.test", "KYC_SMTP_USER": "kyc", "KYC_SMTP_FROM": "kyc@example.test",
+                     "KYC_SMTP_TO": "aml@example.test", "KYC_SCREENING_PROVIDER_URL": "https://provider.example.test",
+                     "KYC_TRANSACTIONS_TABLE": "transactions"}
+
+
+def test_no_secret_reaches_the_repository_snapshot_or_the_demo_output(tmp_path):
+    """The serialized repository snapshot (what the Dagster UI shows: jobs, run config schema and
+    defaults, resources and their config) holds no configured secret; secrets are dg.EnvVars. The
+    demo's closing lines do not print the database password either."""
+    code = ("from dagster._core.remote_representation.external_data import RepositorySnap\n"
+            "from dagster._serdes import serialize_value\n"
+            "from kyc_assets.definitions import defs\n"
+            "repo = defs.get_repository_def()\n"
+            "print(serialize_value(RepositorySnap.from_def(repo)))\n"
+            "for job in repo.get_all_jobs():\n"
+            "    print(serialize_value(job.get_job_snapshot()))\n")
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "KYC_HOME": str(tmp_path / "kyc"),
+           "PYTHONPATH": str(Path(__file__).parents[1]), **SECRET_COMPANIONS, **{k: v for k, (v, _) in SECRETS.items()}}
+    out = subprocess.run([sys.executable, "-W", "ignore", "-c", code], cwd=tmp_path, env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    snapshot = out.stdout + out.stderr
+    import re
+
+    # the snapshot holds the resources' config defaults, naming each secret's variable instead of its value
+    for name in ("KYC_DATABASE_URL", "KYC_CASE_KEYS", "KYC_AUDIT_KEYS", "KYC_DOCUMENT_KEYS", "OPENAI_API_KEY"):
+        assert re.search(r"env\W+" + name, snapshot), name
+    leaked = sorted(name for name, (_, secret) in SECRETS.items() if secret in snapshot)
+    assert not leaked, f"secrets in the repository snapshot: {leaked}"
+
+    import io
+
+    from kyc_assets.demo import print_summary
+    from kyc_assets.settings import Settings
+
+    settings = Settings.from_env({"KYC_HOME": str(tmp_path), "KYC_DATABASE_URL": SECRETS["KYC_DATABASE_URL"][0]})
+    printed = io.StringIO()
+    print_summary({"documents": 1, "documents_rejected": 0, "customers": 1, "screening_hits": 0, "customers_hit": 0,
+                   "transactions": 1, "transactions_quarantined": 0, "alerts": 0, "accounts_alerted": 0,
+                   "open_cases": 0, "seconds_generate": 1, "seconds_materialize": 1}, settings, printed)
+    assert "kyc:***@127.0.0.1" in printed.getvalue() and "DbPw-7f3a9c" not in printed.getvalue()

@@ -15,7 +15,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import openai
 import pytest
 from hypothesis import given
@@ -36,6 +35,7 @@ from kyc_assets.onboarding.llm import (
     parse_reply,
 )
 from kyc_assets.onboarding.mrz import build_td3
+from kyc_assets.settings import warehouse
 
 TODAY = date(2025, 6, 1)
 PASSPORT_MRZ = build_td3(document_code="P", issuing_country="UTO", surname="ERIKSSON", given_names="ANNA MARIA",
@@ -495,7 +495,7 @@ def test_extracted_entities_with_the_stub_server(kyc_env, monkeypatch, stub):
                               partition_key=keys[key], instance=instance, resources=resources).success
     assert all("image_url" not in json.dumps(r["body"]) for r in stub.requests)
 
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+    with warehouse(settings).connect() as con:
         rows = {r[0]: r[1:] for r in con.execute(
             "select document_sha256, llm_status, surname, date_of_birth, method, warnings, field_sources "
             "from kyc.extracted_entities").fetchall()}
@@ -513,7 +513,7 @@ def test_extracted_entities_with_the_stub_server(kyc_env, monkeypatch, stub):
     assert customers.success
     field_methods = customers.asset_materializations_for_node("customers")[0].metadata["field_methods"].value
     assert field_methods["llm"] >= 1 and field_methods["mrz"] >= 5
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+    with warehouse(settings).connect() as con:
         (provenance,) = con.execute("select provenance from kyc.customers where surname = 'ERIKSSON'").fetchone()
     assert json.loads(provenance)["address"]["method"] == "llm"
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import date
 
 import dagster as dg
-import duckdb
 import pandas as pd
 import pytest
 
@@ -46,7 +45,9 @@ def monitoring(kyc_env, monkeypatch):
 
 
 def _query(home, sql, params=None):
-    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+    from kyc_assets.storage import Warehouse
+
+    with Warehouse(home / "warehouse").connect() as con:
         return con.execute(sql, params or []).fetchall()
 
 

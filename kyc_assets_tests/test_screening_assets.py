@@ -9,7 +9,6 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import dagster as dg
-import duckdb
 import pandas as pd
 import pytest
 
@@ -22,6 +21,7 @@ from kyc_assets.screening.delta import (
     screen_customer_base,
     with_entry_hashes,
 )
+from kyc_assets.storage import Warehouse
 from kyc_assets.watchlists.model import WatchlistEntry
 
 SANCTIONED = [
@@ -57,20 +57,20 @@ def customers_frame(rows=CUSTOMERS) -> pd.DataFrame:
 def write_tables(home, customers: pd.DataFrame | None = None, entries: pd.DataFrame | None = None) -> None:
     """Write upstream tables into the warehouse as the IO manager would (schema kyc)."""
     home.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(home / "warehouse.duckdb")) as con:
-        con.execute("create schema if not exists kyc")
-        for name, frame in (("customers", customers), ("watchlist_entries", entries)):
-            if frame is not None:
-                con.register("frame", frame)
-                con.execute(f"create or replace table kyc.{name} as select * from frame")
-                con.unregister("frame")
-        con.execute("create table if not exists kyc.anomaly_scores (account_id varchar, as_of_date timestamp, "
-                    "risk_score double, alert boolean, triggered_rules varchar, reasons varchar, run_id varchar)")
+    warehouse = Warehouse(home / "warehouse")
+    for name, frame in (("customers", customers), ("watchlist_entries", entries)):
+        if frame is not None:
+            warehouse.write(name, frame)
+    if not warehouse.exists("anomaly_scores"):
+        warehouse.write("anomaly_scores", pd.DataFrame({
+            "account_id": pd.Series(dtype="string"), "as_of_date": pd.Series(dtype="datetime64[us]"),
+            "risk_score": pd.Series(dtype="float64"), "alert": pd.Series(dtype="bool"),
+            "triggered_rules": pd.Series(dtype="string"), "reasons": pd.Series(dtype="string"),
+            "run_id": pd.Series(dtype="string")}))
 
 
 def read_table(home, name: str) -> pd.DataFrame:
-    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
-        return con.execute(f"select * from kyc.{name}").df()
+    return Warehouse(home / "warehouse").read(name)
 
 
 def materialize(instance, selection, resources: dict | None = None, **kwargs) -> dg.ExecuteInProcessResult:
@@ -187,7 +187,7 @@ def test_changed_customer_and_changed_matcher_mean_a_full_screen(world):
 
     event = instance.get_latest_materialization_event(dg.AssetKey("screening_results"))
     md = event.asset_materialization.metadata
-    args = (str(home / "warehouse.duckdb"), "kyc", md["entry_state_hash"].value, md["dagster/row_count"].value)
+    args = (str(home / "warehouse"), "kyc", md["entry_state_hash"].value, md["dagster/row_count"].value)
     previous, why = load_previous(*args, md["matching_logic"].value)
     assert isinstance(previous, PreviousScreening) and why == "ok"
     assert load_previous(*args, "another-matcher")[0] is None  # a new matcher invalidates the state

@@ -257,7 +257,7 @@ def world(tmp_path_factory):
     instance = dg.DagsterInstance.local_temp(str(tmp_path / "dagster_home"))
     url = f"sqlite:///{tmp_path / 'cases.sqlite'}"
     resources = {"case_store": CaseStoreResource(database_url=url),
-                 "io_manager": WarehouseIOManager(database=str(tmp_path / "warehouse.duckdb"), schema="kyc")}
+                 "io_manager": WarehouseIOManager(root_uri=str(tmp_path / "warehouse"))}
     runs: dict[tuple[str, str | None], list[str]] = {}
 
     def run(names: list[str], partition: str | None = None) -> str:

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pytest
 
 from kyc_assets.watchlists.config import SourceSpec, configured_sources, parse_sources
@@ -34,7 +33,9 @@ def checks(result):
 
 
 def table(settings, sql):
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+    from kyc_assets.settings import warehouse
+
+    with warehouse(settings).connect() as con:
         return con.execute(sql).fetchall()
 
 

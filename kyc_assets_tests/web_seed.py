@@ -47,7 +47,11 @@ def _png() -> bytes:
 def _warehouse(path: Path, sha: str) -> None:
     import duckdb
 
-    conn = duckdb.connect(str(path))
+    from kyc_assets.storage import Warehouse
+    from kyc_assets.storage.warehouse import import_duckdb
+
+    seed = f"{path}.seed.duckdb"
+    conn = duckdb.connect(seed)
     conn.execute("CREATE SCHEMA kyc")
     conn.execute("CREATE TABLE kyc.raw_documents (document_sha256 VARCHAR, original_name VARCHAR, media_type VARCHAR, "
                  "status VARCHAR)")
@@ -83,6 +87,7 @@ def _warehouse(path: Path, sha: str) -> None:
     conn.executemany("INSERT INTO kyc.anomaly_scores VALUES (?, ?, 0.93, true, 'structuring; high_risk_country')",
                      [(ACCOUNT, d) for d in ALERT_DAYS])
     conn.close()
+    import_duckdb(seed, Warehouse(path))  # the tables as the IO manager writes them (Delta)
 
 
 def build_world(root: Path, *, database_url: str | None = None) -> World:
@@ -96,7 +101,7 @@ def build_world(root: Path, *, database_url: str | None = None) -> World:
 
     root.mkdir(parents=True, exist_ok=True)
     sha = DocumentStore(root / "documents").put(_png(), original_name="passport.png")
-    _warehouse(root / "warehouse.duckdb", sha)
+    _warehouse(root / "warehouse", sha)
     analysts = root / "analysts.json"
     analysts.write_text(json.dumps({"analysts": [{"username": u, "password_hash": hash_password(p),
                                                   **({"timezone": "Europe/Berlin"} if u == "bob" else {})}
@@ -129,7 +134,7 @@ def build_world(root: Path, *, database_url: str | None = None) -> World:
                                        "subject_document_number": "X1234567"}),
                     CaseCandidate("account", ACCOUNT, alerts)], sla_days=5)
     ids = {c["subject_id"]: c["case_id"] for c in store.list_cases(status="active")}
-    return World(url, root / "warehouse.duckdb", root / "documents", analysts, keys, ids["CUST-7"], ids[ACCOUNT], sha)
+    return World(url, root / "warehouse", root / "documents", analysts, keys, ids["CUST-7"], ids[ACCOUNT], sha)
 
 
 def make_app(world: World, *, trusted_header: str = ""):

@@ -17,7 +17,7 @@ from kyc_assets.cases.escalation import (
 from kyc_assets.cases.triage import distribution, spread_ok
 from kyc_assets.quality import gx
 from kyc_assets.quality.checks import gx_check, table_metadata
-from kyc_assets.resources import CaseStoreResource, WarehouseIOManager
+from kyc_assets.resources import CaseStoreResource, WarehouseIOManager, warehouse_io_manager_fields
 
 CASE_COLUMNS = ["case_id", "subject_type", "subject_id", "status", "priority", "risk", "reasons", "due_date",
                 "opened_at", "evidence_count", "evidence"]
@@ -148,7 +148,7 @@ def build_escalated_cases(sla_days, lineage_assets=None, *, evidence_inputs: boo
         metadata={"columns": ["transaction_id", "timestamp", "sender_account", "receiver_account", "amount",
                               "currency", "channel", "sender_country", "receiver_country"]})} \
         if evidence_inputs else {}
-    extra_resources = {EVIDENCE_INPUTS: OptionalWarehouseInputs(database=str(settings.warehouse_path), schema="kyc")} \
+    extra_resources = {EVIDENCE_INPUTS: OptionalWarehouseInputs(**warehouse_io_manager_fields(settings))} \
         if evidence_inputs else None
 
     @dg.asset(

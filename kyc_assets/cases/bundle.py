@@ -72,7 +72,7 @@ def bundle_details(case: dict, warehouse_path: str | Path | None) -> dict:
         out["error"] = "no warehouse was given to the export: details not included"
         return out
     try:
-        with warehouse(Path(warehouse_path)) as conn:
+        with warehouse(warehouse_path) as conn:
             tables = _tables(conn)
             for doc in _documents(conn, tables, document_keys(evidence)):
                 doc["fields"] = _row(doc["fields"], pii=pii)

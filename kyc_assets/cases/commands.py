@@ -176,9 +176,9 @@ def cmd_case_report(args) -> int:
 
 def _document_store():
     from kyc_assets.onboarding.store import DocumentStore
-    from kyc_assets.settings import Settings
+    from kyc_assets.settings import Settings, document_keys
 
-    return DocumentStore(Settings.from_env().document_store_dir, os.environ.get("KYC_DOCUMENT_KEYS") or None)
+    return DocumentStore(Settings.from_env().document_store_dir, document_keys())
 
 
 def _instance(args):
@@ -259,6 +259,10 @@ def cmd_trace(args) -> int:
     from kyc_assets.audit.trace import build_trace, render_trace
 
     store = _store()
+    if args.case_id.startswith("REV-"):  # a perpetual-KYC review (kyc_assets/risk)
+        from kyc_assets.risk.trace import trace_command
+
+        return trace_command(store, args, _instance, _run, _print_json)
     case = _run(lambda: store.get_case(args.case_id))
     instance = _instance(args)
     try:
@@ -281,10 +285,16 @@ def cmd_audit_verify(args) -> int:
     seconds = time.perf_counter() - started
     if getattr(args, "json", False):
         _print_json({"intact": report.intact, "entries": report.entries, "first_broken": report.first_broken,
-                     "problem": report.problem, "seconds": round(seconds, 3)})
+                     "problem": report.problem, "seconds": round(seconds, 3), "keyed_entries": report.keyed_entries,
+                     "checkpoints": report.checkpoints, "cases_checked": report.cases_checked,
+                     "notes": report.notes})
         return 0 if report.intact else 1
     if report.intact:
         print(f"audit log intact: {report.entries} entries ({seconds:.1f} s)")
+        print(f"  {report.keyed_entries} keyed, {report.checkpoints} checkpoints matched, "
+              f"{report.cases_checked} cases match their recorded state")
+        for note in report.notes:
+            print(f"  note: {note}")
         return 0
     print(f"audit log broken at entry {report.first_broken}: {report.problem}", file=sys.stderr)
     return 1

@@ -20,17 +20,24 @@ Case life cycle::
         outcome confirmed, SAR draft prepared   |  --reject (another analyst)--> back to open/escalated
     SAR draft --approve_report (an analyst other than its preparer)--> approved
 
-Writes are serialised (``BEGIN IMMEDIATE`` on SQLite, a transaction-level advisory lock on
-PostgreSQL) and every case row carries a ``version``: of two concurrent decisions on one case
-exactly one wins; the other is refused (the case is no longer in a state that allows it, or its
-version moved when the caller passed the ``expected_version`` it displayed).
+Writes are serialised per subject (``BEGIN IMMEDIATE`` on SQLite; on PostgreSQL a transaction-level
+advisory lock per case subject, so writers on different cases run in parallel, while store-wide
+operations such as key rotation take the store lock exclusively) and every case row carries a
+``version``: of two concurrent decisions on one case exactly one wins; the other is refused (the case
+is no longer in a state that allows it, or its version moved when the caller passed the
+``expected_version`` it displayed). A transaction's audit entries are appended when it ends, so the
+audit chain's own lock is held only for those inserts. Each process keeps one pooled engine per
+database URL (:func:`shared_engine`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
+import os
+import threading
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -38,6 +45,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from kyc_assets.audit import log as audit
+from kyc_assets.audit import state as audit_state
 from kyc_assets.cases.escalation import CaseCandidate
 from kyc_assets.cases.pii import PII_FIELDS, PiiCipher, PiiKeyError
 from kyc_assets.cases.triage import case_priority, priority_for  # noqa: F401  (priority_for: public API)
@@ -140,7 +148,9 @@ SUBJECT_TYPES = ("customer", "account", "document")
 ACTIVE = "active"
 LIFTED = "lifted"
 DEFAULT_RETENTION_YEARS = 5  # FATF Recommendation 11: at least five years after the relationship ends
-_PG_WRITE_LOCK = 727_274_002
+# Store-wide writes (key rotation, suppression sweeps) take this one exclusively, case writes share it.
+_PG_STORE_LOCK = 727_274_007
+_PENDING_AUDIT = "kyc_audit_pending"  # conn.info key: audit entries of case events, appended at commit
 
 
 class CaseError(ValueError):
@@ -214,22 +224,76 @@ def make_engine(database_url: str) -> sa.Engine:
     return engine
 
 
+_ENGINES: dict[tuple[int, str], sa.Engine] = {}
+_AT_HEAD: set[tuple[int, str]] = set()
+_ENGINES_LOCK = threading.Lock()
+
+
+def shared_engine(database_url: str) -> sa.Engine:
+    """The process's pooled engine for ``database_url`` (created on first use; a forked child makes its own).
+    An in-memory SQLite database gets a fresh engine each time (each store is its own database)."""
+    if database_url in ("sqlite://", "sqlite:///:memory:"):
+        return make_engine(database_url)
+    key = (os.getpid(), database_url)
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get(key)
+        if engine is None:
+            engine = _ENGINES[key] = make_engine(database_url)
+        return engine
+
+
+@functools.lru_cache(maxsize=1)
+def _head_revision() -> str:
+    from kyc_assets.cases import migrations
+
+    return migrations.head_revision()
+
+
+def _lock_id(key: str) -> int:
+    """A signed 64-bit advisory-lock id for one lock key (stable across processes and machines)."""
+    return int.from_bytes(hashlib.sha256(f"kyc-case:{key}".encode()).digest()[:8], "big", signed=True)
+
+
 class CaseStore:
     """Cases and everything recorded about them; see the module docstring for the life cycle."""
 
     def __init__(self, database_url: str, *, pii_keys: str | None = None,
-                 retention_years: int = DEFAULT_RETENTION_YEARS, analysts=None, migrate: bool = True):
+                 retention_years: int = DEFAULT_RETENTION_YEARS, analysts=None, migrate: bool = True,
+                 audit_keys: str | None = None, checkpoint_dir: str | Path | None = None,
+                 checkpoint_every: int = 1000, checkpoint_minutes: float = 60.0, owner_url: str | None = None):
         """``pii_keys``: Fernet keys, newest first (KYC_CASE_KEYS); without them no PII is stored.
-        ``analysts``: an ``AnalystDirectory``; when it has a configured list, only its analysts may act."""
+        ``analysts``: an ``AnalystDirectory``; when it has a configured list, only its analysts may act.
+        ``audit_keys``: HMAC keys of the audit chain (KYC_AUDIT_KEYS); ``checkpoint_dir``: where signed
+        checkpoints of the audit head are written (KYC_AUDIT_CHECKPOINT_DIR; None = none);
+        ``owner_url``: the schema owner's URL (KYC_DATABASE_OWNER_URL): migrations run through it and
+        grant ``database_url``'s role only what the application needs (cases/migrations/roles.py)."""
+        from kyc_assets.audit.checkpoints import CheckpointLog
         from kyc_assets.cases import migrations
 
-        self.engine = make_engine(database_url)
-        self._writer = self.engine.execution_options(kyc_write=True)
+        self.engine = shared_engine(database_url)
+        self.audit_keys = audit.AuditKeys.maybe(audit_keys) if not isinstance(audit_keys, audit.AuditKeys) \
+            else audit_keys
+        self._writer = self.engine.execution_options(kyc_write=True, **{audit.KEYS_OPTION: self.audit_keys})
+        self.checkpoints = CheckpointLog(checkpoint_dir, self.audit_keys, every_entries=checkpoint_every,
+                                         every_minutes=checkpoint_minutes) if checkpoint_dir else None
         self.cipher = PiiCipher.maybe(pii_keys)
         self.retention_years = int(retention_years)
         self.analysts = analysts
         if migrate:
-            migrations.upgrade(self._writer)
+            # Once per process and PostgreSQL database (SQLite files are cheap to check, and tests recreate
+            # them); the upgrade itself is serialised across processes by the migrations' advisory lock.
+            key = (os.getpid(), database_url, owner_url or "")
+            if key not in _AT_HEAD:
+                at_head = False
+                if not owner_url:  # with an owner role the grants are (re)applied once per process
+                    with self.engine.connect() as conn:
+                        at_head = migrations.current_revision(conn) == _head_revision()
+                if not at_head:
+                    migrations.upgrade_as_owner(self._writer, owner_url, database_url)
+                if not database_url.startswith("sqlite"):
+                    _AT_HEAD.add(key)
+        if migrate and self.checkpoints is not None and self.checkpoints.due(0):
+            self._anchor_head()  # a log that predates its checkpoints is anchored on first start
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **kwargs) -> CaseStore:
@@ -238,13 +302,15 @@ class CaseStore:
         import os
 
         from kyc_assets.cases.analysts import AnalystDirectory
-        from kyc_assets.settings import Settings
+        from kyc_assets.settings import Settings, audit_keys, case_keys, database_owner_url
 
         env = os.environ if env is None else env
         settings = Settings.from_env(env)
         kwargs.setdefault("analysts", AnalystDirectory.from_env(env))
-        return cls(settings.database_url, pii_keys=env.get("KYC_CASE_KEYS") or None,
-                   retention_years=settings.case_retention_years, **kwargs)
+        return cls(settings.database_url, pii_keys=case_keys(env), retention_years=settings.case_retention_years,
+                   audit_keys=audit_keys(env), checkpoint_dir=settings.audit_checkpoint_dir,
+                   checkpoint_every=settings.audit_checkpoint_every,
+                   checkpoint_minutes=settings.audit_checkpoint_minutes, owner_url=database_owner_url(env), **kwargs)
 
     @property
     def stores_pii(self) -> bool:
@@ -254,15 +320,51 @@ class CaseStore:
     # -- transactions -------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[sa.Connection]:
-        """A serialised write transaction (see the module docstring)."""
+    def _write(self, subjects: list[str] | None = None, *, case_id: str | None = None) -> Iterator[sa.Connection]:
+        """A write transaction (see the module docstring). ``subjects`` (``type:id`` keys) or ``case_id`` (its
+        subject): only writers of the same subjects wait for each other; with neither, the transaction
+        excludes every other writer. Audit entries of case events are appended at the end."""
         with self._writer.begin() as conn:
             if conn.dialect.name == "postgresql":
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _PG_WRITE_LOCK})
-            yield conn
+                keys = set(subjects or ())
+                if case_id is not None:
+                    subject = conn.execute(sa.select(cases.c.subject_type, cases.c.subject_id)
+                                           .where(cases.c.case_id == str(case_id))).first()
+                    keys.add(f"{subject.subject_type}:{subject.subject_id}" if subject else f"case:{case_id}")
+                if subjects is None and case_id is None:
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _PG_STORE_LOCK})
+                else:
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock_shared(:id)"), {"id": _PG_STORE_LOCK})
+                    for lock in sorted(_lock_id(k) for k in keys):  # one order everywhere: no deadlock
+                        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock})
+            conn.info.pop(audit.HEAD_INFO, None)
+            conn.info.pop(audit.TOUCHED_INFO, None)
+            conn.info[_PENDING_AUDIT] = pending = []
+            try:
+                yield conn
+                for entry in pending:  # the audit chain's lock is taken here, held only until commit
+                    audit.append(conn, **entry)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    conn.info.pop(_PENDING_AUDIT, None)
+                raise
+            conn.info.pop(_PENDING_AUDIT, None)
+            touched = conn.info.pop(audit.TOUCHED_INFO, None)
+            if touched:  # the changed cases' rows, covered by the chain (audit/state.py)
+                audit_state.record(conn, touched)
+            head = conn.info.pop(audit.HEAD_INFO, None)
+        if head is not None and self.checkpoints is not None:
+            self.checkpoints.after_commit(*head)
+
+    def _anchor_head(self) -> None:
+        with self.engine.connect() as conn:
+            head = conn.execute(sa.select(audit.audit_log.c.seq, audit.audit_log.c.entry_hash)
+                                .order_by(audit.audit_log.c.seq.desc()).limit(1)).first()
+        if head is not None:
+            self.checkpoints.write(head.seq, head.entry_hash)
 
     def _refuse(self, *, actor: str, action: str, subject: str, error: str) -> None:
-        with self._write() as conn:
+        with self._write([]) as conn:
             audit.append(conn, actor=actor or "unknown", action=f"{action}_refused", subject=subject or "-",
                          detail={"error": error})
 
@@ -282,15 +384,21 @@ class CaseStore:
                      error=str(error).splitlines()[0][:500] if error else "refused")
 
     def append_audit(self, *, actor: str, action: str, subject: str, detail: dict) -> int:
-        """Append one audit entry in its own serialised write transaction (e.g. ``notification_sent``)."""
-        with self._write() as conn:
+        """Append one audit entry in its own write transaction (e.g. ``notification_sent``)."""
+        with self._write([]) as conn:
             return audit.append(conn, actor=actor, action=action, subject=subject, detail=detail)
 
     def _event(self, conn: sa.Connection, case_id: str, actor: str, action: str, detail: dict, at: str) -> None:
         detail_json = json.dumps(detail, sort_keys=True, default=str)
         conn.execute(case_events.insert().values(case_id=case_id, at=at, actor=actor, action=action,
                                                  detail=detail_json))
-        audit.append(conn, actor=actor, action=action, subject=case_id, detail=detail)
+        entry = {"actor": actor, "action": action, "subject": case_id, "detail": detail}
+        pending = conn.info.get(_PENDING_AUDIT)
+        if pending is None:
+            audit.append(conn, **entry)
+        else:
+            pending.append(entry)  # appended in order when the transaction ends (see _write)
+        audit.touch(conn, case_id)
 
     # -- escalation ---------------------------------------------------------------------------
 
@@ -308,7 +416,7 @@ class CaseStore:
         added again, so a decided case is not reopened by the same evidence. The due date is the
         opening day plus the service level of the case's priority (brought forward when it rises)."""
         opened = updated = added = 0
-        with self._write() as conn:
+        with self._write([f"{c.subject_type}:{c.subject_id}" for c in candidates]) as conn:
             for cand in candidates:
                 subject_cases = conn.execute(sa.select(cases).where(
                     cases.c.subject_type == cand.subject_type, cases.c.subject_id == cand.subject_id)).all()
@@ -580,7 +688,7 @@ class CaseStore:
         """Assign an active case to analyst ``to`` (``actor`` did it); returns the case."""
         with self._audited("case_assign", actor, case_id):
             actor, to = self._analyst(actor), self._analyst(to)
-            with self._write() as conn:
+            with self._write(case_id=case_id) as conn:
                 row = self._load(conn, case_id, expected_version)
                 if row.status == CLOSED:
                     raise CaseClosed(f"case {row.case_id} is closed ({row.outcome}); it cannot be assigned")
@@ -598,7 +706,7 @@ class CaseStore:
                 raise InvalidRequest("a note needs some text")
             if len(text) > 4000:
                 raise InvalidRequest("a note has at most 4000 characters")
-            with self._write() as conn:
+            with self._write(case_id=case_id) as conn:
                 row = self._load(conn, case_id, None)
                 self._event(conn, row.case_id, analyst, "case_note_added", {"note": text}, _now())
         return self.get_case(case_id)
@@ -618,7 +726,7 @@ class CaseStore:
             reason = (reason or "").strip()
             if not reason:
                 raise InvalidRequest("a decision needs a reason")
-            with self._write() as conn:
+            with self._write(case_id=case_id) as conn:
                 row = self._load(conn, case_id, expected_version)
                 self._require_active(row)
                 now = _now()
@@ -673,7 +781,7 @@ class CaseStore:
         proposed the confirmation."""
         with self._audited("case_approve", analyst, case_id):
             analyst = self._analyst(analyst)
-            with self._write() as conn:
+            with self._write(case_id=case_id) as conn:
                 row = self._load(conn, case_id, expected_version)
                 proposal = self._proposal(conn, row)
                 if proposal.analyst == analyst:
@@ -700,7 +808,7 @@ class CaseStore:
             reason = (reason or "").strip()
             if not reason:
                 raise InvalidRequest("a rejection needs a reason")
-            with self._write() as conn:
+            with self._write(case_id=case_id) as conn:
                 row = self._load(conn, case_id, expected_version)
                 proposal = self._proposal(conn, row)
                 if proposal.analyst == analyst:
@@ -718,7 +826,7 @@ class CaseStore:
         """Approve the case's SAR draft; FourEyesViolation if ``analyst`` prepared it."""
         with self._audited("report_approve", analyst, case_id):
             analyst = self._analyst(analyst)
-            with self._write() as conn:
+            with self._write(case_id=case_id) as conn:
                 row = self._load(conn, case_id, expected_version)
                 report = conn.execute(sa.select(reports).where(reports.c.case_id == row.case_id)).first()
                 if report is None:
@@ -738,7 +846,7 @@ class CaseStore:
     def delete_case(self, case_id: str, *, actor: str) -> None:
         """Delete a closed case whose retention period has ended (its audit entries stay).
         RetentionError for an active case or one inside retention (PostgreSQL also refuses in a trigger)."""
-        with self._audited("case_delete", actor, case_id), self._write() as conn:
+        with self._audited("case_delete", actor, case_id), self._write(case_id=case_id) as conn:
             row = self._load(conn, case_id, None)
             if row.status != CLOSED or not row.retain_until or row.retain_until > date.today().isoformat():
                 raise RetentionError(f"case {row.case_id} is retained until "
@@ -749,6 +857,7 @@ class CaseStore:
             conn.execute(cases.delete().where(cases.c.case_id == row.case_id))
             audit.append(conn, actor=actor, action="case_deleted", subject=row.case_id,
                          detail={"retain_until": row.retain_until})
+            audit.touch(conn, row.case_id)
 
     def rotate_pii_keys(self, *, actor: str) -> int:
         """Re-encrypt every PII value under the newest key of KYC_CASE_KEYS; returns how many cases changed."""
@@ -761,6 +870,7 @@ class CaseStore:
                     sa.or_(*[c.is_not(None) for c in columns]))).all():
                 values = {c.name: self.cipher.rotate(getattr(row, c.name)) for c in columns}
                 conn.execute(cases.update().where(cases.c.case_id == row.case_id).values(**values))
+                audit.touch(conn, row.case_id)
                 changed += 1
             audit.append(conn, actor=actor, action="pii_keys_rotated", subject="cases", detail={"cases": changed})
         return changed
@@ -849,9 +959,26 @@ class CaseStore:
     # -- audit --------------------------------------------------------------------------------
 
     def verify_audit(self) -> audit.ChainReport:
-        """Recompute the audit log's hash chain; the report names the first broken entry."""
+        """Recompute the audit log's hash chain (HMACs with KYC_AUDIT_KEYS), check it against the signed
+        checkpoints and the case tables against their recorded states; the report names the first
+        problem. A checkpoint file that cannot be trusted is a problem too."""
+        from kyc_assets.audit.checkpoints import CheckpointError
+
+        checkpoints = []
+        if self.checkpoints is not None:
+            try:
+                checkpoints = self.checkpoints.read_verified(self.audit_keys)
+            except CheckpointError as exc:
+                return audit.ChainReport(0, 0, str(exc))
         with self.engine.connect() as conn:
-            return audit.verify_chain(conn)
+            report = audit.verify_chain(conn, keys=self.audit_keys, checkpoints=checkpoints)
+        if self.audit_keys is None:
+            report.notes.append("unkeyed chain (KYC_AUDIT_KEYS not set): it shows accidental change, not "
+                                "tampering by someone who can write the database")
+        if self.checkpoints is None:
+            report.notes.append("no checkpoints (KYC_AUDIT_CHECKPOINT_DIR off): deleting the newest entries "
+                                "is not detectable")
+        return report
 
 
 class _BoundStore:

@@ -441,23 +441,7 @@ class ModelRegistry:
 
 
 
-# --- the feature warehouse (DuckDB file written by the io_manager) -----------------------------------
-
-
-def _connect_read_only(database: str | Path, attempts: int = 20, wait: float = 0.5):
-    """A read-only DuckDB connection, retried while another process holds the write lock."""
-    import time
-
-    import duckdb
-
-    for attempt in range(attempts):
-        try:
-            return duckdb.connect(str(database), read_only=True)
-        except duckdb.IOException:
-            if attempt == attempts - 1:
-                raise
-            time.sleep(wait)
-    raise AssertionError("unreachable")
+# --- the feature warehouse (Delta tables written by the io_manager, read through kyc_assets.storage) -----
 
 
 def _qualified(schema: str, table: str) -> str:
@@ -465,30 +449,27 @@ def _qualified(schema: str, table: str) -> str:
     return ".".join('"' + part.replace('"', '""') + '"' for part in (schema, table))
 
 
-def table_exists(database: str | Path, table: str, schema: str = "kyc") -> bool:
-    """True when the warehouse file exists and holds ``schema.table``."""
-    if not Path(database).exists():
-        return False
-    con = _connect_read_only(database)
-    try:
-        return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = ? "
-                                "AND table_name = ?", [schema, table]).fetchone()[0])
-    finally:
-        con.close()
+def table_exists(database, table: str, schema: str = "kyc") -> bool:
+    """True when the warehouse (a :class:`~kyc_assets.storage.Warehouse`, or its folder/URL) holds ``table``."""
+    from kyc_assets.storage import as_warehouse
+
+    return as_warehouse(database).exists(table)
 
 
-def read_feature_window(database: str | Path, *, last_days: int | None = None, start: str | None = None,
+def read_feature_window(database, *, last_days: int | None = None, start: str | None = None,
                         end: str | None = None, table: str = "transaction_features",
                         schema: str = "kyc") -> pd.DataFrame:
     """Feature rows of the last ``last_days`` materialized as-of dates, or of ``start``..``end`` inclusive.
 
     Raises LookupError when the feature table has not been materialized yet.
     """
-    if not table_exists(database, table, schema):
+    from kyc_assets.storage import as_warehouse
+
+    warehouse = as_warehouse(database)
+    if not warehouse.exists(table):
         raise LookupError(f"{table} has not been materialized yet: nothing to train on")
-    name = _qualified(schema, table)
-    con = _connect_read_only(database)
-    try:
+    name = _qualified(warehouse.schema, table)
+    with warehouse.connect([table]) as con:
         if last_days is not None:
             sql = (f"SELECT * FROM {name} WHERE as_of_date IN (SELECT DISTINCT as_of_date FROM {name} "
                    f"ORDER BY as_of_date DESC LIMIT ?) ORDER BY as_of_date, account_id")
@@ -497,26 +478,25 @@ def read_feature_window(database: str | Path, *, last_days: int | None = None, s
             sql = (f"SELECT * FROM {name} WHERE CAST(as_of_date AS DATE) BETWEEN CAST(? AS DATE) AND "
                    f"CAST(? AS DATE) ORDER BY as_of_date, account_id")
             frame = con.execute(sql, [start, end]).df()
-    finally:
-        con.close()
     return frame
 
 
-def read_scores_by_day(database: str | Path, model_version: str, *, table: str = "anomaly_scores",
+def read_scores_by_day(database, model_version: str, *, table: str = "anomaly_scores",
                        schema: str = "kyc") -> pd.DataFrame:
     """Per as-of date scored with ``model_version``: accounts, alerts (empty when never used)."""
+    from kyc_assets.storage import as_warehouse
+
     empty = pd.DataFrame({"as_of_date": pd.Series(dtype="datetime64[ns]"), "accounts": pd.Series(dtype=int),
                           "alerts": pd.Series(dtype=int)})
-    if not table_exists(database, table, schema):
+    warehouse = as_warehouse(database)
+    if not warehouse.exists(table):
         return empty
-    con = _connect_read_only(database)
-    try:
+    with warehouse.connect([table]) as con:
         columns = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns WHERE "
-                                             "table_schema = ? AND table_name = ?", [schema, table]).fetchall()}
+                                             "table_schema = ? AND table_name = ?",
+                                             [warehouse.schema, table]).fetchall()}
         if "model_version" not in columns:
             return empty
         return con.execute(f"SELECT as_of_date, count(*) AS accounts, count(*) FILTER (WHERE alert) AS alerts "
-                           f"FROM {_qualified(schema, table)} WHERE model_version = ? GROUP BY as_of_date "
+                           f"FROM {_qualified(warehouse.schema, table)} WHERE model_version = ? GROUP BY as_of_date "
                            f"ORDER BY as_of_date", [model_version]).df()
-    finally:
-        con.close()

@@ -73,6 +73,7 @@ def scan_inbox(
             else:
                 state.pending[rel] = signature
     state.pending = {k: v for k, v in state.pending.items() if k in seen}
+    state.done = {k: v for k, v in state.done.items() if k in seen}  # taken files leave the inbox (retire)
     return ready
 
 
@@ -132,8 +133,10 @@ def intake_reason(data: bytes, name: str) -> str | None:
     return None
 
 
-def ingest(path: Path, inbox: Path, state: InboxState, store, quarantine_dir: Path) -> IngestOutcome | None:
-    """Take one ready file: store it under its sha256, or quarantine it with the reason.
+def ingest(path: Path, inbox: Path, state: InboxState, store, quarantine_dir: Path,
+           archive_dir: Path | None = None) -> IngestOutcome | None:
+    """Take one ready file: store it under its sha256 and take it out of the inbox (``retire``), or
+    quarantine it with the reason.
 
     Returns None when the file changed or vanished while being read (it will be looked at again).
     """
@@ -150,4 +153,37 @@ def ingest(path: Path, inbox: Path, state: InboxState, store, quarantine_dir: Pa
         return IngestOutcome(None, quarantine(path, inbox, quarantine_dir, reason), reason)
     sha = store.put(data, original_name=path.relative_to(inbox).as_posix())
     mark_done(inbox, state, path, st.st_size, st.st_mtime_ns)
+    retire(path, inbox, store, sha, archive_dir)
     return IngestOutcome(sha)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def retire(path: Path, inbox: Path, store, sha: str, archive_dir: Path | None = None) -> Path | None:
+    """Take a stored document's copy out of the inbox: the content-addressed store is the record.
+
+    Only after the store's copy is durable and readable: it is read back (decrypted with the
+    configured keys) and checked against its sha256, and its folder is fsynced; any failure leaves the
+    inbox file in place (the sensor retries it). Then the inbox copy is moved to ``archive_dir``
+    (``KYC_INBOX_ARCHIVE_DIR``, same relative path; a name taken gets a timestamp suffix) or, without
+    one, deleted, so that documents do not stay readable in clear in the inbox when the store is
+    encrypted (KYC_DOCUMENT_KEYS). Returns the archived path, or None when deleted."""
+    store.get(sha)  # DocumentStoreError when the stored copy is missing, undecryptable or altered
+    stored = store.path(sha)
+    _fsync_dir(stored.parent)
+    if archive_dir is None:
+        path.unlink(missing_ok=True)
+        _fsync_dir(path.parent)
+        return None
+    target = Path(archive_dir) / path.relative_to(inbox)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        target = target.with_name(f"{target.name}.{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}")
+    shutil.move(str(path), target)
+    return target

@@ -55,7 +55,8 @@ def build_inbox_sensor(settle_seconds: float, max_files_per_tick: int) -> dg.Sen
                 deferred += 1  # still pending: taken on the next tick
                 continue
             try:
-                outcome = ingest(path, inbox, state, store, Path(documents.quarantine_dir))
+                outcome = ingest(path, inbox, state, store, Path(documents.quarantine_dir),
+                                 archive_dir=Path(documents.archive_dir) if documents.archive_dir else None)
             except (OSError, DocumentStoreError) as exc:  # unreadable file, full disk...: retried next tick
                 failed += 1
                 context.log.warning(f"could not take an inbox file this tick ({type(exc).__name__}); will retry")

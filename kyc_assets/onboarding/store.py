@@ -1,9 +1,10 @@
 """Content-addressed storage of received documents: the bytes an auditor traces back to.
 
 A document is stored once under the sha256 of its *plaintext* bytes (``<root>/<ab>/<sha256>``)
-with a JSON sidecar describing how it arrived. Writes are atomic (temp file + rename), so a
-crash never leaves a half-written document that later reads as a different one, and reads
-verify the hash.
+with a JSON sidecar describing how it arrived. The root is a local folder or an object-store URL
+(``s3://bucket/kyc/documents``, through :class:`~kyc_assets.storage.FileStore`). Writes are atomic
+(temp file + rename locally, one PUT on an object store), so a crash never leaves a half-written
+document that later reads as a different one, and reads verify the hash.
 
 Optional at-rest encryption: given Fernet keys (``KYC_DOCUMENT_KEYS``, comma-separated, newest
 first), documents are written as ``KYCENC1\\n`` + a Fernet token under the newest key and read
@@ -17,13 +18,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from kyc_assets.storage.filestore import FileStore, atomic_local_write
+from kyc_assets.storage.options import ObjectStoreOptions
 
 ENCRYPTED_MAGIC = b"KYCENC1\n"  # marks a stored document as a Fernet token (format version 1)
 KEYS_ENV_VAR = "KYC_DOCUMENT_KEYS"
@@ -41,18 +43,7 @@ def atomic_write(path: Path, data: bytes | Sequence) -> None:
     """Write ``data`` (bytes, or a sequence of buffers written one after the other) to a temporary file
     beside ``path`` (``.<name>.*.tmp``), fsync it and rename it into place: readers see the old file or
     the whole new one, never a part."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            for piece in (data,) if isinstance(data, (bytes, bytearray, memoryview)) else data:
-                fh.write(piece)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_local_write(Path(path), (data,) if isinstance(data, (bytes, bytearray, memoryview)) else data)
 
 
 def parse_keys(keys: str | Sequence[str] | None) -> list[str]:
@@ -113,10 +104,13 @@ class RotationReport:
 
 
 class DocumentStore:
-    """The content-addressed document store; ``keys`` (newest first) turns on at-rest encryption."""
+    """The content-addressed document store; ``keys`` (newest first) turns on at-rest encryption; ``root`` is
+    a folder or an object-store URL (reached with ``options``)."""
 
-    def __init__(self, root: Path | str, keys: str | Sequence[str] | None = None):
-        self.root = Path(root)
+    def __init__(self, root: Path | str, keys: str | Sequence[str] | None = None, *,
+                 options: ObjectStoreOptions | None = None):
+        self.files = FileStore(root, options)
+        self.root = self.files.path()  # a Path locally, a UPath on an object store
         parsed = parse_keys(keys)
         self._cipher = _Cipher(parsed) if parsed else None
 
@@ -125,10 +119,18 @@ class DocumentStore:
         """True when new documents are written encrypted."""
         return self._cipher is not None
 
-    def path(self, sha256: str) -> Path:
+    @staticmethod
+    def relative(sha256: str) -> str:
         if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
             raise DocumentStoreError(f"not a sha256 document key: {sha256[:80]!r}")
-        return self.root / sha256[:2] / sha256
+        return f"{sha256[:2]}/{sha256}"
+
+    def path(self, sha256: str) -> Path:
+        """The stored file (a ``Path``, or a ``UPath`` whose ``str`` is its URL on an object store)."""
+        return self.files.path(self.relative(sha256))
+
+    def url(self, sha256: str) -> str:
+        return self.files.url(self.relative(sha256))
 
     def contains(self, sha256: str) -> bool:
         return self.path(sha256).exists()
@@ -149,7 +151,7 @@ class DocumentStore:
         sha = sha256_bytes(data)
         target = self.path(sha)
         if not target.exists():
-            atomic_write(target, self._encode(data))
+            self.files.write_bytes(self.relative(sha), self._encode(data))
             meta = {
                 "sha256": sha,
                 "size_bytes": len(data),
@@ -158,7 +160,7 @@ class DocumentStore:
                 "encrypted": self.encrypted,
                 "received_at": datetime.now(UTC).isoformat(timespec="seconds"),
             }
-            atomic_write(target.with_suffix(".json"), json.dumps(meta, indent=1).encode())
+            self.files.write_bytes(self.relative(sha) + ".json", json.dumps(meta, indent=1).encode())
         return sha
 
     def get(self, sha256: str) -> bytes:
@@ -172,19 +174,15 @@ class DocumentStore:
         return data
 
     def meta(self, sha256: str) -> dict:
-        path = self.path(sha256).with_suffix(".json")
-        return json.loads(path.read_text()) if path.exists() else {"sha256": sha256}
+        rel = self.relative(sha256) + ".json"
+        return json.loads(self.files.read_bytes(rel)) if self.files.exists(rel) else {"sha256": sha256}
 
     def keys(self) -> Iterator[str]:
         """The sha256 of every stored document."""
-        if not self.root.exists():
-            return
-        for folder in sorted(self.root.iterdir()):
-            if not folder.is_dir() or len(folder.name) != 2:
-                continue
-            for path in sorted(folder.iterdir()):
-                if len(path.name) == 64 and path.name.startswith(folder.name) and path.is_file():
-                    yield path.name
+        for entry in self.files.list():
+            folder, _, name = entry.name.partition("/")
+            if len(folder) == 2 and len(name) == 64 and name.startswith(folder):
+                yield name
 
     def rotate(self) -> RotationReport:
         """Re-encrypt every stored document under the newest key (plaintext ones get encrypted).
@@ -205,10 +203,10 @@ class DocumentStore:
                 report.unchanged += 1
                 continue
             data = self.get(sha)
-            atomic_write(path, self._cipher.encrypt(data))
+            self.files.write_bytes(self.relative(sha), self._cipher.encrypt(data))
             meta = self.meta(sha)
             meta["encrypted"] = True
-            atomic_write(path.with_suffix(".json"), json.dumps(meta, indent=1).encode())
+            self.files.write_bytes(self.relative(sha) + ".json", json.dumps(meta, indent=1).encode())
             if encrypted:
                 report.rotated += 1
             else:
@@ -222,10 +220,11 @@ def main(argv: list[str] | None = None) -> int:
     if argv != ["rotate"]:
         print("usage: python -m kyc_assets.onboarding.store rotate", file=sys.stderr)
         return 2
-    from kyc_assets.settings import Settings
+    from kyc_assets.settings import Settings, document_keys, object_store_options
 
     settings = Settings.from_env()
-    report = DocumentStore(settings.document_store_dir, os.environ.get(KEYS_ENV_VAR)).rotate()
+    report = DocumentStore(settings.document_store_url, document_keys(),
+                           options=object_store_options(settings)).rotate()
     print(f"rotated={report.rotated} encrypted={report.encrypted} unchanged={report.unchanged}")
     return 0
 

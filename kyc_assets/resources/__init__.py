@@ -6,62 +6,66 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
-from dagster_duckdb_pandas import DuckDBPandasIOManager, DuckDBPandasTypeHandler
 from dagster_openai import OpenAIResource, with_usage_metadata
 from pydantic import Field
 
 from kyc_assets.onboarding.store import DocumentStore
+from kyc_assets.resources.warehouse import (  # noqa: F401  (re-exported: the one way to the warehouse)
+    ObjectStoreResource,
+    WarehouseIOManager,
+    WarehouseResource,
+    build_storage_resources,
+    warehouse_io_manager_fields,
+)
 
 
-class _TypedPandasHandler(DuckDBPandasTypeHandler):
-    """Stores an all-empty object column as text: DuckDB would otherwise create the table with a
-    NULL-typed column from the first partition and refuse every later partition that has values."""
-
-    def handle_output(self, context, table_slice, obj, connection):
-        if isinstance(obj, pd.DataFrame):
-            empty = [c for c in obj.columns if obj[c].dtype == object and obj[c].isna().all()]
-            if empty:
-                obj = obj.astype({c: "string" for c in empty})
-        return super().handle_output(context, table_slice, obj, connection)
-
-
-class WarehouseIOManager(DuckDBPandasIOManager):
-    """Asset values as DuckDB tables (schema ``kyc``); creates the warehouse's folder on first use."""
-
-    @staticmethod
-    def type_handlers():
-        return [_TypedPandasHandler()]
-
-    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
-        super().setup_for_execution(context)
-
-
-class DocumentStoreResource(dg.ConfigurableResource):
-    """Where documents arrive (inbox), are kept (content-addressed store) and are refused (quarantine)."""
+class DocumentStoreResource(ObjectStoreResource):
+    """Where documents arrive (inbox), are kept (content-addressed store) and are refused (quarantine):
+    local folders, or object-store URLs (``s3://...``) reached with the object-store fields (endpoint,
+    region, keys through ``dg.EnvVar``) it inherits from ObjectStoreResource."""
 
     store_dir: str
     inbox_dir: str
     quarantine_dir: str
     # Fernet keys, comma-separated, newest first (KYC_DOCUMENT_KEYS through dg.EnvVar); None = plaintext.
     encryption_keys: str | None = None
+    # Where inbox files go once stored (KYC_INBOX_ARCHIVE_DIR); None = deleted from the inbox.
+    archive_dir: str | None = None
 
     def store(self) -> DocumentStore:
-        return DocumentStore(self.store_dir, self.encryption_keys)
+        return DocumentStore(self.store_dir, self.encryption_keys, options=self.options())
+
+    def files(self, kind: str):
+        """The :class:`~kyc_assets.storage.FileStore` of ``inbox`` or ``quarantine`` (list, read, write, move)."""
+        from kyc_assets.storage import FileStore
+
+        roots = {"inbox": self.inbox_dir, "quarantine": self.quarantine_dir, "documents": self.store_dir}
+        return FileStore(roots[kind], self.options())
 
 
 class CaseStoreResource(dg.ConfigurableResource):
     """The SQL database holding cases, evidence and the audit log (SQLite or PostgreSQL)."""
 
+    # The URL; definitions.py passes dg.EnvVar("KYC_DATABASE_URL") when it is set (it may hold a password).
     database_url: str
     # Fernet keys for the PII columns, newest first (KYC_CASE_KEYS through dg.EnvVar); None = no PII stored.
     pii_keys: str | None = None
     retention_years: int = 5
+    # The audit chain: HMAC keys (KYC_AUDIT_KEYS through dg.EnvVar; None = unkeyed) and signed checkpoints.
+    audit_keys: str | None = None
+    audit_checkpoint_dir: str | None = None
+    audit_checkpoint_every: int = 1000
+    audit_checkpoint_minutes: float = 60.0
+    # The schema owner's URL (KYC_DATABASE_OWNER_URL through dg.EnvVar): migrations only.
+    owner_url: str | None = None
 
     def store(self):
         from kyc_assets.cases.store import CaseStore
 
-        return CaseStore(self.database_url, pii_keys=self.pii_keys, retention_years=self.retention_years)
+        return CaseStore(self.database_url, pii_keys=self.pii_keys, retention_years=self.retention_years,
+                         audit_keys=self.audit_keys, checkpoint_dir=self.audit_checkpoint_dir,
+                         checkpoint_every=self.audit_checkpoint_every,
+                         checkpoint_minutes=self.audit_checkpoint_minutes, owner_url=self.owner_url)
 
 
 class TransactionSourceResource(dg.ConfigurableResource):
@@ -156,10 +160,10 @@ class MonitoringSettingsResource(dg.ConfigurableResource):
     alert_budget: float = 0.005
     # Decided alert cases needed before a supervised model is trained beside the anomaly model.
     model_min_labels: int = 50
-    # The anomaly model: artefacts folder, and the warehouse (io_manager's DuckDB) it reads its training
-    # window of transaction_features from: the last model_training_days as-of dates.
+    # The anomaly model: artefacts folder, and the warehouse (the io_manager's Delta tables) it reads its
+    # training window of transaction_features from: the last model_training_days as-of dates.
     models_dir: str = ""
-    warehouse_path: str = ""
+    warehouse: WarehouseResource | None = None
     model_training_days: int = 30
     model_max_training_rows: int = 500_000
     # Checks: model age, alert share per day, feature null rate, feature drift (PSI) against the day before.
@@ -168,6 +172,13 @@ class MonitoringSettingsResource(dg.ConfigurableResource):
     alert_share_max: float = 0.2
     feature_max_null_rate: float = 0.05
     feature_drift_psi: float = 0.25
+
+    @property
+    def warehouse_path(self):
+        """The :class:`~kyc_assets.storage.Warehouse` the model reads features and scores from."""
+        if self.warehouse is None:
+            raise ValueError("no warehouse configured for monitoring")
+        return self.warehouse.warehouse()
 
     def registry(self):
         """The model registry (versioned artefacts) in ``models_dir``."""
@@ -249,12 +260,17 @@ class LlmExtractorResource(OpenAIResource):
 
 
 class ScreeningStateResource(dg.ConfigurableResource):
-    """Where screening keeps the entry hashes of its last run (the DuckDB warehouse), so that a new
+    """Where screening keeps the entry hashes of its last run (a table in the warehouse), so that a new
     list version re-scores only added or changed entries; ``delta=False`` always screens in full."""
 
-    database: str
+    warehouse: WarehouseResource
     schema_name: str = "kyc"
     delta: bool = True
+
+    @property
+    def database(self):
+        """The :class:`~kyc_assets.storage.Warehouse` holding the state and the results."""
+        return self.warehouse.warehouse()
 
 
 class RestScreeningProviderResource(dg.ConfigurableResource):

@@ -354,44 +354,34 @@ def coverage_gaps(results: pd.DataFrame, customers: pd.DataFrame, current_versio
     return {"unscreened_customers": len(missing), "stale_rows": stale, "current_versions": len(current)}
 
 
-# --- state in the DuckDB warehouse ---------------------------------------------------------------
+# --- state in the warehouse (a Delta table beside the results, through kyc_assets.storage) ---------------
 
-def _table_exists(con, schema: str, table: str) -> bool:
-    return bool(con.execute("select count(*) from information_schema.tables where table_schema = ? "
-                            "and table_name = ?", [schema, table]).fetchone()[0])
+def save_entry_state(database, schema: str, keys: set[tuple[str, str, str]]) -> None:
+    """Replace the state table with the entries this run covered. ``database``: the
+    :class:`~kyc_assets.storage.Warehouse` (or its folder/URL)."""
+    from kyc_assets.storage import as_warehouse
 
-
-def save_entry_state(database: str, schema: str, keys: set[tuple[str, str, str]]) -> None:
-    """Replace the state table with the entries this run covered."""
-    import duckdb
-
-    frame = pd.DataFrame(sorted(keys), columns=["list_source", "entity_id", "entry_hash"])
-    Path(database).parent.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(database) as con:
-        con.execute(f'create schema if not exists "{schema}"')
-        con.register("state_frame", frame)
-        con.execute(f'create or replace table "{schema}"."{STATE_TABLE}" as select * from state_frame')
-        con.unregister("state_frame")
+    frame = pd.DataFrame(sorted(keys), columns=["list_source", "entity_id", "entry_hash"]).astype(str)
+    as_warehouse(database).write(STATE_TABLE, frame)
 
 
-def load_previous(database: str, schema: str, expected_state: str | None, expected_rows: int | None,
+def load_previous(database, schema: str, expected_state: str | None, expected_rows: int | None,
                   logic_version: str) -> tuple[PreviousScreening | None, str]:
     """The previous run's state if it is the one the last materialization committed, else None.
 
     Returns (state or None, reason). The state is trusted only when the entry-state table hashes to
     the fingerprint recorded in the last materialization and the results table has its row count.
     """
-    import duckdb
+    from kyc_assets.storage import as_warehouse
 
     if not expected_state or expected_rows is None:
         return None, "no previous materialization with screening state"
-    if not Path(database).exists():
-        return None, "no warehouse"
-    with duckdb.connect(database) as con:
-        if not (_table_exists(con, schema, STATE_TABLE) and _table_exists(con, schema, RESULTS_TABLE)):
-            return None, "no state table"
-        state = con.execute(f'select list_source, entity_id, entry_hash from "{schema}"."{STATE_TABLE}"').fetchall()
-        results = con.execute(f'select * from "{schema}"."{RESULTS_TABLE}"').df()
+    warehouse = as_warehouse(database)
+    if not (warehouse.exists(STATE_TABLE) and warehouse.exists(RESULTS_TABLE)):
+        return None, "no state table"
+    state_frame = warehouse.read(STATE_TABLE, columns=["list_source", "entity_id", "entry_hash"])
+    state = state_frame.itertuples(index=False, name=None)
+    results = warehouse.read(RESULTS_TABLE)
     keys = {(str(a), str(b), str(c)) for a, b, c in state}
     if state_hash(keys, logic_version) != expected_state:
         return None, "state does not match the last materialization (or the matcher changed)"

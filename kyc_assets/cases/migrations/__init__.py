@@ -59,3 +59,27 @@ def upgrade(engine: sa.Engine) -> str:
             command.stamp(cfg, FOUNDATION_REVISION)  # created by the foundation's create_all
         command.upgrade(cfg, "head")
     return head
+
+
+def upgrade_as_owner(app_engine: sa.Engine, owner_url: str | None, app_url: str) -> str:
+    """Upgrade the schema. Without ``owner_url`` through the application's own engine (local mode: one
+    role owns and uses the tables). With it (``KYC_DATABASE_OWNER_URL``, PostgreSQL), migrations run as
+    the owner role, which then grants the application's role (the user of ``app_url``) only what it
+    needs: INSERT and SELECT on the audit log, no ownership (so no ALTER TABLE ... DISABLE TRIGGER)."""
+    if not owner_url:
+        return upgrade(app_engine)
+    from kyc_assets.cases.migrations.roles import grant_app_role
+
+    app_role = sa.engine.make_url(app_url).username
+    owner = sa.create_engine(owner_url, future=True)
+    try:
+        with owner.connect() as conn:
+            if conn.dialect.name != "postgresql":
+                raise ValueError("KYC_DATABASE_OWNER_URL is for PostgreSQL (separate owner and application roles)")
+        head = upgrade(owner)
+        if app_role and app_role != sa.engine.make_url(owner_url).username:
+            with owner.begin() as conn:
+                grant_app_role(conn, app_role)
+        return head
+    finally:
+        owner.dispose()

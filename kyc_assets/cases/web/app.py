@@ -31,7 +31,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from kyc_assets.cases import reasons
-from kyc_assets.cases.web import auth, present
+from kyc_assets.cases.web import auth, present, risk_pages
 from kyc_assets.cases.web.evidence import dagster_links, document_keys, read_evidence, sniff_media_type
 
 HERE = Path(__file__).parent
@@ -444,6 +444,9 @@ def create_app(config: WebConfig) -> Starlette:
         Route("/cases/{case_id}/documents/{sha256}", document),
         *[Route(f"/cases/{{case_id}}/{name.replace('_', '-')}", action_route(name), methods=["POST"])
           for name in ("assign", "decide", "approve", "reject", "approve_report", "note")],
+        # the risk capability's pages: review queue, customer page, review page (cases/web/risk_pages.py)
+        *risk_pages.build_routes(config, page=page, require_analyst=require_analyst, checked_post=checked_post,
+                                 error_page=error_page, finish=finish),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     return Starlette(routes=routes, exception_handlers={404: not_found})

@@ -2,9 +2,9 @@
 entries of screening hits, an account's transaction history and anomaly reasons, and links to the
 Dagster UI pages of the assets and runs that produced them.
 
-The warehouse (DuckDB) is opened read-only for each page and closed at once, so the dashboard never
-holds a lock that a materialization needs; while a run is writing, the page says the warehouse is busy
-instead of failing.
+The warehouse (Delta tables, through kyc_assets.storage) is read for each page through an in-memory
+DuckDB connection over the tables' current versions; writers never block it, and a page reads each table
+as of its last commit.
 """
 
 from __future__ import annotations
@@ -25,20 +25,20 @@ class WarehouseUnavailable(RuntimeError):
 
 
 @contextlib.contextmanager
-def warehouse(path: Path):
-    import duckdb
+def warehouse(path):
+    """A DuckDB connection with ``kyc.<table>`` views over the warehouse (a
+    :class:`~kyc_assets.storage.Warehouse`, or its folder/URL)."""
+    from kyc_assets.storage import as_warehouse
 
-    if not Path(path).exists():
+    try:
+        store = as_warehouse(path)
+        names = store.tables()
+    except Exception as exc:
+        raise WarehouseUnavailable(f"the warehouse is unreadable ({type(exc).__name__}); reload shortly") from exc
+    if not names:
         raise WarehouseUnavailable("the warehouse has not been materialized yet")
-    try:
-        conn = duckdb.connect(str(path), read_only=True)
-    except duckdb.Error as exc:
-        raise WarehouseUnavailable(f"the warehouse is busy or unreadable ({type(exc).__name__}); reload shortly") \
-            from exc
-    try:
+    with store.connect(names) as conn:
         yield conn
-    finally:
-        conn.close()
 
 
 def _tables(conn) -> set[str]:
@@ -47,9 +47,14 @@ def _tables(conn) -> set[str]:
 
 
 def _rows(conn, sql: str, params: list) -> list[dict]:
+    from kyc_assets.resources.warehouse_pii import WarehouseCipher
+    from kyc_assets.settings import warehouse_pii_keys
+
     cur = conn.execute(sql, params)
     names = [d[0] for d in cur.description]
-    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    cipher = WarehouseCipher.maybe(warehouse_pii_keys())  # KYC_WAREHOUSE_PII_KEYS: encrypted PII columns
+    return [cipher.reveal_row(r) for r in rows] if cipher else rows
 
 
 def _json_or_text(value: object) -> object:
