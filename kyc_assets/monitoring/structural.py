@@ -96,7 +96,8 @@ class StructuralModel:
         return cls(tuple(features), float(np.ravel(model._baseline_prediction)[0]),
                    np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
                    nodes["feature_idx"].astype(np.int64), nodes["num_threshold"].astype(float),
-                   left, right, leaf, value, nodes["missing_go_to_left"].astype(bool), dict(meta))
+                   left, right, leaf, value, nodes["missing_go_to_left"].astype(bool),
+                   {**meta, "inner_values": "count_weighted"})
 
     def matrix(self, frame: pd.DataFrame) -> np.ndarray:
         """The feature matrix (missing columns and NaN count as 0)."""
@@ -145,6 +146,8 @@ class StructuralModel:
         if n == 0:
             return np.zeros(0), np.array([], dtype=object)
         raw, contrib = self.raw(self.matrix(frame), contributions=True)
+        if self.meta.get("inner_values") != "count_weighted":  # an artefact whose inner values do not attribute
+            return 1.0 / (1.0 + np.exp(-raw)), np.full(n, "", dtype=object)
         names = np.array([REASON_OF.get(c, c) for c in self.features], dtype=object)
         # features that share a reason add up
         uniq, inv = np.unique(names, return_inverse=True)
