@@ -81,7 +81,13 @@ def feedback_loop(transactions: pd.DataFrame, labels: pd.DataFrame, *, split_day
 
 
 def main() -> None:
-    from kyc_assets.sample_data.aml_world import EVAL_PARAMS, EVAL_SEEDS, TUNE_PARAMS, TUNE_SEEDS, generate_world
+    from kyc_assets.sample_data.aml_world import (
+        EVAL_PARAMS,
+        EVAL_SEEDS,
+        TUNE_PARAMS,
+        TUNE_SEEDS,
+        generate_world,
+    )
 
     if len(sys.argv) > 1 and sys.argv[1] == "eval":
         n = int(sys.argv[2]) if len(sys.argv) > 2 else 1

@@ -70,7 +70,7 @@ def test_shipped_model_is_trained_on_tuning_worlds_only_and_ranks_laundering_fir
 
 
 def test_without_the_artefact_the_noisy_or_scores(monkeypatch, tmp_path):
-    clf, frame, _ = _toy()
+    _clf, frame, _ = _toy()
     frame = frame.assign(**{c: 0.0 for c in FEATURES if c not in frame.columns})
     monkeypatch.setattr(structural, "ARTEFACT", tmp_path / "absent.npz")
     assert default_model() is None

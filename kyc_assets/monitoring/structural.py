@@ -35,7 +35,7 @@ from kyc_assets.monitoring.graph import GRAPH_FEATURES, TYPOLOGY_SIGNALS, struct
 # the supervised model, which learns from the institution's own decisions.
 FEATURES: tuple[str, ...] = tuple(c for c in GRAPH_FEATURES if c != "g_ppr_known_bad")
 ARTEFACT = Path(__file__).with_name("structural_model.npz")
-TRAINING_SEEDS: tuple[int, ...] = tuple(range(0, 6))     # TUNE_SEEDS[0:6]
+TRAINING_SEEDS: tuple[int, ...] = tuple(range(6))     # TUNE_SEEDS[0:6]
 VALIDATION_SEEDS: tuple[int, ...] = tuple(range(6, 8))   # TUNE_SEEDS[6:8]: choose settings, report
 HYPER = {"max_iter": 300, "learning_rate": 0.05, "max_leaf_nodes": 31, "min_samples_leaf": 40,
          "l2_regularization": 1.0, "random_state": 0}
@@ -238,7 +238,7 @@ def train(training_seeds=TRAINING_SEEDS, validation_seeds=VALIDATION_SEEDS, hype
     import sklearn
 
     meta = {"version": f"structural-{len(training_seeds)}w-{hyper['max_iter']}t", "training": "aml_world TUNE_SEEDS"
-            f"[{min(training_seeds)}:{max(training_seeds) + 1}] with TUNE_PARAMS", "rows": int(len(y)),
+            f"[{min(training_seeds)}:{max(training_seeds) + 1}] with TUNE_PARAMS", "rows": len(y),
             "positives": int(y.sum()), "hyper": hyper, "sklearn": sklearn.__version__}
     model = StructuralModel.from_sklearn(clf, FEATURES, meta)
     aps = {}
