@@ -9,7 +9,9 @@ the decision, for the time-based validation split). Those decisions train
 supervised model, and both rankings are measured on the accounts that were NOT decided in period 1 (new cases
 only: an account confirmed before would otherwise count as an easy hit).
 
-``python -m kyc_assets_tests.bench_feedback [seed]`` prints the figures on a TUNE world (a tuning seed).
+``python -m kyc_assets_tests.bench_feedback [seed]`` prints the figures on a TUNE world (a tuning seed);
+``python -m kyc_assets_tests.bench_feedback eval [seeds]`` on the held-out worlds (``EVAL_SEEDS[:seeds]`` with each
+of ``EVAL_PARAMS``), with the mean lift: the reported figures.
 """
 
 from __future__ import annotations
@@ -79,8 +81,33 @@ def feedback_loop(transactions: pd.DataFrame, labels: pd.DataFrame, *, split_day
 
 
 def main() -> None:
-    from kyc_assets.sample_data.aml_world import TUNE_PARAMS, TUNE_SEEDS, generate_world
+    from kyc_assets.sample_data.aml_world import (
+        EVAL_PARAMS,
+        EVAL_SEEDS,
+        TUNE_PARAMS,
+        TUNE_SEEDS,
+        generate_world,
+    )
 
+    if len(sys.argv) > 1 and sys.argv[1] == "eval":
+        n = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+        rows = []
+        for seed in list(EVAL_SEEDS)[:n]:
+            for i, params in enumerate(EVAL_PARAMS):
+                tx, labels = generate_world(seed, params)
+                got = feedback_loop(tx, labels, split_day=params.n_days // 2)
+                rows.append(got)
+                print(json.dumps({"world": f"EVAL seed {seed}, parameter set {i} (held out)", **got}, default=str),
+                      flush=True)
+        done = [r for r in rows if r.get("supervised")]
+        if done:
+            print(json.dumps({
+                "worlds": len(rows), "with_model": len(done),
+                "mean_precision_unsupervised": round(float(np.mean([r["precision_unsupervised"] for r in done])), 3),
+                "mean_precision_with_decisions": round(float(np.mean([r["precision_with_decisions"] for r in done])), 3),
+                "mean_ap_unsupervised": round(float(np.mean([r["ap_unsupervised"] for r in done])), 3),
+                "mean_ap_with_decisions": round(float(np.mean([r["ap_with_decisions"] for r in done])), 3)}))
+        return
     seed = TUNE_SEEDS[int(sys.argv[1]) if len(sys.argv) > 1 else 0]
     tx, labels = generate_world(seed, TUNE_PARAMS)
     print(json.dumps({"world": f"TUNE seed {seed} (tuning)",

@@ -28,8 +28,8 @@ def _hit(customer, entity, score, decision, explanation, hit_type="sanctions"):
             "decision": decision, "explanation": explanation, "run_id": "r1", "suppressed": False}
 
 
-def _alert(account, risk, rules, reasons=None):
-    return {"account_id": account, "as_of_date": DAY, "risk_score": risk, "alert": True,
+def _alert(account, risk, rules, reasons=None, day=DAY):
+    return {"account_id": account, "as_of_date": day, "risk_score": risk, "alert": True,
             "triggered_rules": ";".join(rules), "reasons": reasons or ";".join(rules) or "amount_in_sum_7d",
             "run_id": "r2"}
 
@@ -47,7 +47,8 @@ def small_world():
         _alert("ACC-LAYER", 0.99, ["cycle", "rapid_pass_through"]),
         _alert("ACC-STRUCT", 0.88, ["structuring"]),
         _alert("ACC-FANIN", 0.97, ["fan_in"]),
-        _alert("ACC-MODEL", 0.96, []),
+        # a model-only alert opens a case when it persists (MODEL_ONLY_CASE_MIN_DAYS alerted days)
+        *[_alert("ACC-MODEL", 0.96, [], day=DAY - pd.Timedelta(days=k)) for k in range(3)],
     ])
     extracted = pd.DataFrame([{"document_sha256": "d" * 64, "status": "ok", "document_type": "passport",
                                "mrz_valid": False, "expiry_date": "2030-01-01", "warnings": "[]"}])
@@ -136,3 +137,20 @@ def test_the_demo_summary_shows_the_priority_distribution(tmp_path):
                "seconds_materialize": 0}
     print_summary(summary, Settings.from_env({"KYC_HOME": str(tmp_path)}), out)
     assert "by priority           P1: 1, P2: 0, P3: 3, P4: 1" in out.getvalue()
+
+
+def test_model_only_alerts_need_persistence_and_graph_typologies_are_typologies():
+    scores = pd.DataFrame([
+        _alert("ACC-ONCE", 0.99, []),  # model-only, one day: stays in anomaly_scores, no case
+        *[_alert("ACC-TWICE", 0.99, [], day=DAY - pd.Timedelta(days=k)) for k in range(2)],
+        *[_alert("ACC-LOW", 0.5, [], day=DAY - pd.Timedelta(days=k)) for k in range(5)],  # below the risk floor
+        _alert("ACC-GRAPH", 0.6, [], reasons="fan_in_unexplained;g_unexplained_in"),  # a graph typology
+        _alert("ACC-RING", 0.95, [], reasons="graph_cycle;layering_chain;g_cycle_count"),
+    ])
+    cands = {c.subject_id: c for c in anomaly_candidates(scores)}
+    assert set(cands) == {"ACC-GRAPH", "ACC-RING"}
+    assert case_priority(cands["ACC-GRAPH"].evidence) == 3
+    assert case_priority(cands["ACC-RING"].evidence) == 2  # two high-severity graph typologies
+    assert cands["ACC-RING"].evidence[0].reference["triggered_rules"] == ["graph_cycle", "layering_chain"]
+    more = {c.subject_id for c in anomaly_candidates(scores, model_only_min_days=2)}
+    assert more == {"ACC-GRAPH", "ACC-RING", "ACC-TWICE"}

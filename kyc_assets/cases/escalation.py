@@ -97,9 +97,11 @@ def _rule_list(value: object) -> list[str]:
     return []
 
 
-# A model-only alert (no typology rule fired) opens a case only from this risk up: the model's
-# outliers stay visible in anomaly_scores, but analysts are not flooded with unexplained ones.
+# A model-only alert (no typology: no window rule fired and no graph typology among its reasons) opens a
+# case only from this risk up and when the account was alerted so on at least MODEL_ONLY_CASE_MIN_DAYS days:
+# the model's outliers stay visible in anomaly_scores, but analysts are not flooded with unexplained ones.
 MODEL_ONLY_CASE_MIN_RISK = 0.9
+MODEL_ONLY_CASE_MIN_DAYS = 3
 
 
 #: Per typology: the days (ending on the alert day) and the legs whose transactions are shown as its evidence.
@@ -165,12 +167,14 @@ def rule_transactions(legs: pd.DataFrame | None, day: str, rules: list[str], *, 
 
 def anomaly_candidates(anomaly_scores: pd.DataFrame,
                        model_only_min_risk: float = MODEL_ONLY_CASE_MIN_RISK, *,
+                       model_only_min_days: int = MODEL_ONLY_CASE_MIN_DAYS,
                        features: pd.DataFrame | None = None, transactions: pd.DataFrame | None = None,
                        roles: dict[str, str] | None = None, threshold: float = 10_000.0, margin: float = 0.1,
                        currency: str = "USD", high_risk: tuple[str, ...] = ()) -> list[CaseCandidate]:
     """One candidate per alerted account, one evidence item per alerted day.
 
-    Alerts with a triggered typology rule always count; model-only alerts need ``model_only_min_risk``.
+    Alerts with a typology (a triggered window rule, or a graph typology among the reasons) always count;
+    model-only alerts need ``model_only_min_risk`` on at least ``model_only_min_days`` alerted days.
     ``roles`` (account -> merchant/payroll, see cases/roles.py): the typologies the role explains do not
     open a case by themselves, nor do model-only alerts of such an account. ``features`` (the
     transaction_features rows) and ``transactions``: the numbers and the transactions behind each reason,
@@ -182,11 +186,19 @@ def anomaly_candidates(anomaly_scores: pd.DataFrame,
 
     if not len(anomaly_scores):
         return []
+    from kyc_assets.cases.triage import alert_typologies
+
     roles = roles or {}
     alert = anomaly_scores["alert"].astype(bool)
-    rules = anomaly_scores["triggered_rules"].map(lambda v: ";".join(_rule_list(v))) \
-        if "triggered_rules" in anomaly_scores else pd.Series("", index=anomaly_scores.index)
-    alerts = anomaly_scores[alert & ((rules != "") | (anomaly_scores["risk_score"] >= model_only_min_risk))]
+    rules = pd.Series([";".join(alert_typologies(r, q)) for r, q in zip(
+        anomaly_scores["triggered_rules"] if "triggered_rules" in anomaly_scores else [None] * len(anomaly_scores),
+        anomaly_scores["reasons"] if "reasons" in anomaly_scores else [None] * len(anomaly_scores), strict=True)],
+        index=anomaly_scores.index, dtype=object)
+    model_only = alert & (rules == "") & (anomaly_scores["risk_score"] >= model_only_min_risk)
+    days = anomaly_scores.loc[model_only].groupby(anomaly_scores.loc[model_only, "account_id"].astype(str))[
+        "as_of_date"].nunique() if model_only.any() else pd.Series(dtype=int)
+    persistent = anomaly_scores["account_id"].astype(str).map(days).fillna(0) >= model_only_min_days
+    alerts = anomaly_scores[alert & ((rules != "") | (model_only & persistent))]
     feature_rows: dict[tuple[str, str], dict] = {}
     if features is not None and len(features) and len(alerts):
         wanted = {(str(a), pd.Timestamp(d).strftime("%Y-%m-%d")) for a, d in zip(alerts["account_id"],
@@ -201,7 +213,7 @@ def anomaly_candidates(anomaly_scores: pd.DataFrame,
     for a in alerts.itertuples(index=False):
         account = str(a.account_id)
         day = pd.Timestamp(a.as_of_date).strftime("%Y-%m-%d")
-        fired = _rule_list(getattr(a, "triggered_rules", None))
+        fired = alert_typologies(getattr(a, "triggered_rules", None), getattr(a, "reasons", None))
         role = roles.get(account)
         by_role = explained(role, fired)
         if role and len(by_role) == len(fired):

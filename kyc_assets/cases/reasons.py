@@ -201,6 +201,8 @@ def _graph_explanations() -> dict[str, str]:
     out.update(getattr(graph, "EXPLANATIONS", {}) or {})
     for name, text, *_ in getattr(graph, "TYPOLOGY_SIGNALS", ()) or ():
         out[name] = f"pattern: the account {text}"
+    for name, text in (getattr(graph, "COMBINED_REASONS", {}) or {}).items():
+        out[name] = f"pattern: the account {text}"
     return out
 
 

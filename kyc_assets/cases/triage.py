@@ -50,17 +50,28 @@ def priority_for(risk: float) -> int:
 TYPOLOGIES = frozenset({"structuring", "fan_in", "fan_out", "cycle", "rapid_pass_through", "high_risk_corridor",
                         "velocity_spike", "scatter_gather", "gather_scatter", "dormant_reactivation",
                         "fan_in_burst", "fan_out_burst", "fan_in_feeder", "fan_out_receiver", "value_relay",
-                        "relay_counterparty", "layering_chain", "graph_cycle", "bipartite_layering"})
+                        "relay_counterparty", "layering_chain", "graph_cycle", "bipartite_layering",
+                        "fan_in_unexplained", "fan_out_unexplained", "gather_scatter_burst", "suspicious_community"})
 
 
 def _rules(reference: Mapping) -> list[str]:
-    """The typologies of an alert: its ``triggered_rules``, else the typology names among its reasons."""
-    if "triggered_rules" not in reference:
-        return [r for r in str(reference.get("reasons") or "").split(";") if r.strip() in TYPOLOGIES]
+    """The typologies of an alert: its ``triggered_rules`` (window rules), then the typology names among its
+    reasons (graph typologies found by the structural model are typologies too, not model-only evidence)."""
     rules = reference.get("triggered_rules")
     if isinstance(rules, str):
         rules = [r for r in rules.replace(",", ";").split(";") if r.strip()]
-    return [str(r).strip() for r in rules or []]
+    elif hasattr(rules, "tolist"):
+        rules = rules.tolist()
+    elif not isinstance(rules, (list, tuple)):
+        rules = []  # None, NaN
+    out = [str(r).strip() for r in rules if str(r).strip()]
+    return out + [r.strip() for r in str(reference.get("reasons") or "").split(";")
+                  if r.strip() in TYPOLOGIES and r.strip() not in out]
+
+
+def alert_typologies(triggered_rules: object, reasons: object = None) -> list[str]:
+    """The typologies of an alert row (see :func:`_rules`)."""
+    return _rules({"triggered_rules": triggered_rules, "reasons": reasons})
 
 
 def evidence_priority(kind: str, risk: float, reference: Mapping) -> int:

@@ -94,6 +94,7 @@ EXPLANATIONS: dict[str, str] = {
 
 SINK_KEEP_WEIGHT = 1.0
 RELAY_UNEXPLAINED_ONLY = True
+CALENDAR_PERIODS: tuple[tuple[float, float], ...] = ((6.0, 8.0), (13.0, 16.5), (27.0, 33.0), (58.0, 64.0))
 MIN_FAN = 3  # a fan-in or fan-out burst has at least this many new counterparties
 
 
@@ -256,7 +257,12 @@ def _pairs(e: _Edges, quiet: np.ndarray) -> _Pairs:
     np.minimum.at(g_min, pid[has_gap], gap[has_gap])
     np.maximum.at(g_max, pid[has_gap], gap[has_gap])
     monthly = (count >= 2) & (g_min >= 27) & (g_max <= 33)  # e.g. two salaries in a short horizon
-    periodic = ((count >= 3) & (g_mean >= 5) & (g_std <= 0.25 * g_mean + 1.5)) | monthly
+    # a regular payment keeps a calendar period (weekly, fortnightly, monthly, every two months): money that
+    # goes round a ring in rounds repeats too, but at the ring's own pace
+    calendar = np.zeros(len(uk), dtype=bool)
+    for lo_p, hi_p in CALENDAR_PERIODS:
+        calendar |= (g_mean >= lo_p) & (g_mean <= hi_p)
+    periodic = ((count >= 3) & calendar & (g_std <= 0.25 * g_mean + 1.5)) | monthly
     ps, pr = uk >> 32, uk & ((1 << 32) - 1)
     reciprocal = np.isin(pr * (1 << 32) + ps, uk)
     und = sp.csr_matrix((np.ones(len(uk), dtype=np.float32), (ps, pr)), shape=(n, n))
@@ -264,6 +270,11 @@ def _pairs(e: _Edges, quiet: np.ndarray) -> _Pairs:
     via_quiet = (und @ sp.diags(quiet.astype(np.float32))).tocsr()
     shared = (via_quiet @ via_quiet.T).tocsr()
     common = np.asarray(shared[ps, pr]).ravel() if len(ps) else np.zeros(0)
+    # a counterparty C with B -> C -> A does not explain A -> B: it closes a ring with it
+    directed = sp.csr_matrix((np.ones(len(uk), dtype=np.float32), (ps, pr)), shape=(n, n))
+    via = (directed @ sp.diags(quiet.astype(np.float32)) @ directed).tocsr()
+    closing = np.asarray(via[pr, ps]).ravel() if len(ps) else np.zeros(0)
+    common = np.maximum(common - closing, 0)
     unexplained = ~reciprocal & (common == 0) & ~periodic
     return _Pairs(ps, pr, d[first_idx], count, periodic, reciprocal, common, unexplained)
 
@@ -607,10 +618,20 @@ TYPOLOGY_SIGNALS: tuple[tuple[str, str, str, float], ...] = (
 )
 
 
+#: Reasons of the structural model (kyc_assets.monitoring.structural) that are not typology signals above.
+COMBINED_REASONS: dict[str, str] = {
+    "fan_in_unexplained": "received from more senders without an ordinary explanation than accounts of similar "
+                          "activity",
+    "fan_out_unexplained": "paid more receivers without an ordinary explanation than accounts of similar activity",
+    "gather_scatter_burst": "gathered from a burst of new senders and scattered to a burst of new receivers",
+    "suspicious_community": "belongs to a community of unexplained transfers between suspicious accounts",
+}
+
+
 def explain_reasons(reasons: str) -> list[str]:
     """Readable explanations of a ';'-separated reasons string (graph typologies and graph features; other
     names, such as window rules or model features, are returned as they are)."""
-    typologies = {name: text for name, text, _, _ in TYPOLOGY_SIGNALS}
+    typologies = {name: text for name, text, _, _ in TYPOLOGY_SIGNALS} | COMBINED_REASONS
     return [typologies.get(r) or EXPLANATIONS.get(r) or r for r in str(reasons or "").split(";") if r]
 
 

@@ -19,7 +19,9 @@ robust z-score ``(x - median) / scale`` against the model's training population 
 else IQR / 1.349, else std, else 1).
 
 Graph typologies: when the feature rows carry the whole-horizon graph features (``g_*``, see
-:mod:`kyc_assets.monitoring.graph`), their unsupervised structural risk ``g`` combines with the window risk
+:mod:`kyc_assets.monitoring.graph`), their structural risk ``g`` (the structural model of
+:mod:`kyc_assets.monitoring.structural`, boosted trees trained on the tuning worlds, explained by tree-path
+contributions; the noisy-or of ``graph.structural_risk`` without the artefact) combines with the window risk
 ``w`` above as ``1 - (1 - g) * (1 - GRAPH_WINDOW_WEIGHT * w)``: the shape of the flows carries the ranking,
 the window rules and the anomaly model add to it (on the tuning worlds a rule that decides alone costs
 about 0.05 of average precision). Under the ``threshold`` policy a triggered rule stays decisive: the risk
@@ -46,7 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from kyc_assets.monitoring.graph import GRAPH_FEATURES, structural_risk
+from kyc_assets.monitoring.graph import GRAPH_FEATURES
 from kyc_assets.monitoring.model import (
     ID_COLUMNS,
     OPTIONAL_FEATURES,
@@ -55,6 +57,7 @@ from kyc_assets.monitoring.model import (
     fit_model,
     model_feature_columns,
 )
+from kyc_assets.monitoring.structural import structural_score
 
 __all__ = ["ID_COLUMNS", "RULES", "AlertPolicy", "Rule", "alert_flags", "available_inputs", "evaluate_rules",
            "inputs_from_features", "model_feature_columns", "score_accounts", "score_with_model", "skipped_rules"]
@@ -294,7 +297,7 @@ def score_with_model(
     top = _top_feature_names(model.robust_z(x), model.feature_columns)
     graph_text = np.full(n, "", dtype=object)
     if n and set(GRAPH_FEATURES) <= set(features.columns):
-        g, graph_text = structural_risk(features)
+        g, graph_text = structural_score(features)
         combined = 1.0 - (1.0 - g) * (1.0 - GRAPH_WINDOW_WEIGHT * risk)
         # under the threshold policy a triggered rule stays decisive (risk >= T + (1 - T) / 2)
         risk = np.maximum(risk, combined) if alert_policy == "threshold" else combined
