@@ -472,6 +472,13 @@ def _secret(name: str, env: Mapping[str, str] | None) -> str | None:
     return (env.get(name) or "").strip() or None
 
 
+def analyst_password(env: Mapping[str, str] | None = None) -> str | None:
+    """``KYC_ANALYST_PASSWORD``: a CLI analyst's password for one invocation (secret; else --password-stdin
+    or the terminal prompt). Not stripped: a password may begin or end with a space."""
+    env = os.environ if env is None else env
+    return env.get("KYC_ANALYST_PASSWORD")
+
+
 def case_keys(env: Mapping[str, str] | None = None) -> str | None:
     """``KYC_CASE_KEYS``: Fernet keys of the case store's PII columns, newest first (secret)."""
     return _secret("KYC_CASE_KEYS", env)

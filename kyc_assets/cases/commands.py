@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import os
 import sys
 
 from kyc_assets.cases.store import DECISIONS
@@ -71,7 +70,9 @@ def _authenticate(store, args, name: str | None, action: str, subject: str) -> s
         store.record_refusal(actor=known or "anonymous", action=action, subject=subject,
                              error="account locked after repeated failed sign-ins")
         raise _cli_error("too many failed sign-ins for this account: it is locked for a while; try again later")
-    password = os.environ.get("KYC_ANALYST_PASSWORD")
+    from kyc_assets.settings import analyst_password
+
+    password = analyst_password()
     if getattr(args, "password_stdin", False):
         password = sys.stdin.readline().rstrip("\n")
     elif password is None and sys.stdin.isatty():

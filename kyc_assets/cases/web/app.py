@@ -98,13 +98,14 @@ def config_from_env(env=None) -> WebConfig:
     from kyc_assets.cases.store import CaseStore
     from kyc_assets.deployment_checks import check_deployment
     from kyc_assets.settings import Settings, access_secrets
+    from kyc_assets.settings import document_keys as document_store_keys
 
     env = os.environ if env is None else env
     settings = Settings.from_env(env)
     check_deployment(settings)  # production refuses to run unsafe
     return WebConfig(store=CaseStore.from_env(env), warehouse_path=settings.warehouse_path,
                      document_store_dir=settings.document_store_url,  # a folder or s3://
-                     document_keys=env.get("KYC_DOCUMENT_KEYS") or None, dagster_ui_url=settings.dagster_ui_url,
+                     document_keys=document_store_keys(env), dagster_ui_url=settings.dagster_ui_url,
                      institution=settings.institution_name, **access_options(settings, access_secrets(env)))
 
 
