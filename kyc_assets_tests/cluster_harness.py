@@ -82,6 +82,30 @@ class LoopbackCluster:
     processes: dict = field(default_factory=dict)
     redis_db: int = 0
     s3_port: int = 0
+    # production refuses to run without an analysts directory and the case store's PII keys
+    # (kyc_assets/deployment_checks.py): the cluster has both, like a real deployment's mounted secrets
+    case_keys: str = ""
+
+    OPERATOR = "operator"
+    OPERATOR_PASSWORD = "loopback-cluster-operator"
+
+    def security_env(self) -> dict:
+        import json
+
+        from cryptography.fernet import Fernet
+
+        from kyc_assets.cases.analysts import hash_password
+
+        if not self.case_keys:
+            self.case_keys = Fernet.generate_key().decode()
+        analysts = self.root / "analysts.json"
+        if not analysts.exists():
+            self.root.mkdir(parents=True, exist_ok=True)
+            analysts.write_text(json.dumps({"analysts": [
+                {"username": self.OPERATOR, "password_hash": hash_password(self.OPERATOR_PASSWORD),
+                 "roles": ["analyst", "approver", "admin"]}]}))
+        return {"KYC_CASE_KEYS": self.case_keys, "KYC_ANALYSTS_FILE": str(analysts),
+                "KYC_ANALYST_PASSWORD": self.OPERATOR_PASSWORD}
 
     # ------------------------------------------------------------------ configuration
     @property
@@ -117,6 +141,7 @@ class LoopbackCluster:
             # S3-compatible object store (moto): credentials are the server's test keys
             "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
             **self.storage_env(),
+            **self.security_env(),
         }
 
     def storage_env(self) -> dict:
