@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from kyc_assets.audit import log as audit
 from kyc_assets.cases import migrations
-from kyc_assets.cases.escalation import anomaly_candidates, screening_candidates
+from kyc_assets.cases.escalation import MODEL_ONLY_CASE_MIN_DAYS, anomaly_candidates, screening_candidates
 from kyc_assets.cases.store import CaseNotFound, CaseStore, RetentionError, priority_for
 from kyc_assets_tests.case_helpers import alert, customer_case, new_key, opened, sqlite_store
 from kyc_assets_tests.conftest import pg_url
@@ -31,18 +31,22 @@ def _inputs(score=0.93):
          "reasons": "structuring;structuring_count_7d", "run_id": "r2"},
         {"account_id": "ACC2", "as_of_date": day, "risk_score": 0.1, "alert": False, "triggered_rules": "",
          "reasons": "", "run_id": "r2"},
-        # Model-only alerts: below the case threshold stays an alert, above it becomes a case.
+        # Model-only alerts: below the case threshold stays an alert; above it, on enough alerted days
+        # (escalation.MODEL_ONLY_CASE_MIN_DAYS), it becomes a case.
         {"account_id": "ACC3", "as_of_date": day, "risk_score": 0.8, "alert": True, "triggered_rules": "",
          "reasons": "amount_out_max_7d", "run_id": "r2"},
-        {"account_id": "ACC4", "as_of_date": day, "risk_score": 0.95, "alert": True, "triggered_rules": "",
-         "reasons": "amount_out_max_7d", "run_id": "r2"},
+        *({"account_id": "ACC4", "as_of_date": day - pd.Timedelta(days=back), "risk_score": 0.95, "alert": True,
+           "triggered_rules": "", "reasons": "amount_out_max_7d", "run_id": "r2"}
+          for back in range(MODEL_ONLY_CASE_MIN_DAYS)),
     ])
     return screening_candidates(screening, customers) + anomaly_candidates(scores)
 
 
 def test_escalation_is_idempotent_and_keeps_one_open_case_per_subject(tmp_path):
     store = CaseStore(f"sqlite:///{tmp_path / 'cases.sqlite'}")
-    assert store.escalate(_inputs(), sla_days=5) == {"opened": 3, "updated": 0, "evidence_added": 3}
+    # evidence: the hit, ACC1's alert day, and each of ACC4's alerted days
+    assert store.escalate(_inputs(), sla_days=5) == {"opened": 3, "updated": 0,
+                                                     "evidence_added": 2 + MODEL_ONLY_CASE_MIN_DAYS}
     assert store.escalate(_inputs(), sla_days=5) == {"opened": 0, "updated": 0, "evidence_added": 0}
     # New evidence (a higher score from a new list version) joins the open case.
     assert store.escalate(_inputs(score=0.97), sla_days=5)["updated"] == 1
